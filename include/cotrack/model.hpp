@@ -1,0 +1,65 @@
+// A loaded tracker model: architecture + read-only weights (torch-free public header).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cotrack/model_config.hpp"
+
+namespace cotrack {
+
+class Network;
+
+// What a model file holds, for `cotrack model-info` and logs.
+struct ModelInfo {
+  std::string path;
+  std::string format;            // "official CoTracker3 state dict" or "cotrack model v1"
+  std::string state_dict_key;    // "" or "model"/"state_dict" when the weights were nested
+  ModelConfig config;
+  int64_t tensor_count = 0;
+  int64_t parameter_count = 0;   // learnable parameters (buffers such as time_emb excluded)
+  int64_t stored_elements = 0;   // every stored element, buffers included
+  std::string dtype;             // "float32" or e.g. "float16 (converted to float32)"
+  std::vector<std::pair<std::string, std::string>> metadata;  // non-architecture entries
+};
+
+class Model {
+ public:
+  // Loads an official CoTracker3 online checkpoint (recognised by its keys; `resolution_hw`
+  // overrides the model resolution, which the official file does not store) or a cotrack model
+  // file (which carries its architecture). Every key and shape is checked and all mismatches are
+  // reported at once. Throws ModelError.
+  static Model load(const std::string& path);
+  // A model with random weights (tests, benchmarks). Deterministic for a seed.
+  static Model random(const ModelConfig& config, uint64_t seed);
+
+  Model(Model&&) noexcept;
+  Model& operator=(Model&&) noexcept;
+  ~Model();
+
+  const ModelConfig& config() const;
+  const ModelInfo& info() const;
+  // Changes the input resolution (a run-time setting; it also scales the motion encoding).
+  void set_resolution(int height, int width);
+  // "cpu" or "cuda[:N]". Throws UsageError when the device is not available.
+  void to_device(const std::string& device);
+  std::string device() const;
+
+  // Writes a cotrack model file (weights + architecture). Atomic: temp file then rename.
+  void save(const std::string& path) const;
+
+  // Internal: the network, for the engine and tests (src/network.hpp).
+  const Network& network() const;
+
+ private:
+  struct Impl;
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads and validates a model file without building the network (`cotrack model-info`).
+ModelInfo inspect_model(const std::string& path);
+
+}  // namespace cotrack

@@ -1,0 +1,133 @@
+// The CoTracker3 network as functions of read-only weights (internal header, includes ATen).
+//
+// Shape legend: B batch, S window frames, N tracks, C feature channels, h/w feature map size at a
+// pyramid level, R = 2*corr_radius+1. "feature units" are model pixels / stride.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cotrack/model_config.hpp"
+
+namespace cotrack {
+
+struct LinearWeights {
+  at::Tensor weight;  // [out, in]
+  at::Tensor bias;    // [out]
+};
+
+struct AttentionWeights {
+  LinearWeights to_q, to_kv, to_out;
+};
+
+// Pre-norm transformer block; `norm_context_*` are set for cross-attention blocks only.
+struct BlockWeights {
+  AttentionWeights attn;
+  LinearWeights fc1, fc2;
+  at::Tensor norm_context_weight, norm_context_bias;
+};
+
+struct ConvWeights {
+  at::Tensor weight, bias;
+  int stride = 1;
+  int padding = 0;
+};
+
+struct ResidualBlockWeights {
+  ConvWeights conv1, conv2;
+  std::optional<ConvWeights> downsample;  // 1x1 conv, present when stride != 1
+};
+
+struct EncoderWeights {
+  ConvWeights conv1;                       // 7x7 stride 2
+  std::vector<ResidualBlockWeights> blocks;  // layer1..4, two blocks each
+  ConvWeights conv2, conv3;
+};
+
+// Per-stage tensors of one window's first iteration, recorded for parity tests.
+struct WindowTrace {
+  std::vector<at::Tensor> corr_volume;  // per level [B*S*N, R^4]
+  std::vector<at::Tensor> corr_emb;     // per level [B*S*N, corr_out]
+  at::Tensor posenc_input;              // [B, S, N, 4]
+  at::Tensor posenc;                    // [B, S, N, posenc_dim]
+  at::Tensor tokens;                    // [B, N, S, input_dim] incl. time embedding
+  at::Tensor delta;                     // [B, N, S, 4]
+};
+
+// Outputs of forward_window, one entry per iteration.
+struct WindowOutput {
+  std::vector<at::Tensor> coords;  // [B, S, N, 2] model px
+  std::vector<at::Tensor> vis;     // [B, S, N] logits
+  std::vector<at::Tensor> conf;    // [B, S, N] logits
+};
+
+// Ordered parameter names and shapes of an architecture (the official state_dict order for the
+// official preset).
+std::vector<std::pair<std::string, std::vector<int64_t>>> expected_parameters(
+    const ModelConfig& config);
+
+// The network. Read-only after construction; safe to share between threads.
+class Network {
+ public:
+  // `tensors` must hold exactly expected_parameters(config) (checked by the caller, see model.cpp).
+  Network(ModelConfig config, const std::vector<std::pair<std::string, at::Tensor>>& tensors);
+
+  const ModelConfig& config() const { return config_; }
+  at::Device device() const;
+  // Moves the weights (copies; the original stays valid for other users).
+  Network to(at::Device device) const;
+  std::vector<std::pair<std::string, at::Tensor>> named_tensors() const { return named_; }
+
+  // frames: [F, 3, H, W] float in 0..255 -> normalised to [-1, 1] as the official model does.
+  static at::Tensor normalize_frames(const at::Tensor& frames);
+  // x: [F, 3, H, W] in [-1, 1] -> [F, C, H/stride, W/stride] raw encoder output.
+  at::Tensor encode(const at::Tensor& x) const;
+  // Per-pixel L2 normalisation (eps on the squared norm): [F, C, h, w] -> [F, C, h, w].
+  static at::Tensor l2_normalize(const at::Tensor& fmaps);
+  // Level 0 = fmaps, level l+1 = 2x2 average pool of level l. Each [F, C, h_l, w_l].
+  std::vector<at::Tensor> pyramid(const at::Tensor& fmaps_norm) const;
+
+  // Support features of queries: fmaps_level [B, T, C, h, w]; points (t, x, y) [B, N, 3] in level
+  // feature units with t relative to the first frame of fmaps -> [B, R*R, N, C].
+  at::Tensor sample_support(const at::Tensor& fmaps_level, const at::Tensor& points) const;
+
+  // The iterative refinement of one window.
+  //   pyramid: per level [B, S, C, h, w]; coords [B, S, N, 2] feature units;
+  //   support: per level [B, 1, R*R, N, C] (already masked); vis, conf [B, S, N, 1] logits.
+  WindowOutput forward_window(const std::vector<at::Tensor>& pyramid, at::Tensor coords,
+                              const std::vector<at::Tensor>& support, at::Tensor vis,
+                              at::Tensor conf, int iters, WindowTrace* trace = nullptr) const;
+
+  // Transformer: x [B, N, S, input_dim] -> [B, N, S, 4] = (dx, dy, dvis, dconf).
+  at::Tensor update_transformer(const at::Tensor& x) const;
+
+ private:
+  at::Tensor correlation_features(const at::Tensor& fmaps_level, const at::Tensor& coords) const;
+  at::Tensor block(const BlockWeights& w, const at::Tensor& x, const at::Tensor* context) const;
+  at::Tensor attention(const AttentionWeights& w, const at::Tensor& x,
+                       const at::Tensor& context) const;
+
+  ModelConfig config_;
+  std::vector<std::pair<std::string, at::Tensor>> named_;
+  EncoderWeights encoder_;
+  LinearWeights corr_fc1_, corr_fc2_;
+  LinearWeights input_transform_, flow_head_, vis_conf_head_;
+  at::Tensor virtual_tracks_;  // [1, V, 1, hidden]
+  at::Tensor time_emb_;        // [1, window_len, input_dim]
+  std::vector<BlockWeights> time_blocks_, space_virtual_blocks_, space_point2virtual_blocks_,
+      space_virtual2point_blocks_;
+};
+
+// The official 1-D sin-cos time embedding, [1, window_len, input_dim] float32.
+at::Tensor sincos_time_embedding(int window_len, int dim);
+
+// Grid sampling with the official `bilinear_sampler` arithmetic (align_corners, border padding).
+// input [B, C, H, W] with coords [B, Ho, Wo, 2] as (x, y), or input [B, C, T, H, W] with coords
+// [B, To, Ho, Wo, 3] as (t, x, y). Coordinates are in input pixels (0 = first pixel centre).
+at::Tensor bilinear_sampler(const at::Tensor& input, const at::Tensor& coords);
+
+}  // namespace cotrack
