@@ -14,7 +14,6 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -34,7 +33,7 @@ using caffe2::serialize::PyTorchStreamWriter;
 using caffe2::serialize::ReadAdapterInterface;
 
 constexpr size_t kMaxStackEntries = 100000;      // pickle stack values plus MARKs
-constexpr size_t kMaxObjects = size_t{1} << 20;  // the official checkpoint needs ~5000
+constexpr size_t kMaxObjects = size_t{1} << 20;  // also memo entries; the official file: ~5000
 constexpr size_t kMaxDims = 8;
 constexpr uint64_t kViewSlackBytes = uint64_t{64} << 20;
 constexpr size_t kPickleBatch = 1000;  // Python's pickler batches SETITEMS by 1000
@@ -234,8 +233,8 @@ ZipIndex::ZipIndex(const ReadAdapterInterface& in, const std::string& file) {
       prefix_ = lower(name.substr(0, name.find('/') + 1));
     if (load_le(h + 8, 2) & 1) fail(file, bad_zip("record " + printable(name) + " is encrypted"));
     if (load_le(h + 10, 2) != 0 || comp != uncomp) {
-      fail(file,
-           bad_zip("record " + printable(name) + " is compressed; torch.save stores records"));
+      fail(file, bad_zip("record " + printable(name) +
+                         " is compressed; torch.save stores records uncompressed"));
     }
     if (local > size || size - local < 30)
       fail(file, bad_zip("record " + printable(name) + " lies past the end of the file"));
@@ -288,10 +287,11 @@ enum class Kind : uint8_t {
 };
 enum class Callable : int64_t { kOrderedDict, kRebuildTensorV2, kRebuildParameter };
 
+// "a tuple", "an int", ... for messages.
 const char* kind_name(Kind k) {
-  static constexpr const char* kNames[] = {"None",     "bool",         "int",     "float",
-                                           "str",      "tuple",        "list",    "dict",
-                                           "callable", "storage type", "storage", "tensor"};
+  static constexpr const char* kNames[] = {"None",       "a bool",         "an int",    "a float",
+                                           "a str",      "a tuple",        "a list",    "a dict",
+                                           "a callable", "a storage type", "a storage", "a tensor"};
   return kNames[static_cast<int>(k)];
 }
 
@@ -396,13 +396,18 @@ class Unpickler {
   }
   Obj& top_as(Kind kind, const char* op) {
     Obj& o = arena_[top()];
-    if (o.kind != kind) fail_here(fmt::format("{} on a {}", op, kind_name(o.kind)));
+    if (o.kind != kind) fail_here(fmt::format("{} on {}", op, kind_name(o.kind)));
     return o;
   }
   void set_items(const std::vector<uint32_t>& items) {
     if (items.size() % 2) fail_here("SETITEMS with an odd number of items");
     auto& dict = top_as(Kind::kDict, "SETITEMS").items;
     dict.insert(dict.end(), items.begin(), items.end());
+  }
+  void memo_put(uint64_t index) {
+    const uint32_t id = top();
+    if (memo_.size() >= kMaxObjects) fail_here("pickle memo holds too many entries");
+    memo_[index] = id;
   }
   uint32_t memo_get(uint64_t index) {
     const auto it = memo_.find(index);
@@ -416,7 +421,7 @@ class Unpickler {
   }
   std::string_view str_of(uint32_t id, const char* what) {
     if (arena_[id].kind != Kind::kStr)
-      fail_here(fmt::format("{} is a {}, not a str", what, kind_name(arena_[id].kind)));
+      fail_here(fmt::format("{} is {}, not a str", what, kind_name(arena_[id].kind)));
     return arena_[id].s;
   }
   uint32_t global(std::string_view module, std::string_view name);
@@ -575,13 +580,13 @@ uint32_t Unpickler::run() {
         break;
       }
       case kBinPut:
-        memo_[le(1)] = top();
+        memo_put(le(1));
         break;
       case kLongBinPut:
-        memo_[le(4)] = top();
+        memo_put(le(4));
         break;
       case kMemoize:
-        memo_[memo_.size()] = top();
+        memo_put(memo_.size());
         break;
       case kBinGet:
         push(memo_get(le(1)));
@@ -640,7 +645,7 @@ uint32_t Unpickler::global(std::string_view module, std::string_view name) {
 uint32_t Unpickler::reduce(uint32_t fn, uint32_t args) {
   const Obj& f = arena_[fn];
   const Obj& a = arena_[args];
-  if (f.kind != Kind::kCallable) fail_here(fmt::format("REDUCE calls a {}", kind_name(f.kind)));
+  if (f.kind != Kind::kCallable) fail_here(fmt::format("REDUCE calls {}", kind_name(f.kind)));
   if (a.kind != Kind::kTuple) fail_here("REDUCE arguments are not a tuple");
   switch (static_cast<Callable>(f.i)) {
     case Callable::kOrderedDict:
@@ -660,7 +665,7 @@ uint32_t Unpickler::reduce(uint32_t fn, uint32_t args) {
 std::vector<int64_t> Unpickler::int_tuple(uint32_t id, const char* what) {
   const Obj& t = arena_[id];
   if (t.kind != Kind::kTuple)
-    fail_here(fmt::format("tensor {} is a {}, not a tuple", what, kind_name(t.kind)));
+    fail_here(fmt::format("tensor {} is {}, not a tuple", what, kind_name(t.kind)));
   std::vector<int64_t> v;
   for (uint32_t item : t.items) {
     if (arena_[item].kind != Kind::kInt) fail_here(fmt::format("tensor {} holds a non-int", what));
@@ -719,7 +724,7 @@ std::vector<std::pair<std::string_view, uint32_t>> dict_entries(const Unpickler&
   for (size_t k = 0; k < items.size(); k += 2) {
     const Obj& key = vm.obj(items[k]);
     if (key.kind != Kind::kStr)
-      fail(file, fmt::format("state dict key is a {}, not a str", kind_name(key.kind)));
+      fail(file, fmt::format("dict key is {}, not a str", kind_name(key.kind)));
     const auto [it, added] = position.emplace(key.s, entries.size());
     if (added)
       entries.emplace_back(key.s, items[k + 1]);
@@ -879,7 +884,7 @@ Checkpoint read_archive(const std::shared_ptr<ReadAdapterInterface>& in, const s
   Unpickler vm(static_cast<const char*>(pickle.get()), pickle_size, file);
   const uint32_t root = vm.run();
   if (vm.obj(root).kind != Kind::kDict) {
-    fail(file, fmt::format("top-level object is a {}, not a dict", kind_name(vm.obj(root).kind)));
+    fail(file, fmt::format("top-level object is {}, not a dict", kind_name(vm.obj(root).kind)));
   }
 
   Checkpoint ckpt;

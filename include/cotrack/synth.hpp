@@ -48,9 +48,9 @@ const char* to_string(SynthMotion motion);
 
 // Settings of generate_clip(). The defaults are the evaluation benchmark's (256x256, 48 frames).
 struct SynthParams {
-  int width = 256;   // pixels, in [8, 8192]
-  int height = 256;  // pixels, in [8, 8192]
-  int frames = 48;   // in [1, 100000]
+  int width = 256;      // pixels, in [8, 8192]
+  int height = 256;     // pixels, in [8, 8192]
+  int frames = 48;      // in [1, 100000]
   int min_objects = 3;  // number of foreground objects, drawn uniformly in [min, max] per clip
   int max_objects = 6;  // at most 64
   int num_points = 64;  // ground-truth tracks, sampled over all layers (background included)
@@ -61,14 +61,14 @@ struct SynthParams {
   // background plane at the image centre), in pixels per frame. Rotation and zoom add to it.
   double max_speed_px = 4.0;
   SynthMotion motion = SynthMotion::kFull;
-  bool rotation = true;          // rotation over time (needs motion >= kAffine)
-  bool scale = true;             // scale change over time (needs motion >= kAffine)
-  bool perspective = true;       // perspective change on objects (needs motion == kFull)
-  bool camera_motion = true;     // background moves (translation, plus mild zoom / rotation)
-  bool brightness_change = true; // per-frame global gain and bias
-  bool noise = true;             // additive Gaussian noise of std noise_sigma
-  double noise_sigma = 2.0;      // in 0..255 intensity units, in [0, 64]
-  bool blur = true;              // each clip is blurred with probability 1/2 ([1 2 1]/4, x and y)
+  bool rotation = true;           // rotation over time (needs motion >= kAffine)
+  bool scale = true;              // scale change over time (needs motion >= kAffine)
+  bool perspective = true;        // perspective change on objects (needs motion == kFull)
+  bool camera_motion = true;      // background moves (translation, plus mild zoom / rotation)
+  bool brightness_change = true;  // per-frame global gain and bias
+  bool noise = true;              // additive Gaussian noise of std noise_sigma
+  double noise_sigma = 2.0;       // in 0..255 intensity units, in [0, 64]
+  bool blur = true;               // each clip is blurred with probability 1/2 ([1 2 1]/4, x and y)
   // Round every layer's translation to whole pixels and, under kTranslation, make the objects'
   // fixed rotation and scale the identity: frames are then exact integer shifts of the textures.
   bool integer_motion = false;
@@ -120,18 +120,18 @@ Homography homography_inverse(const Homography& h);
 std::array<double, 2> homography_apply(const Homography& h, double x, double y);
 
 struct SynthLayer {
-  int tex_width = 0;   // >= 2; a power of two when periodic
-  int tex_height = 0;  // >= 2; a power of two when periodic
-  bool periodic = false;  // texture tiles the plane; covers everything, alpha ignored
+  int tex_width = 0;                  // >= 2; a power of two when periodic
+  int tex_height = 0;                 // >= 2; a power of two when periodic
+  bool periodic = false;              // texture tiles the plane; covers everything, alpha ignored
   std::vector<std::uint8_t> rgba;     // [tex_height][tex_width][4]; alpha 255 = inside the shape
   std::vector<Homography> transform;  // [T]: texture coordinates -> image pixels at frame t
 };
 
 // A scene ready to render. build_synth_scene() makes random ones; tests may build their own.
 struct SynthScene {
-  int width = 0;   // >= 2
-  int height = 0;  // >= 2
-  int frames = 0;  // >= 1
+  int width = 0;                   // >= 2
+  int height = 0;                  // >= 2
+  int frames = 0;                  // >= 1
   std::vector<SynthLayer> layers;  // back to front; layers[0] must be periodic
   // Photometric model, applied to the composited image c (0..255 units) at frame t:
   // out = clamp(round(gain[t] * blur(c) + bias[t] + noise_sigma * n), 0, 255), n ~ N(0, 1)

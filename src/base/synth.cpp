@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -18,6 +19,10 @@
 #include <vector>
 
 #include <fmt/format.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "cotrack/error.hpp"
 
@@ -76,7 +81,6 @@ class Rng {
   // Uniform integer in [lo, hi].
   int range(int lo, int hi) { return lo + below(hi - lo + 1); }
   bool chance(double p) { return uniform() < p; }
-  double sign() { return chance(0.5) ? 1.0 : -1.0; }
 
  private:
   std::uint64_t state_;
@@ -153,15 +157,52 @@ bool is_power_of_two(int n) { return n > 0 && (n & (n - 1)) == 0; }
 
 // ---- sampling: the one cover / colour test shared by the renderer and the ground truth ---------
 
+// Bilinear interpolation of four RGBA texels: top = p00 + fx (p10 - p00), bottom likewise,
+// out = top + fy (bottom - top), per channel in float. The SSE2 and the portable paths do the
+// same operations in the same order (exact at fx = fy = 0).
+inline void bilerp_rgba(const std::uint8_t* p00, const std::uint8_t* p10, const std::uint8_t* p01,
+                        const std::uint8_t* p11, float fx, float fy, float out[4]) {
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  auto load = [zero](const std::uint8_t* p) {
+    std::int32_t bits;
+    std::memcpy(&bits, p, sizeof(bits));
+    const __m128i bytes = _mm_cvtsi32_si128(bits);
+    return _mm_cvtepi32_ps(_mm_unpacklo_epi16(_mm_unpacklo_epi8(bytes, zero), zero));
+  };
+  const __m128 a = load(p00);
+  const __m128 b = load(p10);
+  const __m128 c = load(p01);
+  const __m128 d = load(p11);
+  const __m128 vfx = _mm_set1_ps(fx);
+  const __m128 top = _mm_add_ps(a, _mm_mul_ps(vfx, _mm_sub_ps(b, a)));
+  const __m128 bottom = _mm_add_ps(c, _mm_mul_ps(vfx, _mm_sub_ps(d, c)));
+  _mm_storeu_ps(out, _mm_add_ps(top, _mm_mul_ps(_mm_set1_ps(fy), _mm_sub_ps(bottom, top))));
+#else
+  for (int ch = 0; ch < 4; ++ch) {
+    const float a = p00[ch];
+    const float c = p01[ch];
+    const float top = a + fx * (static_cast<float>(p10[ch]) - a);
+    const float bottom = c + fx * (static_cast<float>(p11[ch]) - c);
+    out[ch] = top + fy * (bottom - top);
+  }
+#endif
+}
+
 // Bilinear RGBA sample (0..255 units) of `layer` at image point (x, y), mapped through `inv`
 // (image -> texture). Returns false when the point maps outside a non-periodic texture. A
 // periodic layer wraps and reports alpha 255.
 inline bool sample_layer(const SynthLayer& layer, const Homography& inv, double x, double y,
                          float rgba[4]) {
-  const double den = inv[6] * x + inv[7] * y + inv[8];
-  if (!(std::fabs(den) > 1e-12)) return false;
-  const double u = (inv[0] * x + inv[1] * y + inv[2]) / den;
-  const double v = (inv[3] * x + inv[4] * y + inv[5]) / den;
+  double u = inv[0] * x + inv[1] * y + inv[2];
+  double v = inv[3] * x + inv[4] * y + inv[5];
+  // Affine maps skip the division (dividing by exactly 1 would not change u or v).
+  if (inv[6] != 0.0 || inv[7] != 0.0 || inv[8] != 1.0) {
+    const double den = inv[6] * x + inv[7] * y + inv[8];
+    if (!(std::fabs(den) > 1e-12)) return false;
+    u /= den;
+    v /= den;
+  }
   const int tw = layer.tex_width;
   const int th = layer.tex_height;
   int x0;
@@ -193,16 +234,10 @@ inline bool sample_layer(const SynthLayer& layer, const Homography& inv, double 
     y1 = y0 + 1;
   }
   const std::uint8_t* tex = layer.rgba.data();
-  const std::uint8_t* p00 = tex + (static_cast<std::size_t>(y0) * tw + x0) * 4;
-  const std::uint8_t* p10 = tex + (static_cast<std::size_t>(y0) * tw + x1) * 4;
-  const std::uint8_t* p01 = tex + (static_cast<std::size_t>(y1) * tw + x0) * 4;
-  const std::uint8_t* p11 = tex + (static_cast<std::size_t>(y1) * tw + x1) * 4;
-  const int channels = layer.periodic ? 3 : 4;
-  for (int c = 0; c < channels; ++c) {
-    const float top = p00[c] + fx * static_cast<float>(p10[c] - p00[c]);
-    const float bottom = p01[c] + fx * static_cast<float>(p11[c] - p01[c]);
-    rgba[c] = top + fy * (bottom - top);
-  }
+  bilerp_rgba(tex + (static_cast<std::size_t>(y0) * tw + x0) * 4,
+              tex + (static_cast<std::size_t>(y0) * tw + x1) * 4,
+              tex + (static_cast<std::size_t>(y1) * tw + x0) * 4,
+              tex + (static_cast<std::size_t>(y1) * tw + x1) * 4, fx, fy, rgba);
   if (layer.periodic) rgba[3] = 255.0f;
   return true;
 }
@@ -326,7 +361,8 @@ void composite_frame(const SynthScene& scene, const std::vector<LayerFrame>& lay
         if (x < lf->box.x0 || x > lf->box.x1) continue;
         float s[4];
         if (!sample_layer(*lf->layer, *lf->inv, x, y, s) || !(s[3] > 0.0f)) continue;
-        const float w = transmit * (s[3] / 255.0f);
+        // An opaque texel takes all that is left, exactly (no rounding of 255 / 255).
+        const float w = s[3] >= 255.0f ? transmit : transmit * (s[3] * (1.0f / 255.0f));
         r += w * s[0];
         g += w * s[1];
         b += w * s[2];
@@ -364,8 +400,10 @@ void blur_121(std::vector<float>& img, std::vector<float>& tmp, int width, int h
   }
 }
 
+// Rounds to the nearest integer in [0, 255] (NaN gives 0).
 inline std::uint8_t quantize(float v) {
-  v = std::min(std::max(v, 0.0f), 255.0f);
+  if (!(v > 0.0f)) return 0;
+  if (v >= 255.0f) return 255;
   return static_cast<std::uint8_t>(static_cast<int>(v + 0.5f));
 }
 
@@ -413,15 +451,8 @@ Rgb hsv_to_rgb(double h, double s, double v) {
   const double p = v * (1.0 - s);
   const double q = v * (1.0 - s * f);
   const double r = v * (1.0 - s * (1.0 - f));
-  double rgb[3];
-  switch (sector) {
-    case 0: rgb[0] = v; rgb[1] = r; rgb[2] = p; break;
-    case 1: rgb[0] = q; rgb[1] = v; rgb[2] = p; break;
-    case 2: rgb[0] = p; rgb[1] = v; rgb[2] = r; break;
-    case 3: rgb[0] = p; rgb[1] = q; rgb[2] = v; break;
-    case 4: rgb[0] = r; rgb[1] = p; rgb[2] = v; break;
-    default: rgb[0] = v; rgb[1] = p; rgb[2] = q; break;
-  }
+  const double table[6][3] = {{v, r, p}, {q, v, p}, {p, v, r}, {p, q, v}, {r, p, v}, {v, p, q}};
+  const double* rgb = table[sector];
   return Rgb{static_cast<float>(255.0 * rgb[0]), static_cast<float>(255.0 * rgb[1]),
              static_cast<float>(255.0 * rgb[2])};
 }
@@ -643,12 +674,12 @@ SynthLayer make_background_texture(int width, int height, Rng& rng) {
   add_value_noise(img, std::max(1, size / 4), 70.0f, true, rng);
   add_gradients(img, 3, 35.0f, rng);
   const int octaves[] = {64, 32, 16, 8, 4};
-  const float amps[] = {45.0f, 35.0f, 28.0f, 22.0f, 16.0f};
+  const float amps[] = {45.0f, 35.0f, 30.0f, 26.0f, 22.0f};
   for (int i = 0; i < 5; ++i) add_value_noise(img, std::min(octaves[i], size), amps[i], true, rng);
   const int patches = size * size / 2500;
   const double max_r = std::max(6.0, size / 12.0);
   for (int i = 0; i < patches; ++i) draw_random_patch(img, true, 2.5, max_r, rng);
-  add_value_noise(img, 2, 8.0f, true, rng);
+  add_value_noise(img, 2, 12.0f, true, rng);
   SynthLayer layer;
   layer.tex_width = size;
   layer.tex_height = size;
@@ -700,8 +731,8 @@ std::vector<std::uint8_t> make_mask(int tw, int th, Rng& rng) {
         case MaskKind::kRectangle: {
           const double qx = std::fabs(px) - (hx - corner);
           const double qy = std::fabs(py) - (hy - corner);
-          sd = std::hypot(std::max(qx, 0.0), std::max(qy, 0.0)) +
-               std::min(std::max(qx, qy), 0.0) - corner;
+          sd = std::hypot(std::max(qx, 0.0), std::max(qy, 0.0)) + std::min(std::max(qx, qy), 0.0) -
+               corner;
           break;
         }
         case MaskKind::kEllipse: {
@@ -742,7 +773,8 @@ SynthLayer make_object_texture(int tw, int th, Rng& rng) {
   const Rgb base = random_colour(rng);
   const Rgb other = contrasting_colour(base, rng);
   fill(img, base);
-  const auto pattern = static_cast<ObjectPattern>(rng.below(static_cast<int>(ObjectPattern::kCount)));
+  const auto pattern =
+      static_cast<ObjectPattern>(rng.below(static_cast<int>(ObjectPattern::kCount)));
   const double angle = rng.uniform(0.0, kPi);
   const double ca = std::cos(angle);
   const double sa = std::sin(angle);
@@ -861,10 +893,10 @@ Vec2 maybe_round(const Vec2& v, bool round) {
 // the image centre.
 void set_camera_motion(const SynthParams& params, SynthLayer& bg, Rng& rng) {
   const MotionSwitches sw = motion_switches(params);
-  const Vec2 centre = params.integer_motion
-                          ? Vec2{static_cast<double>(params.width / 2),
-                                 static_cast<double>(params.height / 2)}
-                          : Vec2{0.5 * (params.width - 1), 0.5 * (params.height - 1)};
+  const Vec2 centre =
+      params.integer_motion
+          ? Vec2{static_cast<double>(params.width / 2), static_cast<double>(params.height / 2)}
+          : Vec2{0.5 * (params.width - 1), 0.5 * (params.height - 1)};
   const Vec2 start{rng.uniform(0.0, bg.tex_width), rng.uniform(0.0, bg.tex_height)};
   const double speed = params.max_speed_px * rng.uniform(0.2, 1.0);
   const std::vector<Vec2> path = random_trajectory(
@@ -910,8 +942,8 @@ void set_object_motion(const SynthParams& params, SynthLayer& obj, Rng& rng) {
     const double gx = sw.perspective ? (tilt_x0 + tilt_x.at(t)) / half_w : 0.0;
     const double gy = sw.perspective ? (tilt_y0 + tilt_y.at(t)) / half_h : 0.0;
     const Vec2 c = maybe_round(path[t], params.integer_motion);
-    Homography h = homography_multiply(perspective(gx, gy),
-                                       homography_translation(-anchor.x, -anchor.y));
+    Homography h =
+        homography_multiply(perspective(gx, gy), homography_translation(-anchor.x, -anchor.y));
     h = homography_multiply(rotation_scale(theta, s), h);
     obj.transform[t] = homography_multiply(homography_translation(c.x, c.y), h);
   }
@@ -925,7 +957,9 @@ std::string frame_path(const fs::path& dir, int t) {
 
 void write_file(const std::string& path, const char* data, std::size_t size) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) throw Error(ExitCode::kRuntime, fmt::format("{}: cannot open for writing", path));
+  if (f == nullptr) {
+    throw Error(ExitCode::kRuntime, fmt::format("{}: cannot open for writing", path));
+  }
   const bool ok = std::fwrite(data, 1, size, f) == size;
   if (std::fclose(f) != 0 || !ok) {
     throw Error(ExitCode::kRuntime, fmt::format("{}: write failed", path));
@@ -966,7 +1000,8 @@ PpmImage parse_ppm(const std::string& path, const std::string& data) {
     int value = 0;
     const auto res = std::from_chars(data.data() + pos, data.data() + data.size(), value);
     if (res.ec != std::errc() || value <= 0) {
-      throw InputError(fmt::format("{}: bad PPM header ({} is not a positive integer)", path, what));
+      throw InputError(
+          fmt::format("{}: bad PPM header ({} is not a positive integer)", path, what));
     }
     pos = static_cast<std::size_t>(res.ptr - data.data());
     return value;
@@ -988,8 +1023,8 @@ PpmImage parse_ppm(const std::string& path, const std::string& data) {
   ++pos;
   const std::size_t expected = static_cast<std::size_t>(img.width) * img.height * 3;
   if (data.size() - pos != expected) {
-    throw InputError(fmt::format("{}: PPM {}x{} needs {} pixel bytes, file has {}", path,
-                                 img.width, img.height, expected, data.size() - pos));
+    throw InputError(fmt::format("{}: PPM {}x{} needs {} pixel bytes, file has {}", path, img.width,
+                                 img.height, expected, data.size() - pos));
   }
   img.pixels = std::string_view(data).substr(pos);
   return img;
@@ -1073,15 +1108,18 @@ SynthMotion parse_synth_motion(const std::string& name) {
   if (name == "translation") return SynthMotion::kTranslation;
   if (name == "affine") return SynthMotion::kAffine;
   if (name == "full") return SynthMotion::kFull;
-  throw UsageError(fmt::format(
-      "synth motion '{}' unknown (expected 'translation', 'affine' or 'full')", name));
+  throw UsageError(
+      fmt::format("synth motion '{}' unknown (expected 'translation', 'affine' or 'full')", name));
 }
 
 const char* to_string(SynthMotion motion) {
   switch (motion) {
-    case SynthMotion::kTranslation: return "translation";
-    case SynthMotion::kAffine: return "affine";
-    case SynthMotion::kFull: return "full";
+    case SynthMotion::kTranslation:
+      return "translation";
+    case SynthMotion::kAffine:
+      return "affine";
+    case SynthMotion::kFull:
+      return "full";
   }
   return "?";
 }
@@ -1154,11 +1192,10 @@ Homography homography_multiply(const Homography& a, const Homography& b) {
 }
 
 Homography homography_inverse(const Homography& h) {
-  const Homography adj = {h[4] * h[8] - h[5] * h[7], h[2] * h[7] - h[1] * h[8],
-                          h[1] * h[5] - h[2] * h[4], h[5] * h[6] - h[3] * h[8],
-                          h[0] * h[8] - h[2] * h[6], h[2] * h[3] - h[0] * h[5],
-                          h[3] * h[7] - h[4] * h[6], h[1] * h[6] - h[0] * h[7],
-                          h[0] * h[4] - h[1] * h[3]};
+  const Homography adj = {
+      h[4] * h[8] - h[5] * h[7], h[2] * h[7] - h[1] * h[8], h[1] * h[5] - h[2] * h[4],
+      h[5] * h[6] - h[3] * h[8], h[0] * h[8] - h[2] * h[6], h[2] * h[3] - h[0] * h[5],
+      h[3] * h[7] - h[4] * h[6], h[1] * h[6] - h[0] * h[7], h[0] * h[4] - h[1] * h[3]};
   const double det = h[0] * adj[0] + h[1] * adj[3] + h[2] * adj[6];
   double scale = 0.0;
   for (double v : h) scale = std::max(scale, std::fabs(v));
@@ -1192,9 +1229,9 @@ void SynthScene::validate() const {
                                    l.tex_width, l.tex_height));
     }
     if (l.periodic && (!is_power_of_two(l.tex_width) || !is_power_of_two(l.tex_height))) {
-      throw UsageError(fmt::format(
-          "synth scene: periodic layer {} texture {}x{} is not a power of two", k, l.tex_width,
-          l.tex_height));
+      throw UsageError(
+          fmt::format("synth scene: periodic layer {} texture {}x{} is not a power of two", k,
+                      l.tex_width, l.tex_height));
     }
     const std::size_t texels = static_cast<std::size_t>(l.tex_width) * l.tex_height;
     if (l.rgba.size() != texels * 4) {
@@ -1217,6 +1254,11 @@ void SynthScene::validate() const {
       bias.size() != static_cast<std::size_t>(frames)) {
     throw UsageError(fmt::format("synth scene: gain / bias have {} / {} values, expected {}",
                                  gain.size(), bias.size(), frames));
+  }
+  for (int t = 0; t < frames; ++t) {
+    if (!std::isfinite(gain[t]) || !std::isfinite(bias[t])) {
+      throw UsageError(fmt::format("synth scene: gain / bias of frame {} not finite", t));
+    }
   }
   if (!(noise_sigma >= 0.0f && noise_sigma <= 1000.0f)) {
     throw UsageError(fmt::format("synth scene: noise_sigma {} out of range", noise_sigma));
@@ -1259,9 +1301,8 @@ SynthScene build_synth_scene(const SynthParams& params, std::uint64_t seed) {
   scene.gain.resize(params.frames);
   scene.bias.resize(params.frames);
   for (int t = 0; t < params.frames; ++t) {
-    scene.gain[t] = params.brightness_change
-                        ? static_cast<float>(gain0 * (1.0 + gain_wave.at(t)))
-                        : 1.0f;
+    scene.gain[t] =
+        params.brightness_change ? static_cast<float>(gain0 * (1.0 + gain_wave.at(t))) : 1.0f;
     scene.bias[t] = params.brightness_change ? static_cast<float>(bias0 + bias_wave.at(t)) : 0.0f;
   }
   scene.noise_sigma = params.noise ? static_cast<float>(params.noise_sigma) : 0.0f;
@@ -1348,9 +1389,9 @@ SynthClip render_synth_clip(const SynthScene& scene, const std::vector<SynthPoin
     const SynthPoint& p = points[n];
     if (p.layer < 0 || p.layer >= num_layers || p.query_frame < 0 ||
         p.query_frame >= scene.frames || !std::isfinite(p.u) || !std::isfinite(p.v)) {
-      throw UsageError(fmt::format(
-          "synth point {}: layer {} / query frame {} / (u, v) = ({}, {}) invalid", n, p.layer,
-          p.query_frame, p.u, p.v));
+      throw UsageError(
+          fmt::format("synth point {}: layer {} / query frame {} / (u, v) = ({}, {}) invalid", n,
+                      p.layer, p.query_frame, p.u, p.v));
     }
   }
   SynthClip clip;
@@ -1405,9 +1446,8 @@ void write_clip(const SynthClip& clip, const std::string& dir) {
   std::error_code ec;
   fs::create_directories(root / "frames", ec);
   if (ec) {
-    throw Error(ExitCode::kRuntime,
-                fmt::format("{}: cannot create directory: {}", (root / "frames").string(),
-                            ec.message()));
+    throw Error(ExitCode::kRuntime, fmt::format("{}: cannot create directory: {}",
+                                                (root / "frames").string(), ec.message()));
   }
   const std::string header = fmt::format("P6\n{} {}\n255\n", clip.width, clip.height);
   std::string data;

@@ -210,8 +210,8 @@ TEST_CASE("synth: integer translation moves tracks and pixels exactly") {
     CHECK(h[8] == 1.0);
     CHECK(h[2] == std::round(h[2]));
     CHECK(h[5] == std::round(h[5]));
-    max_shift = std::max({max_shift, std::fabs(h[2] - transform[0][2]),
-                          std::fabs(h[5] - transform[0][5])});
+    max_shift = std::max(
+        {max_shift, std::fabs(h[2] - transform[0][2]), std::fabs(h[5] - transform[0][5])});
   }
   CHECK(max_shift >= 5.0);  // the test is not vacuous
 
@@ -316,7 +316,8 @@ TEST_CASE("synth: a known occluder hides a background point and releases it") {
   }
   auto obj_x = [](int t) { return -20.0 + 5.0 * t; };
   constexpr double kObjY = 18.0;
-  for (int t = 0; t < kT; ++t) obj.transform.push_back(cotrack::homography_translation(obj_x(t), kObjY));
+  for (int t = 0; t < kT; ++t)
+    obj.transform.push_back(cotrack::homography_translation(obj_x(t), kObjY));
   scene.layers = {bg, obj};
 
   const double px = 32.0;
@@ -349,6 +350,100 @@ TEST_CASE("synth: a known occluder hides a background point and releases it") {
   CHECK(covered_frames == std::vector<int>{6, 7, 8, 9, 10});
 }
 
+TEST_CASE("synth: pixel centres are at integer coordinates (align corners)") {
+SynthScene scene;
+scene.width = 20;
+scene.height = 16;
+scene.frames = 2;
+scene.gain.assign(2, 1.0f);
+scene.bias.assign(2, 0.0f);
+SynthLayer bg;  // black, one bright texel at (5, 7)
+bg.tex_width = 16;
+bg.tex_height = 16;
+bg.periodic = true;
+bg.rgba.assign(16 * 16 * 4, 0);
+for (int c = 0; c < 3; ++c) bg.rgba[(7 * 16 + 5) * 4 + c] = 200;
+bg.transform = {cotrack::homography_translation(3.0, 2.0),
+                cotrack::homography_translation(3.5, 2.0)};
+scene.layers = {bg};
+const SynthClip clip = cotrack::render_synth_clip(scene, {SynthPoint{0, 0, 5.0, 7.0}});
+auto red = [&](int t, int x, int y) { return clip.frame(t)[(y * clip.width + x) * 3]; };
+int lit0 = 0;
+for (std::size_t i = 0; i < clip.frame_size(); i += 3) lit0 += clip.frame(0)[i] != 0 ? 1 : 0;
+CHECK(lit0 == 1);
+CHECK(red(0, 8, 9) == 200);
+CHECK(clip.x(0, 0) == 8.0f);
+CHECK(clip.y(0, 0) == 9.0f);
+// Half a pixel to the right: split evenly between columns 8 and 9.
+CHECK(red(1, 8, 9) == 100);
+CHECK(red(1, 9, 9) == 100);
+CHECK(clip.x(1, 0) == 8.5f);
+}
+
+TEST_CASE("synth: photometric model (gain, bias, blur, noise) and scene validation") {
+  constexpr int kW = 40;
+  constexpr int kH = 30;
+  SynthScene scene;
+  scene.width = kW;
+  scene.height = kH;
+  scene.frames = 3;
+  SynthLayer bg;  // uniform grey 100
+  bg.tex_width = 8;
+  bg.tex_height = 8;
+  bg.periodic = true;
+  bg.rgba.assign(8 * 8 * 4, 100);
+  bg.transform.assign(3, cotrack::homography_translation(0.25, -3.5));
+  scene.layers = {bg};
+  scene.gain = {1.0f, 1.5f, 0.5f};
+  scene.bias = {0.0f, 10.0f, -20.0f};
+  scene.blur = true;  // a uniform image stays uniform
+
+  const SynthClip flat = cotrack::render_synth_clip(scene, {});
+  const std::uint8_t expected[3] = {100, 160, 30};
+  for (int t = 0; t < 3; ++t) {
+    INFO("frame ", t);
+    CHECK(std::all_of(flat.frame(t), flat.frame(t) + flat.frame_size(),
+                      [&](std::uint8_t v) { return v == expected[t]; }));
+  }
+
+  scene.noise_sigma = 4.0f;
+  scene.noise_seed = 1;
+  const SynthClip noisy = cotrack::render_synth_clip(scene, {});
+  double sum = 0.0;
+  double sum_sq = 0.0;
+  for (std::size_t i = 0; i < noisy.frame_size(); ++i) {
+    const double v = noisy.frame(0)[i];
+    sum += v;
+    sum_sq += v * v;
+  }
+  const double n = static_cast<double>(noisy.frame_size());
+  const double mean = sum / n;
+  const double stddev = std::sqrt(sum_sq / n - mean * mean);
+  MESSAGE("noise sigma 4: mean ", mean, ", std ", stddev);
+  CHECK(std::fabs(mean - 100.0) < 0.3);
+  CHECK(stddev > 3.7);
+  CHECK(stddev < 4.3);
+  CHECK(!std::equal(noisy.frame(0), noisy.frame(0) + noisy.frame_size(), noisy.frame(1)));
+  CHECK(cotrack::render_synth_clip(scene, {}).rgb == noisy.rgb);
+  scene.noise_seed = 2;
+  CHECK(cotrack::render_synth_clip(scene, {}).rgb != noisy.rgb);
+
+  SynthScene bad = scene;
+  bad.layers[0].periodic = false;
+  CHECK_THROWS_AS(cotrack::render_synth_clip(bad, {}), cotrack::UsageError);
+  bad = scene;
+  bad.layers[0].tex_width = 6;
+  bad.layers[0].rgba.resize(6 * 8 * 4);
+  CHECK_THROWS_AS(cotrack::render_synth_clip(bad, {}), cotrack::UsageError);
+  bad = scene;
+  bad.gain.pop_back();
+  CHECK_THROWS_AS(cotrack::render_synth_clip(bad, {}), cotrack::UsageError);
+  CHECK_THROWS_AS(cotrack::render_synth_clip(scene, {SynthPoint{1, 0, 0.0, 0.0}}),
+                  cotrack::UsageError);
+  CHECK_THROWS_AS(cotrack::render_synth_clip(scene, {SynthPoint{0, 3, 0.0, 0.0}}),
+                  cotrack::UsageError);
+}
+
 TEST_CASE("synth: visibility follows the layers and visible points keep their colour") {
   SynthParams p = clean_params();
   ColourStats visible_stats;
@@ -369,8 +464,8 @@ TEST_CASE("synth: visibility follows the layers and visible points keep their co
         const float x = clip.x(t, n);
         const float y = clip.y(t, n);
         // The track is the layer's transform applied to the texture point.
-        const auto expect = cotrack::homography_apply(
-            scene.layers[points[n].layer].transform[t], points[n].u, points[n].v);
+        const auto expect = cotrack::homography_apply(scene.layers[points[n].layer].transform[t],
+                                                      points[n].u, points[n].v);
         CHECK(x == static_cast<float>(expect[0]));
         CHECK(y == static_cast<float>(expect[1]));
         if (!inside(clip, x, y)) {
@@ -388,13 +483,12 @@ TEST_CASE("synth: visibility follows the layers and visible points keep their co
       total.checked += s.checked;
       total.consistent += s.consistent;
     };
-    add(visible_stats,
-        colour_consistency(clip, 0.0f, 0.0f, [&](int t, int n) { return clip.is_visible(t, n); }));
-    add(shifted_stats,
-        colour_consistency(clip, 6.0f, 4.0f, [&](int t, int n) { return clip.is_visible(t, n); }));
-    add(occluded_stats, colour_consistency(clip, 0.0f, 0.0f, [&](int t, int n) {
-          return !clip.is_visible(t, n);
-        }));
+    add(visible_stats, colour_consistency(clip, 0.0f, 0.0f,
+                                          [&](int t, int n) { return clip.is_visible(t, n); }));
+    add(shifted_stats, colour_consistency(clip, 6.0f, 4.0f,
+                                          [&](int t, int n) { return clip.is_visible(t, n); }));
+    add(occluded_stats, colour_consistency(clip, 0.0f, 0.0f,
+                                           [&](int t, int n) { return !clip.is_visible(t, n); }));
   }
   MESSAGE("colour consistent: visible ", visible_stats.fraction(), " of ", visible_stats.checked,
           "; tracks shifted by (6, 4) ", shifted_stats.fraction(), "; occluded ",
@@ -470,8 +564,9 @@ TEST_CASE("synth: write_clip / read_clip round trip and malformed files") {
   CHECK(max_err <= 6e-5f);
 
   // Writing a shorter clip into the same directory removes the stale frames.
-  SynthClip shorter = cotrack::generate_clip([&] { SynthParams q = p; q.frames = 3; return q; }(), 3);
-  cotrack::write_clip(shorter, dir);
+  SynthParams short_params = p;
+  short_params.frames = 3;
+  cotrack::write_clip(cotrack::generate_clip(short_params, 3), dir);
   CHECK(cotrack::read_clip(dir).frames == 3);
   cotrack::write_clip(clip, dir);
 
@@ -552,7 +647,8 @@ TEST_CASE("synth: the 30 benchmark clips are valid; generation speed") {
   MESSAGE("generate_clip, default params (256x256, 48 frames, 64 points): median ",
           median(ms_per_frame), " ms/frame, min ",
           *std::min_element(ms_per_frame.begin(), ms_per_frame.end()), ", max ",
-          *std::max_element(ms_per_frame.begin(), ms_per_frame.end()), " (whole clip incl. scene)");
+          *std::max_element(ms_per_frame.begin(), ms_per_frame.end()),
+          " (whole clip incl. scene)");
 }
 
-}  // TEST_SUITE
+}  // TEST_SUITE("unit")

@@ -1,0 +1,150 @@
+#include "cotrack/track_io.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cotrack/error.hpp"
+
+namespace cotrack {
+namespace {
+
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cell;
+  std::istringstream ss(line);
+  while (std::getline(ss, cell, ',')) out.push_back(cell);
+  if (!line.empty() && line.back() == ',') out.emplace_back();
+  return out;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  return s.substr(i);
+}
+
+double parse_number(const std::string& text, const std::string& where) {
+  const std::string t = trim(text);
+  size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(t, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (t.empty() || used != t.size() || !std::isfinite(v)) {
+    throw InputError(fmt::format("{}: '{}' is not a finite number", where, text));
+  }
+  return v;
+}
+
+std::vector<int> default_ids(const std::vector<int>& ids, int points, const std::string& path) {
+  if (ids.empty()) {
+    std::vector<int> out(points);
+    for (int i = 0; i < points; ++i) out[i] = i;
+    return out;
+  }
+  if (static_cast<int>(ids.size()) != points) {
+    throw Error(ExitCode::kRuntime, fmt::format("{}: {} ids for {} points", path, ids.size(), points));
+  }
+  return ids;
+}
+
+// Writes through `body` into path.tmp, then renames it over `path`.
+template <typename Body>
+void write_atomically(const std::string& path, Body body) {
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw Error(ExitCode::kRuntime, fmt::format("{}: cannot open for writing", path));
+  body(f);
+  const bool ok = std::fflush(f) == 0 && !std::ferror(f);
+  std::fclose(f);
+  std::error_code ec;
+  if (!ok) {
+    std::filesystem::remove(tmp, ec);
+    throw Error(ExitCode::kRuntime, fmt::format("{}: write failed (disk full?)", path));
+  }
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error(ExitCode::kRuntime, fmt::format("{}: {}", path, ec.message()));
+}
+
+}  // namespace
+
+std::vector<PointQuery> read_points_csv(const std::string& path, std::vector<int>* ids) {
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("{}: cannot open", path));
+  std::string line;
+  int line_no = 0;
+  std::vector<PointQuery> out;
+  if (ids) ids->clear();
+  bool header_seen = false;
+  while (std::getline(in, line)) {
+    ++line_no;
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    const auto cells = split_csv(line);
+    const std::string where = fmt::format("{}:{}", path, line_no);
+    if (!header_seen) {
+      header_seen = true;
+      if (cells.size() != 4 || trim(cells[0]) != "point_id" || trim(cells[1]) != "frame" ||
+          trim(cells[2]) != "x" || trim(cells[3]) != "y") {
+        throw InputError(fmt::format("{}: expected the header 'point_id,frame,x,y'", where));
+      }
+      continue;
+    }
+    if (cells.size() != 4) {
+      throw InputError(fmt::format("{}: expected 4 columns, got {}", where, cells.size()));
+    }
+    const double id = parse_number(cells[0], where), frame = parse_number(cells[1], where);
+    if (id != std::floor(id) || frame != std::floor(frame) || frame < 0 || frame > 1e9 ||
+        std::abs(id) > 2e9) {
+      throw InputError(fmt::format("{}: point_id and frame must be integers, frame >= 0", where));
+    }
+    PointQuery q;
+    q.frame = static_cast<int>(frame);
+    q.x_px = static_cast<float>(parse_number(cells[2], where));
+    q.y_px = static_cast<float>(parse_number(cells[3], where));
+    out.push_back(q);
+    if (ids) ids->push_back(static_cast<int>(id));
+  }
+  if (!header_seen) throw InputError(fmt::format("{}: empty file", path));
+  return out;
+}
+
+void write_tracks_csv(const TrackTable& t, const std::string& path, const std::vector<int>& ids) {
+  const auto point_ids = default_ids(ids, t.points, path);
+  write_atomically(path, [&](std::FILE* f) {
+    std::fputs("point_id,frame,x,y,visible,confidence\n", f);
+    for (int n = 0; n < t.points; ++n) {
+      for (int s = 0; s < t.frames; ++s) {
+        const size_t i = t.index(s, n);
+        fmt::print(f, "{},{},{:.3f},{:.3f},{},{:.4f}\n", point_ids[n], s, t.x_px[i], t.y_px[i],
+                   static_cast<int>(t.visible[i]), t.confidence[i]);
+      }
+    }
+  });
+}
+
+void write_tracks_jsonl(const TrackTable& t, const std::string& path, const std::vector<int>& ids) {
+  const auto point_ids = default_ids(ids, t.points, path);
+  write_atomically(path, [&](std::FILE* f) {
+    for (int s = 0; s < t.frames; ++s) {
+      fmt::print(f, "{{\"frame\":{},\"points\":[", s);
+      for (int n = 0; n < t.points; ++n) {
+        const size_t i = t.index(s, n);
+        fmt::print(f, "{}{{\"id\":{},\"x\":{:.3f},\"y\":{:.3f},\"visible\":{},\"confidence\":{:.4f}}}",
+                   n ? "," : "", point_ids[n], t.x_px[i], t.y_px[i],
+                   t.visible[i] ? "true" : "false", t.confidence[i]);
+      }
+      std::fputs("]}\n", f);
+    }
+  });
+}
+
+}  // namespace cotrack
