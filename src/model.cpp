@@ -60,6 +60,9 @@ Validated validate(const std::string& path, Checkpoint ckpt) {
     }
   }
   if (ours) {
+    if (arch.empty()) {
+      throw ModelError(fmt::format("{}: cotrack model file without architecture entries", path));
+    }
     if (ckpt.metadata.at("cotrack_format").kind != MetaValue::Kind::kInt ||
         ckpt.metadata.at("cotrack_format").i != 1) {
       throw ModelError(fmt::format("{}: unsupported cotrack model format version", path));
@@ -239,11 +242,7 @@ void Model::to_device(const std::string& device) {
 }
 
 void Model::save(const std::string& path) const {
-  std::map<std::string, MetaValue> meta;
-  MetaValue format;
-  format.kind = MetaValue::Kind::kInt;
-  format.i = 1;
-  meta["cotrack_format"] = format;
+  std::map<std::string, MetaValue> meta;  // the writer adds "cotrack_format"
   for (const auto& [key, value] : config().to_pairs()) {
     MetaValue m;
     m.kind = MetaValue::Kind::kString;

@@ -1,0 +1,183 @@
+// Model loading: architecture checks with every mismatch reported, cotrack's own model files,
+// presets with random weights, and the resolution setting.
+#include "test_common.hpp"
+
+#include <ATen/ATen.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+
+#include "checkpoint.hpp"
+#include "cotrack/error.hpp"
+#include "cotrack/model.hpp"
+#include "network.hpp"
+
+namespace {
+
+using Tensors = std::vector<std::pair<std::string, at::Tensor>>;
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          ("cotrack_test_" + std::to_string(::getpid()) + "_" + name))
+      .string();
+}
+
+// An official-format state dict (no metadata) for the given architecture, random values.
+Tensors official_like(const cotrack::ModelConfig& c) {
+  Tensors t;
+  for (const auto& [name, shape] : cotrack::expected_parameters(c)) {
+    t.emplace_back(name, at::randn(shape));
+  }
+  return t;
+}
+
+// Metadata that makes a written file a cotrack model of architecture `c`.
+std::map<std::string, cotrack::MetaValue> meta_for(const cotrack::ModelConfig& c) {
+  std::map<std::string, cotrack::MetaValue> meta;
+  for (const auto& [k, v] : c.to_pairs()) meta["arch." + k].s = v;
+  return meta;
+}
+
+std::string error_of(const std::string& path) {
+  try {
+    cotrack::Model::load(path);
+  } catch (const cotrack::ModelError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_SUITE("unit") {
+  TEST_CASE("model: official key list has the released model's 188 entries and sizes") {
+    const auto params = cotrack::expected_parameters(cotrack::ModelConfig{});
+    CHECK(params.size() == 188);
+    int64_t total = 0;
+    for (const auto& [name, shape] : params) {
+      int64_t n = 1;
+      for (auto s : shape) n *= s;
+      total += n;
+    }
+    CHECK(total == 25403460);  // model spec: 25,385,700 parameters + 17,760 time_emb
+    CHECK(params.front().first == "time_emb");
+    CHECK(params.back().first == "corr_mlp.fc2.bias");
+  }
+
+  TEST_CASE("model: the stored time embedding equals the recomputed one") {
+    const std::string path = cotrack::test::fixture_or_skip("cotracker3/random_online.pth");
+    if (path.empty()) return;
+    const auto ckpt = cotrack::read_checkpoint(path);
+    CHECK(ckpt.tensors.front().first == "time_emb");
+    CHECK(at::equal(ckpt.tensors.front().second, cotrack::sincos_time_embedding(16, 1110)));
+  }
+
+  TEST_CASE("model: every mismatch is reported at once, in one line") {
+    cotrack::ModelConfig c;
+    Tensors t = official_like(c);
+    t.erase(t.begin() + 5);                                       // a missing key
+    t[10].second = at::zeros({3, 3});                             // a wrong shape
+    t.emplace_back("updateformer.extra.weight", at::zeros({2}));  // an unexpected key
+    const std::string path = temp_path("mismatch.pth");
+    cotrack::write_checkpoint(path, t, meta_for(c));
+    const std::string msg = error_of(path);
+    std::filesystem::remove(path);
+    CHECK(msg.find("3 problems") != std::string::npos);
+    CHECK(msg.find("missing") != std::string::npos);
+    CHECK(msg.find("(3,3)") != std::string::npos);
+    CHECK(msg.find("updateformer.extra.weight") != std::string::npos);
+    CHECK(msg.find('\n') == std::string::npos);
+  }
+
+  TEST_CASE("model: NaN weights and integer tensors are refused") {
+    cotrack::ModelConfig c;
+    Tensors t = official_like(c);
+    t[3].second[0][0][0][0] = std::nan("");
+    t[4].second = t[4].second.to(at::kLong);
+    const std::string path = temp_path("nan.pth");
+    cotrack::write_checkpoint(path, t, meta_for(c));
+    const std::string msg = error_of(path);
+    std::filesystem::remove(path);
+    CHECK(msg.find("NaN") != std::string::npos);
+    CHECK(msg.find("non-float") != std::string::npos);
+  }
+
+  TEST_CASE("model: fp16 weights load as float32") {
+    cotrack::ModelConfig c;
+    Tensors t = official_like(c);
+    for (auto& [name, tensor] : t) tensor = tensor.to(at::kHalf);
+    const std::string path = temp_path("half.pth");
+    cotrack::write_checkpoint(path, t, meta_for(c));
+    cotrack::Model m = cotrack::Model::load(path);
+    const cotrack::ModelInfo info = cotrack::inspect_model(path);
+    std::filesystem::remove(path);
+    CHECK(info.dtype.find("converted to float32") != std::string::npos);
+    CHECK((m.network().named_tensors()[7].second.scalar_type() == at::kFloat));
+    CHECK(at::equal(m.network().named_tensors()[7].second, t[7].second.to(at::kFloat)));
+  }
+
+  TEST_CASE("model: a cotrack model file carries its architecture and round-trips") {
+    cotrack::ModelConfig c;
+    c.preset = "test-small";
+    c.latent_dim = 32;
+    c.hidden_size = 64;
+    c.num_heads = 4;
+    c.time_depth = 2;
+    c.space_depth = 1;
+    c.num_virtual_tracks = 8;
+    c.corr_hidden = 32;
+    c.corr_out = 16;
+    c.window_len = 8;
+    c.model_height = 64;
+    c.model_width = 64;
+    cotrack::Model a = cotrack::Model::random(c, 7);
+    const std::string path = temp_path("own.cotrack");
+    a.save(path);
+    cotrack::Model b = cotrack::Model::load(path);
+    const cotrack::ModelInfo info = cotrack::inspect_model(path);
+    std::filesystem::remove(path);
+    CHECK(info.format == "cotrack model v1");
+    CHECK((b.config().to_pairs() == c.to_pairs()));
+    CHECK(b.info().parameter_count == a.info().parameter_count);
+    const auto ta = a.network().named_tensors(), tb = b.network().named_tensors();
+    REQUIRE(ta.size() == tb.size());
+    for (size_t i = 0; i < ta.size(); ++i) {
+      CHECK(ta[i].first == tb[i].first);
+      CHECK(at::equal(ta[i].second, tb[i].second));
+    }
+  }
+
+  TEST_CASE("model: a model file whose weights do not match its stated architecture") {
+    cotrack::ModelConfig c;
+    c.latent_dim = 64;  // says 64 channels, but holds the official 128-channel weights
+    Tensors t = official_like(cotrack::ModelConfig{});
+    std::map<std::string, cotrack::MetaValue> meta = meta_for(c);
+    const std::string path = temp_path("wrongarch.cotrack");
+    cotrack::write_checkpoint(path, t, meta);
+    const std::string msg = error_of(path);
+    meta["arch.bogus_key"].s = "1";
+    cotrack::write_checkpoint(path, t, meta);
+    const std::string msg2 = error_of(path);
+    std::filesystem::remove(path);
+    CHECK(msg.find("does not match architecture") != std::string::npos);
+    CHECK(msg2.find("unknown key 'bogus_key'") != std::string::npos);
+    cotrack::write_checkpoint(path, t, {});
+    CHECK(error_of(path).find("without architecture") != std::string::npos);
+    std::filesystem::remove(path);
+  }
+
+  TEST_CASE("model: random presets are deterministic; resolution is validated") {
+    cotrack::Model a = cotrack::Model::random(cotrack::ModelConfig{}, 3);
+    cotrack::Model b = cotrack::Model::random(cotrack::ModelConfig{}, 3);
+    CHECK(at::equal(a.network().named_tensors()[1].second, b.network().named_tensors()[1].second));
+    CHECK(a.info().parameter_count == 25385700);
+    a.set_resolution(96, 128);
+    CHECK(a.config().model_height == 96);
+    CHECK_THROWS_AS(a.set_resolution(97, 128), cotrack::UsageError);
+    CHECK_THROWS_AS(a.set_resolution(16, 16), cotrack::UsageError);
+    CHECK_THROWS_AS(a.to_device("tpu"), cotrack::UsageError);
+    CHECK_THROWS_AS(cotrack::ModelConfig::preset_named("nope"), cotrack::UsageError);
+  }
+}
