@@ -121,10 +121,33 @@ ModelConfig ModelConfig::from_pairs(const std::vector<std::pair<std::string, std
   return config;
 }
 
-std::vector<std::string> ModelConfig::preset_names() { return {"cotracker3-online"}; }
+std::vector<std::string> ModelConfig::preset_names() {
+  return {"cotracker3-online", "cotrack-small"};
+}
 
 ModelConfig ModelConfig::preset_named(const std::string& name) {
   if (name == "cotracker3-online") return ModelConfig{};
+  if (name == "cotrack-small") {
+    // Sized for CPU real time: 128x128 input, 48 feature channels, 5x5 correlation at 3 levels,
+    // a 96-wide transformer with 2 time + 2 space blocks over 16 virtual tracks, window 8.
+    ModelConfig c;
+    c.preset = name;
+    c.latent_dim = 48;
+    c.corr_radius = 2;
+    c.corr_levels = 3;
+    c.corr_hidden = 96;
+    c.corr_out = 48;
+    c.hidden_size = 96;
+    c.num_heads = 4;
+    c.time_depth = 2;
+    c.space_depth = 2;
+    c.num_virtual_tracks = 16;
+    c.window_len = 8;
+    c.model_height = 128;
+    c.model_width = 128;
+    c.iters = 4;
+    return c;
+  }
   std::string known;
   for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
   throw UsageError(fmt::format("unknown model preset '{}' (known: {})", name, known));

@@ -1,0 +1,86 @@
+// Training cotrack's own model on synthetic clips (torch-free header; the work is in src/).
+//
+// The recipe is CoTracker3's: sliding windows unrolled over a longer clip, each initialised from
+// the previous window's estimates; the loss sums over windows and refinement iterations with a
+// discount gamma^(iters-1-i): Huber on visible points' coordinates, a lighter L1 on occluded
+// ones, BCE on visibility, and BCE on confidence whose target is "error below a threshold".
+// Distances are measured in pixels of a 512-wide frame, as the official recipe's thresholds are.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "cotrack/model_config.hpp"
+
+namespace cotrack {
+
+struct TrainConfig {
+  std::string preset = "cotrack-small";  // architecture, unless `init` names a model file
+  std::string init;                      // optional model file to start from
+  std::string out_dir = "runs/train";    // checkpoint.ckpt, model.cotrack, log.jsonl
+  int64_t steps = 20000;
+  int clip_frames = 24;        // window_len + k * step
+  int points = 48;             // ground-truth tracks per clip
+  int iters = 4;               // refinement iterations in training
+  double lr = 5e-4;            // peak learning rate (AdamW)
+  double weight_decay = 1e-4;
+  double warmup_fraction = 0.05;  // linear warm-up, then constant ...
+  double decay_fraction = 0.2;    // ... then cosine decay to zero over the last fraction
+  double grad_clip = 1.0;      // max global gradient norm
+  double gamma = 0.8;          // iteration discount
+  double huber_delta_px = 6.0;      // in 512-wide pixels
+  double conf_threshold_px = 12.0;  // in 512-wide pixels
+  double coord_weight = 0.05, occluded_weight = 0.01, vis_weight = 1.0, conf_weight = 1.0;
+  // Curriculum: translation-only clips until this fraction of the steps, affine until the next.
+  double translation_until = 0.15, affine_until = 0.35;
+  uint64_t seed = 1;
+  int threads = 1;
+  std::string device = "auto";
+  int log_every = 10;
+  int save_every = 100;
+  double max_minutes = 0;  // stop (after saving) when this wall time is reached; 0 = no limit
+};
+
+struct TrainStepStats {
+  int64_t step = 0;  // the step this was (0-based)
+  double loss = 0, coord = 0, occluded = 0, vis = 0, conf = 0;
+  double error_px = 0;  // mean final-iteration error on visible valid points, model pixels
+  double vis_accuracy = 0;
+  double grad_norm = 0;
+  double lr = 0;
+};
+
+// Owns the model, the optimiser state and the data stream. Call from one thread.
+class Trainer {
+ public:
+  explicit Trainer(const TrainConfig& config);
+  // Restores weights, optimiser state, step and config from a checkpoint written by save().
+  static Trainer resume(const std::string& checkpoint_path, const TrainConfig& overrides);
+  Trainer(Trainer&&) noexcept;
+  Trainer& operator=(Trainer&&) noexcept;
+  ~Trainer();
+
+  // One optimisation step on the clip of the current step (deterministic in seed and step).
+  TrainStepStats step();
+  // Loss of the current weights on the clip that step `data_step` uses, without updating.
+  TrainStepStats evaluate(int64_t data_step) const;
+  int64_t current_step() const;
+  // The checkpoint (weights + AdamW moments + step), atomically replaced.
+  void save(const std::string& checkpoint_path) const;
+  // The model alone, as a cotrack model file.
+  void export_model(const std::string& model_path) const;
+  const TrainConfig& config() const;
+  const ModelConfig& model_config() const;
+
+ private:
+  struct Impl;
+  explicit Trainer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The cotrack-train program's loop: resumes from out_dir/checkpoint.ckpt when present, logs a
+// progress line to stderr and JSON lines to out_dir/log.jsonl, saves every save_every steps.
+int run_training(const TrainConfig& config);
+
+}  // namespace cotrack

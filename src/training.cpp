@@ -1,0 +1,455 @@
+#include "cotrack/training.hpp"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+
+#include "checkpoint.hpp"
+#include "cotrack/error.hpp"
+#include "cotrack/model.hpp"
+#include "cotrack/runtime.hpp"
+#include "cotrack/synth.hpp"
+#include "network.hpp"
+
+namespace cotrack {
+namespace {
+
+constexpr const char* kModelPrefix = "model.";
+constexpr const char* kMomentPrefix = "adam_m.";
+constexpr const char* kVariancePrefix = "adam_v.";
+constexpr double kAdamBeta1 = 0.9, kAdamBeta2 = 0.999, kAdamEps = 1e-8;
+
+volatile std::sig_atomic_t g_stop_requested = 0;
+void on_signal(int) { g_stop_requested = 1; }
+
+bool is_decayed(const std::string& name) {
+  // Weight decay on matrices and kernels only, not on biases, embeddings or virtual tracks.
+  return name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0 &&
+         name.find("norm_context") == std::string::npos;
+}
+
+// Sliding windows unrolled over a clip, as the official non-streaming forward (training mode).
+struct WindowedOutput {
+  struct Window {
+    int64_t start = 0;
+    WindowOutput out;  // per iteration: coords [1,S,N,2] model px, vis/conf [1,S,N] logits
+  };
+  std::vector<Window> windows;
+};
+
+WindowedOutput unrolled_forward(const Network& net, const at::Tensor& video,
+                                const at::Tensor& queries, int iters) {
+  // video [T, 3, H, W] 0..255 at model resolution; queries [N, 3] (t, x, y) model px.
+  const ModelConfig& cfg = net.config();
+  const int S = cfg.window_len, step = cfg.step();
+  const int64_t T = video.size(0), N = queries.size(0), C = cfg.latent_dim;
+  at::Tensor fmaps = Network::l2_normalize(net.encode(Network::normalize_frames(video)));
+  std::vector<at::Tensor> pyramid;
+  for (const auto& l : net.pyramid(fmaps)) {
+    pyramid.push_back(l.reshape({1, T, C, l.size(2), l.size(3)}));
+  }
+  const at::Tensor qf = queries.select(1, 0).to(at::kLong);
+  const at::Tensor qc = queries.narrow(1, 1, 2).unsqueeze(0) / cfg.stride;  // [1, N, 2]
+  std::vector<at::Tensor> support;
+  for (int l = 0; l < cfg.corr_levels; ++l) {
+    at::Tensor pts = at::cat({qf.to(at::kFloat).view({1, N, 1}), qc / std::pow(2.0, l)}, -1);
+    support.push_back(net.sample_support(pyramid[l], pts).unsqueeze(1));  // [1,1,R*R,N,C]
+  }
+  const auto opts = video.options();
+  at::Tensor coords_pred = at::zeros({1, T, N, 2}, opts);
+  at::Tensor vis_pred = at::zeros({1, T, N, 1}, opts);
+  at::Tensor conf_pred = at::zeros({1, T, N, 1}, opts);
+  at::Tensor coords_init = qc.view({1, 1, N, 2}).expand({1, S, N, 2});
+  at::Tensor vis_init = at::zeros({1, S, N, 1}, opts), conf_init = at::zeros({1, S, N, 1}, opts);
+
+  WindowedOutput result;
+  for (int64_t ind = 0; ind + S <= T; ind += step) {
+    if (ind > 0) {
+      const int overlap = S - step;
+      const at::Tensor copy_over = (qf < ind + overlap).view({1, 1, N, 1});
+      auto previous = [&](const at::Tensor& buffer) {
+        at::Tensor prev = buffer.narrow(1, ind, overlap);
+        return at::cat({prev, prev.narrow(1, overlap - 1, 1).expand({-1, step, -1, -1})}, 1);
+      };
+      coords_init = at::where(copy_over, previous(coords_pred / cfg.stride), coords_init);
+      vis_init = at::where(copy_over, previous(vis_pred), vis_init);
+      conf_init = at::where(copy_over, previous(conf_pred), conf_init);
+    }
+    const at::Tensor mask = (qf < ind + S).view({1, 1, 1, N, 1});
+    std::vector<at::Tensor> window_pyramid, window_support;
+    for (int l = 0; l < cfg.corr_levels; ++l) {
+      window_pyramid.push_back(pyramid[l].narrow(1, ind, S));
+      window_support.push_back(support[l] * mask);
+    }
+    WindowOutput out =
+        net.forward_window(window_pyramid, coords_init, window_support, vis_init, conf_init, iters);
+    // Out-of-place updates keep autograd simple: later windows read these buffers.
+    auto place = [&](const at::Tensor& buffer, const at::Tensor& value) {
+      return at::cat({buffer.narrow(1, 0, ind), value,
+                      buffer.narrow(1, ind + S, T - ind - S)},
+                     1);
+    };
+    coords_pred = place(coords_pred, out.coords.back());
+    vis_pred = place(vis_pred, out.vis.back().unsqueeze(-1));
+    conf_pred = place(conf_pred, out.conf.back().unsqueeze(-1));
+    result.windows.push_back({ind, std::move(out)});
+  }
+  return result;
+}
+
+struct LossTerms {
+  at::Tensor total;
+  TrainStepStats stats;
+};
+
+at::Tensor masked_mean(const at::Tensor& value, const at::Tensor& mask) {
+  return (value * mask).sum() / mask.sum().clamp_min(1.0);
+}
+
+LossTerms compute_loss(const TrainConfig& tc, const ModelConfig& mc, const WindowedOutput& fwd,
+                       const at::Tensor& gt_xy, const at::Tensor& gt_vis, const at::Tensor& qf) {
+  // gt_xy [T, N, 2] model px; gt_vis [T, N] float; qf [N] long.
+  const double to_512 = 512.0 / mc.model_width;
+  const int S = mc.window_len;
+  LossTerms lt;
+  at::Tensor coord_sum = at::zeros({}, gt_xy.options()), occ_sum = at::zeros_like(coord_sum);
+  at::Tensor vis_sum = at::zeros_like(coord_sum), conf_sum = at::zeros_like(coord_sum);
+  double weight_total = 0, err_sum = 0, err_count = 0, acc_sum = 0, acc_count = 0;
+  for (const auto& w : fwd.windows) {
+    at::Tensor g = gt_xy.narrow(0, w.start, S).unsqueeze(0);      // [1, S, N, 2]
+    at::Tensor v = gt_vis.narrow(0, w.start, S).unsqueeze(0);     // [1, S, N]
+    at::Tensor t = at::arange(w.start, w.start + S, qf.options()).view({1, S, 1});
+    at::Tensor valid = (t >= qf.view({1, 1, -1})).to(g.scalar_type());
+    const int n = static_cast<int>(w.out.coords.size());
+    for (int i = 0; i < n; ++i) {
+      const double wt = std::pow(tc.gamma, n - 1 - i);
+      at::Tensor d = (w.out.coords[i] - g) * to_512;
+      at::Tensor ad = d.abs();
+      at::Tensor huber = at::where(ad < tc.huber_delta_px, 0.5 * d * d,
+                                   tc.huber_delta_px * (ad - 0.5 * tc.huber_delta_px))
+                             .mean(-1);
+      coord_sum = coord_sum + wt * masked_mean(huber, valid * v);
+      occ_sum = occ_sum + wt * masked_mean(ad.mean(-1), valid * (1 - v));
+      vis_sum = vis_sum + wt * at::binary_cross_entropy_with_logits(w.out.vis[i], v);
+      at::Tensor close =
+          ((d.detach() * d.detach()).sum(-1) < tc.conf_threshold_px * tc.conf_threshold_px)
+              .to(g.scalar_type());
+      at::Tensor conf_bce = at::binary_cross_entropy_with_logits(w.out.conf[i], close, {}, {},
+                                                                 at::Reduction::None);
+      conf_sum = conf_sum + wt * (conf_bce * v).mean();
+      weight_total += wt;
+      if (i == n - 1) {
+        at::Tensor m = valid * v;
+        err_sum += (d.detach().norm(2, -1) / to_512 * m).sum().item<double>();
+        err_count += m.sum().item<double>();
+        at::Tensor pred_vis = (w.out.vis[i].detach() > 0).to(g.scalar_type());
+        acc_sum += ((pred_vis == v).to(g.scalar_type()) * valid).sum().item<double>();
+        acc_count += valid.sum().item<double>();
+      }
+    }
+  }
+  const double norm = weight_total > 0 ? 1.0 / weight_total : 0.0;
+  at::Tensor coord = coord_sum * norm, occ = occ_sum * norm, vis = vis_sum * norm,
+             conf = conf_sum * norm;
+  lt.total = tc.coord_weight * coord + tc.occluded_weight * occ + tc.vis_weight * vis +
+             tc.conf_weight * conf;
+  lt.stats.loss = lt.total.item<double>();
+  lt.stats.coord = coord.item<double>();
+  lt.stats.occluded = occ.item<double>();
+  lt.stats.vis = vis.item<double>();
+  lt.stats.conf = conf.item<double>();
+  lt.stats.error_px = err_count > 0 ? err_sum / err_count : 0.0;
+  lt.stats.vis_accuracy = acc_count > 0 ? acc_sum / acc_count : 0.0;
+  return lt;
+}
+
+}  // namespace
+
+struct Trainer::Impl {
+  TrainConfig tc;
+  ModelConfig mc;
+  std::vector<std::pair<std::string, at::Tensor>> params;  // requires_grad leaves
+  std::vector<at::Tensor> moment, variance;
+  std::unique_ptr<Network> net;
+  int64_t step = 0;
+  at::Device device{at::kCPU};
+  mutable std::map<int64_t, std::shared_future<SynthClip>> prefetched;
+
+  void build(const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
+    params.clear();
+    for (const auto& [name, t] : tensors) {
+      at::Tensor p = t.detach().clone().to(device);
+      if (name != "time_emb") p.set_requires_grad(true);
+      params.emplace_back(name, p);
+    }
+    net = std::make_unique<Network>(mc, params);
+    if (moment.empty()) {
+      for (const auto& [name, p] : params) {
+        moment.push_back(at::zeros_like(p).detach());
+        variance.push_back(at::zeros_like(p).detach());
+      }
+    }
+  }
+
+  SynthParams synth_params(int64_t data_step) const {
+    SynthParams sp;
+    sp.width = mc.model_width;
+    sp.height = mc.model_height;
+    sp.frames = tc.clip_frames;
+    sp.num_points = tc.points;
+    sp.max_speed_px = 4.0 * mc.model_width / 256.0;
+    const double progress = static_cast<double>(data_step) / std::max<int64_t>(1, tc.steps);
+    sp.motion = progress < tc.translation_until ? SynthMotion::kTranslation
+                : progress < tc.affine_until    ? SynthMotion::kAffine
+                                                : SynthMotion::kFull;
+    return sp;
+  }
+
+  uint64_t clip_seed(int64_t data_step) const {
+    return tc.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(data_step);
+  }
+
+  // The clip of a step, generated in a background thread ahead of time.
+  SynthClip clip(int64_t data_step) const {
+    auto launch = [this](int64_t s) {
+      if (!prefetched.count(s)) {
+        const SynthParams sp = synth_params(s);
+        const uint64_t seed = clip_seed(s);
+        prefetched[s] = std::async(std::launch::async, [sp, seed] {
+                          return generate_clip(sp, seed);
+                        }).share();
+      }
+    };
+    launch(data_step);
+    launch(data_step + 1);
+    SynthClip c = prefetched[data_step].get();
+    for (auto it = prefetched.begin(); it != prefetched.end();) {
+      it = it->first <= data_step ? prefetched.erase(it) : std::next(it);
+    }
+    return c;
+  }
+
+  LossTerms loss_on(const SynthClip& c) const {
+    const int64_t T = c.frames, N = c.num_points;
+    at::Tensor video = at::from_blob(const_cast<uint8_t*>(c.rgb.data()),
+                                     {T, c.height, c.width, 3}, at::kByte)
+                           .permute({0, 3, 1, 2})
+                           .to(device)
+                           .to(at::kFloat);
+    at::Tensor gt_xy =
+        at::from_blob(const_cast<float*>(c.tracks.data()), {T, N, 2}, at::kFloat).to(device);
+    at::Tensor gt_vis =
+        at::from_blob(const_cast<uint8_t*>(c.visible.data()), {T, N}, at::kByte)
+            .to(device)
+            .to(at::kFloat);
+    std::vector<float> q;
+    std::vector<int64_t> qf;
+    for (int n = 0; n < N; ++n) {
+      const int t = c.query_frame[n];
+      q.insert(q.end(), {static_cast<float>(t), c.x(t, n), c.y(t, n)});
+      qf.push_back(t);
+    }
+    at::Tensor queries = at::from_blob(q.data(), {N, 3}, at::kFloat).clone().to(device);
+    at::Tensor qf_t = at::tensor(qf, at::TensorOptions().dtype(at::kLong)).to(device);
+    WindowedOutput fwd = unrolled_forward(*net, video, queries, tc.iters);
+    return compute_loss(tc, mc, fwd, gt_xy, gt_vis, qf_t);
+  }
+
+  double lr_at(int64_t s) const {
+    const double p = static_cast<double>(s) / std::max<int64_t>(1, tc.steps);
+    if (p < tc.warmup_fraction) return tc.lr * (p / tc.warmup_fraction);
+    const double decay_start = 1.0 - tc.decay_fraction;
+    if (p < decay_start) return tc.lr;
+    const double q = std::min(1.0, (p - decay_start) / std::max(1e-9, tc.decay_fraction));
+    return tc.lr * 0.5 * (1.0 + std::cos(M_PI * q));
+  }
+};
+
+Trainer::Trainer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Trainer::Trainer(Trainer&&) noexcept = default;
+Trainer& Trainer::operator=(Trainer&&) noexcept = default;
+Trainer::~Trainer() = default;
+
+Trainer::Trainer(const TrainConfig& config) : impl_(std::make_unique<Impl>()) {
+  impl_->tc = config;
+  impl_->device = at::Device(resolve_device(config.device));
+  Model m = config.init.empty()
+                ? Model::random(ModelConfig::preset_named(config.preset), config.seed)
+                : Model::load(config.init);
+  impl_->mc = m.config();
+  const int S = impl_->mc.window_len, step = impl_->mc.step();
+  if (config.clip_frames < S || (config.clip_frames - S) % step != 0) {
+    throw UsageError(fmt::format("clip_frames {} must be {} + a multiple of {}",
+                                 config.clip_frames, S, step));
+  }
+  if (config.steps < 1 || config.points < 1 || config.iters < 1) {
+    throw UsageError("steps, points and iters must be positive");
+  }
+  impl_->build(m.network().named_tensors());
+}
+
+Trainer Trainer::resume(const std::string& path, const TrainConfig& overrides) {
+  Checkpoint ck = read_checkpoint(path);
+  auto impl = std::make_unique<Impl>();
+  impl->tc = overrides;
+  impl->device = at::Device(resolve_device(overrides.device));
+  std::vector<std::pair<std::string, std::string>> arch;
+  for (const auto& [k, v] : ck.metadata) {
+    if (k.rfind("arch.", 0) == 0) arch.emplace_back(k.substr(5), v.s);
+    if (k == "train.step") impl->step = v.i;
+  }
+  impl->mc = ModelConfig::from_pairs(arch);
+  std::map<std::string, at::Tensor> by_name(ck.tensors.begin(), ck.tensors.end());
+  std::vector<std::pair<std::string, at::Tensor>> weights;
+  for (const auto& [name, shape] : expected_parameters(impl->mc)) {
+    auto get = [&](const std::string& key) {
+      auto it = by_name.find(key);
+      if (it == by_name.end()) throw ModelError(fmt::format("{}: missing '{}'", path, key));
+      return it->second.to(impl->device);
+    };
+    weights.emplace_back(name, get(kModelPrefix + name));
+    impl->moment.push_back(get(kMomentPrefix + name));
+    impl->variance.push_back(get(kVariancePrefix + name));
+  }
+  impl->build(weights);
+  return Trainer(std::move(impl));
+}
+
+TrainStepStats Trainer::step() {
+  Impl& s = *impl_;
+  const SynthClip c = s.clip(s.step);
+  for (auto& [name, p] : s.params) {
+    if (p.grad().defined()) p.mutable_grad() = at::Tensor();
+  }
+  LossTerms lt = s.loss_on(c);
+  lt.total.backward();
+  // Global gradient norm clipping, then AdamW with decoupled weight decay.
+  double sq = 0;
+  for (auto& [name, p] : s.params) {
+    if (p.grad().defined()) sq += p.grad().pow(2).sum().item<double>();
+  }
+  const double norm = std::sqrt(sq);
+  const double clip = norm > s.tc.grad_clip ? s.tc.grad_clip / (norm + 1e-6) : 1.0;
+  const double lr = s.lr_at(s.step);
+  const int64_t t = s.step + 1;
+  const double bc1 = 1 - std::pow(kAdamBeta1, t), bc2 = 1 - std::pow(kAdamBeta2, t);
+  {
+    at::NoGradGuard no_grad;
+    for (size_t i = 0; i < s.params.size(); ++i) {
+      at::Tensor& p = s.params[i].second;
+      if (!p.grad().defined()) continue;
+      at::Tensor g = p.grad() * clip;
+      s.moment[i].mul_(kAdamBeta1).add_(g, 1 - kAdamBeta1);
+      s.variance[i].mul_(kAdamBeta2).addcmul_(g, g, 1 - kAdamBeta2);
+      if (is_decayed(s.params[i].first)) p.mul_(1 - lr * s.tc.weight_decay);
+      at::Tensor denom = (s.variance[i] / bc2).sqrt_().add_(kAdamEps);
+      p.addcdiv_(s.moment[i], denom, -lr / bc1);
+    }
+  }
+  lt.stats.step = s.step;
+  lt.stats.grad_norm = norm;
+  lt.stats.lr = lr;
+  ++s.step;
+  return lt.stats;
+}
+
+TrainStepStats Trainer::evaluate(int64_t data_step) const {
+  at::NoGradGuard no_grad;
+  const SynthParams sp = impl_->synth_params(data_step);
+  LossTerms lt = impl_->loss_on(generate_clip(sp, impl_->clip_seed(data_step)));
+  lt.stats.step = data_step;
+  return lt.stats;
+}
+
+int64_t Trainer::current_step() const { return impl_->step; }
+const ModelConfig& Trainer::model_config() const { return impl_->mc; }
+const TrainConfig& Trainer::config() const { return impl_->tc; }
+
+void Trainer::save(const std::string& path) const {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (size_t i = 0; i < impl_->params.size(); ++i) {
+    const std::string& name = impl_->params[i].first;
+    tensors.emplace_back(kModelPrefix + name, impl_->params[i].second.detach().cpu());
+    tensors.emplace_back(kMomentPrefix + name, impl_->moment[i].cpu());
+    tensors.emplace_back(kVariancePrefix + name, impl_->variance[i].cpu());
+  }
+  std::map<std::string, MetaValue> meta;
+  for (const auto& [k, v] : impl_->mc.to_pairs()) meta["arch." + k].s = v;
+  meta["train.step"].kind = MetaValue::Kind::kInt;
+  meta["train.step"].i = impl_->step;
+  meta["train.seed"].kind = MetaValue::Kind::kInt;
+  meta["train.seed"].i = static_cast<int64_t>(impl_->tc.seed);
+  write_checkpoint(path, tensors, meta);
+}
+
+void Trainer::export_model(const std::string& path) const {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& [name, p] : impl_->params) tensors.emplace_back(name, p.detach().cpu());
+  std::map<std::string, MetaValue> meta;
+  for (const auto& [k, v] : impl_->mc.to_pairs()) meta["arch." + k].s = v;
+  meta["trained_steps"].s = std::to_string(impl_->step);
+  meta["license"].s = "Apache-2.0";
+  write_checkpoint(path, tensors, meta);
+}
+
+int run_training(const TrainConfig& config) {
+  set_num_threads(config.threads);
+  std::filesystem::create_directories(config.out_dir);
+  const std::string ckpt = config.out_dir + "/checkpoint.ckpt";
+  const std::string model = config.out_dir + "/model.cotrack";
+  Trainer trainer = std::filesystem::exists(ckpt) ? Trainer::resume(ckpt, config) : Trainer(config);
+  fmt::print(stderr, "cotrack-train: {} | {} steps from step {} | clips {}f x {} points | {} "
+             "threads | out {}\n",
+             trainer.model_config().summary(), config.steps,
+             trainer.current_step(), config.clip_frames, config.points, num_threads(),
+             config.out_dir);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::ofstream log(config.out_dir + "/log.jsonl", std::ios::app);
+  const auto start = std::chrono::steady_clock::now();
+  auto minutes = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
+  };
+  double ema_loss = -1, ema_err = -1;
+  const int64_t first = trainer.current_step();
+  while (trainer.current_step() < config.steps && !g_stop_requested &&
+         (config.max_minutes <= 0 || minutes() < config.max_minutes)) {
+    const TrainStepStats st = trainer.step();
+    ema_loss = ema_loss < 0 ? st.loss : 0.95 * ema_loss + 0.05 * st.loss;
+    ema_err = ema_err < 0 ? st.error_px : 0.95 * ema_err + 0.05 * st.error_px;
+    log << fmt::format(
+        "{{\"step\":{},\"loss\":{:.5f},\"coord\":{:.5f},\"occluded\":{:.5f},\"vis\":{:.5f},"
+        "\"conf\":{:.5f},\"error_px\":{:.4f},\"vis_acc\":{:.4f},\"grad_norm\":{:.4f},"
+        "\"lr\":{:.3e},\"minutes\":{:.2f}}}\n",
+        st.step, st.loss, st.coord, st.occluded, st.vis, st.conf, st.error_px, st.vis_accuracy,
+        st.grad_norm, st.lr, minutes());
+    const int64_t done = trainer.current_step();
+    if (done % config.log_every == 0 || done == config.steps) {
+      const double per_step = minutes() * 60 / static_cast<double>(done - first);
+      fmt::print(stderr,
+                 "step {}/{} loss {:.3f} (avg {:.3f}) err {:.2f}px (avg {:.2f}) vis acc {:.2f} "
+                 "lr {:.1e} | {:.2f} s/step, ETA {:.1f} h\n",
+                 done, config.steps, st.loss, ema_loss, st.error_px, ema_err, st.vis_accuracy,
+                 st.lr, per_step, per_step * static_cast<double>(config.steps - done) / 3600);
+      log.flush();
+    }
+    if (done % config.save_every == 0 || done == config.steps) {
+      trainer.save(ckpt);
+      trainer.export_model(model);
+    }
+  }
+  trainer.save(ckpt);
+  trainer.export_model(model);
+  fmt::print(stderr, "cotrack-train: stopped at step {}; checkpoint {}, model {}\n",
+             trainer.current_step(), ckpt, model);
+  return g_stop_requested ? static_cast<int>(ExitCode::kInterrupted) : 0;
+}
+
+}  // namespace cotrack
