@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cmath>
 #include <map>
 
@@ -366,7 +367,12 @@ at::Tensor Network::update_transformer(const at::Tensor& input) const {
 
 WindowOutput Network::forward_window(const std::vector<at::Tensor>& pyramid, at::Tensor coords,
                                      const std::vector<at::Tensor>& support, at::Tensor vis,
-                                     at::Tensor conf, int iters, WindowTrace* trace) const {
+                                     at::Tensor conf, int iters, WindowTrace* trace,
+                                     StageTimes* times) const {
+  using Clock = std::chrono::steady_clock;
+  auto ms_since = [](Clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  };
   const int64_t B = pyramid[0].size(0), S = pyramid[0].size(1);
   const int64_t N = coords.size(2);
   const int R = config_.corr_window();
@@ -390,6 +396,7 @@ WindowOutput Network::forward_window(const std::vector<at::Tensor>& pyramid, at:
   WindowOutput out;
   for (int it = 0; it < iters; ++it) {
     coords = coords.detach();
+    const auto t_corr = Clock::now();
     at::Tensor coords_flat = coords.view({B * S, N, 2});
     std::vector<at::Tensor> corr_embs;
     for (int l = 0; l < config_.corr_levels; ++l) {
@@ -405,6 +412,8 @@ WindowOutput Network::forward_window(const std::vector<at::Tensor>& pyramid, at:
     }
     at::Tensor corr = at::cat(corr_embs, -1);
     corr = corr.view({B, S, N, corr.size(-1)});
+    const auto t_transformer = Clock::now();
+    if (times) times->correlation_ms += ms_since(t_corr);
 
     at::Tensor fwd = coords.narrow(1, 0, S - 1) - coords.narrow(1, 1, S - 1);
     at::Tensor bwd = coords.narrow(1, 1, S - 1) - coords.narrow(1, 0, S - 1);
@@ -419,6 +428,7 @@ WindowOutput Network::forward_window(const std::vector<at::Tensor>& pyramid, at:
     x = x + time_emb;
     x = x.view({B, N, S, -1});
     at::Tensor delta = update_transformer(x);
+    if (times) times->transformer_ms += ms_since(t_transformer);
     if (trace && it == 0) {
       trace->posenc_input = pe_in;
       trace->posenc = pe;

@@ -58,6 +58,12 @@ struct WindowTrace {
   at::Tensor delta;                     // [B, N, S, 4]
 };
 
+// Wall time spent in forward_window's stages (CPU timing; on CUDA it measures launches).
+struct StageTimes {
+  double correlation_ms = 0;  // sampling, 4-D correlation and the correlation MLP
+  double transformer_ms = 0;  // tokens and the update transformer
+};
+
 // Outputs of forward_window, one entry per iteration.
 struct WindowOutput {
   std::vector<at::Tensor> coords;  // [B, S, N, 2] model px
@@ -100,7 +106,8 @@ class Network {
   //   support: per level [B, 1, R*R, N, C] (already masked); vis, conf [B, S, N, 1] logits.
   WindowOutput forward_window(const std::vector<at::Tensor>& pyramid, at::Tensor coords,
                               const std::vector<at::Tensor>& support, at::Tensor vis,
-                              at::Tensor conf, int iters, WindowTrace* trace = nullptr) const;
+                              at::Tensor conf, int iters, WindowTrace* trace = nullptr,
+                              StageTimes* times = nullptr) const;
 
   // Transformer: x [B, N, S, input_dim] -> [B, N, S, 4] = (dx, dy, dvis, dconf).
   at::Tensor update_transformer(const at::Tensor& x) const;

@@ -1,0 +1,560 @@
+#include "cotrack/engine.hpp"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <map>
+
+#include "cotrack/error.hpp"
+#include "network.hpp"
+#include "predictor.hpp"
+
+namespace cotrack {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
+
+// One estimate of one point on one frame, in model pixels and logits.
+struct Estimate {
+  float x = 0.f, y = 0.f, vis = 0.f, conf = 0.f;
+};
+
+// A frame held for the window: resized to the model resolution, its pyramid once encoded.
+struct CachedFrame {
+  int64_t index = 0;
+  at::Tensor image;                // [3, Hm, Wm] float 0..255
+  std::vector<at::Tensor> levels;  // per level [C, h_l, w_l]; empty until encoded
+};
+
+enum class PointKind { kUser, kGlobalGrid, kLocalGrid };
+
+struct TrackPoint {
+  PointId id = 0;
+  PointKind kind = PointKind::kUser;
+  PointId owner = -1;         // the user point a local-grid point belongs to
+  int64_t query_frame = 0;
+  float qx = 0.f, qy = 0.f;   // model px
+  float vx = 0.f, vy = 0.f;   // video px, as given
+  bool sampled = false;       // support features taken (the point has started)
+  std::vector<at::Tensor> support;  // per level [R*R, C]
+  int64_t est_first = 0;      // frame of est.front()
+  std::deque<Estimate> est;   // contiguous frames est_first .. est_first + size - 1
+
+  bool has(int64_t f) const {
+    return !est.empty() && f >= est_first && f < est_first + static_cast<int64_t>(est.size());
+  }
+  int64_t last_frame() const { return est_first + static_cast<int64_t>(est.size()) - 1; }
+  void set(int64_t f, const Estimate& e) {
+    if (est.empty()) {
+      est_first = f;
+      est.push_back(e);
+      return;
+    }
+    while (f > last_frame()) est.push_back(est.back());  // never happens with contiguous windows
+    if (f < est_first) return;                           // older than what is kept
+    est[static_cast<size_t>(f - est_first)] = e;
+  }
+  void trim_before(int64_t f) {
+    while (!est.empty() && est_first < f && est.size() > 1) {
+      est.pop_front();
+      ++est_first;
+    }
+  }
+};
+
+}  // namespace
+
+EngineMode parse_engine_mode(const std::string& name) {
+  if (name == "exact") return EngineMode::kExact;
+  if (name == "low-latency") return EngineMode::kLowLatency;
+  throw UsageError(fmt::format("mode '{}': expected exact or low-latency", name));
+}
+
+const char* to_string(EngineMode mode) {
+  return mode == EngineMode::kExact ? "exact" : "low-latency";
+}
+
+void EngineConfig::validate() const {
+  auto bad = [](const std::string& what) { throw UsageError("engine: " + what); };
+  if (step < 0) bad(fmt::format("step must be >= 0, got {}", step));
+  if (iters < 0 || iters > 64) bad(fmt::format("iters must be in 0..64, got {}", iters));
+  if (max_points < 1 || max_points > 100000) {
+    bad(fmt::format("max_points must be in 1..100000, got {}", max_points));
+  }
+  if (support_grid < 0 || support_grid > 32) {
+    bad(fmt::format("support_grid must be in 0..32, got {}", support_grid));
+  }
+  if (local_grid < 0 || local_grid > 16) {
+    bad(fmt::format("local_grid must be in 0..16, got {}", local_grid));
+  }
+  if (!(visibility_threshold >= 0 && visibility_threshold <= 1)) {
+    bad(fmt::format("visibility_threshold must be in [0, 1], got {}", visibility_threshold));
+  }
+  if (trail_frames < 1 || trail_frames > 100000) {
+    bad(fmt::format("trail_frames must be in 1..100000, got {}", trail_frames));
+  }
+}
+
+struct OnlineEngine::Impl {
+  const Model& model;
+  const Network& net;
+  EngineConfig cfg;
+  int S = 0, step = 0, iters = 0;
+  int width = 0, height = 0;  // video size, fixed by the first frame
+  float to_model_x = 1.f, to_model_y = 1.f, to_video_x = 1.f, to_video_y = 1.f;
+  int64_t received = 0;       // frames pushed
+  int64_t next_ind = 0;       // start of the next window
+  int64_t covered_until = 0;  // frames < covered_until have been in a processed window
+  int64_t final_until = 0;    // frames < final_until were handed to the sink
+  int64_t next_grid_frame = 0;
+  std::deque<CachedFrame> frames;
+  std::vector<TrackPoint> points;  // insertion order (the order the joint model sees)
+  PointId next_id = 0;
+  std::function<void(const FrameEstimates&)> sink;
+  std::shared_ptr<const Snapshot> snap = std::make_shared<Snapshot>();
+  EngineTimings times;
+
+  Impl(const Model& m, EngineConfig c) : model(m), net(m.network()), cfg(std::move(c)) {
+    cfg.validate();
+    const ModelConfig& mc = net.config();
+    S = mc.window_len;
+    if (cfg.mode == EngineMode::kExact) {
+      step = mc.step();
+    } else {
+      step = cfg.step == 0 ? 1 : cfg.step;
+      if (step > mc.step()) {
+        throw UsageError(fmt::format("engine: low-latency step {} exceeds window/2 = {}", step,
+                                     mc.step()));
+      }
+    }
+    iters = cfg.iters > 0 ? cfg.iters : mc.iters;
+  }
+
+  int user_points() const {
+    return static_cast<int>(std::count_if(points.begin(), points.end(), [](const TrackPoint& p) {
+      return p.kind == PointKind::kUser;
+    }));
+  }
+
+  const CachedFrame* frame(int64_t index) const {
+    for (const auto& f : frames) {
+      if (f.index == index) return &f;
+    }
+    return nullptr;
+  }
+
+  int64_t oldest_frame() const { return frames.empty() ? received : frames.front().index; }
+
+  // ---- points ------------------------------------------------------------------------------
+
+  TrackPoint make_point(PointKind kind, int64_t frame_index, float mx, float my) {
+    TrackPoint p;
+    p.id = next_id++;
+    p.kind = kind;
+    p.query_frame = frame_index;
+    p.qx = mx;
+    p.qy = my;
+    p.vx = mx * to_video_x;
+    p.vy = my * to_video_y;
+    return p;
+  }
+
+  void add_local_grid(const TrackPoint& owner) {
+    const ModelConfig& mc = net.config();
+    const int g = cfg.local_grid;
+    const float half = cfg.local_grid_extent_px / 2;
+    for (int i = 0; i < g; ++i) {
+      for (int j = 0; j < g; ++j) {
+        const float fx = g == 1 ? 0.f : -half + 2 * half * static_cast<float>(j) / (g - 1);
+        const float fy = g == 1 ? 0.f : -half + 2 * half * static_cast<float>(i) / (g - 1);
+        const float x = std::clamp(owner.qx + fx, 0.f, mc.model_width - 1.f);
+        const float y = std::clamp(owner.qy + fy, 0.f, mc.model_height - 1.f);
+        TrackPoint p = make_point(PointKind::kLocalGrid, owner.query_frame, x, y);
+        p.owner = owner.id;
+        points.push_back(std::move(p));
+      }
+    }
+  }
+
+  // Global support grid at `frame_index`, replacing the previous one (grids drift off screen).
+  void seed_global_grid(int64_t frame_index) {
+    if (cfg.support_grid <= 0) return;
+    points.erase(std::remove_if(points.begin(), points.end(),
+                                [](const TrackPoint& p) { return p.kind == PointKind::kGlobalGrid; }),
+                 points.end());
+    const ModelConfig& mc = net.config();
+    at::Tensor g = grid_queries(cfg.support_grid, mc.model_height, mc.model_width);
+    for (int64_t i = 0; i < g.size(0); ++i) {
+      points.push_back(make_point(PointKind::kGlobalGrid, frame_index, g[i][1].item<float>(),
+                                  g[i][2].item<float>()));
+    }
+    next_grid_frame = frame_index + 8 * S;
+  }
+
+  // ---- frames and windows ------------------------------------------------------------------
+
+  // Encodes the frames of [first, first + count) that have no pyramid yet, as one batch.
+  void encode(int64_t first, int count) {
+    std::vector<CachedFrame*> todo;
+    for (auto& f : frames) {
+      if (f.index >= first && f.index < first + count && f.levels.empty()) todo.push_back(&f);
+    }
+    if (todo.empty()) return;
+    const auto t0 = Clock::now();
+    std::vector<at::Tensor> images;
+    for (auto* f : todo) images.push_back(f->image);
+    at::Tensor fmaps = Network::l2_normalize(net.encode(Network::normalize_frames(at::stack(images))));
+    std::vector<at::Tensor> levels = net.pyramid(fmaps);
+    for (size_t i = 0; i < todo.size(); ++i) {
+      for (const auto& l : levels) todo[i]->levels.push_back(l[static_cast<int64_t>(i)]);
+    }
+    times.cnn_ms += ms_since(t0);
+    times.frames_encoded += static_cast<int64_t>(todo.size());
+  }
+
+  // One window [ind, ind + S) with `real` frames present (the rest repeat the last one).
+  StepResult process(int64_t ind, int real) {
+    const auto t0 = Clock::now();
+    const ModelConfig& mc = net.config();
+    const int64_t C = mc.latent_dim;
+    const int R2 = mc.corr_window() * mc.corr_window();
+    StepResult result;
+    for (int j = 0; j < real; ++j) result.window_frames.push_back(ind + j);
+    covered_until = std::max(covered_until, ind + real);
+    if (points.empty()) return result;
+
+    encode(ind, real);
+    const double cnn_before = times.cnn_ms;
+    std::vector<at::Tensor> pyramid;  // per level [1, S, C, h, w]
+    for (int l = 0; l < mc.corr_levels; ++l) {
+      std::vector<at::Tensor> per_frame;
+      for (int j = 0; j < S; ++j) per_frame.push_back(frame(ind + std::min(j, real - 1))->levels[l]);
+      pyramid.push_back(at::stack(per_frame).unsqueeze(0));
+    }
+
+    // Support features of points whose query frame is among this window's real frames.
+    std::vector<TrackPoint*> to_sample;
+    for (auto& p : points) {
+      if (!p.sampled && p.query_frame >= ind && p.query_frame < ind + real) to_sample.push_back(&p);
+    }
+    if (!to_sample.empty()) {
+      const int64_t M = static_cast<int64_t>(to_sample.size());
+      std::vector<float> q;
+      for (auto* p : to_sample) {
+        q.insert(q.end(), {static_cast<float>(p->query_frame - ind), p->qx, p->qy});
+      }
+      at::Tensor pts = at::from_blob(q.data(), {1, M, 3}, at::kFloat).clone().to(net.device());
+      at::Tensor t = pts.narrow(-1, 0, 1);
+      at::Tensor qc = pts.narrow(-1, 1, 2) / mc.stride;
+      for (int l = 0; l < mc.corr_levels; ++l) {
+        at::Tensor level_pts = at::cat({t, qc / std::pow(2.0, l)}, -1);
+        at::Tensor s = net.sample_support(pyramid[l], level_pts)[0];  // [R*R, M, C]
+        for (int64_t m = 0; m < M; ++m) to_sample[m]->support.push_back(s.select(1, m));
+      }
+      for (auto* p : to_sample) p->sampled = true;
+    }
+
+    // Window tensors over all points, in insertion order.
+    const int64_t N = static_cast<int64_t>(points.size());
+    std::vector<float> init(static_cast<size_t>(S * N * 4));
+    for (int64_t n = 0; n < N; ++n) {
+      const TrackPoint& p = points[n];
+      const bool carry = p.sampled && !p.est.empty() && p.last_frame() >= ind;
+      for (int j = 0; j < S; ++j) {
+        const int64_t f = ind + j;
+        Estimate e{p.qx, p.qy, 0.f, 0.f};
+        if (carry) {
+          const int64_t last = p.last_frame();
+          e = p.est[static_cast<size_t>(std::min(f, last) - p.est_first)];
+          if (f > last && cfg.mode == EngineMode::kLowLatency && cfg.extrapolate && p.has(last - 1)) {
+            const Estimate& prev = p.est[static_cast<size_t>(last - 1 - p.est_first)];
+            const float k = static_cast<float>(f - last);
+            e.x += k * (e.x - prev.x);
+            e.y += k * (e.y - prev.y);
+          }
+        }
+        float* row = &init[static_cast<size_t>((j * N + n) * 4)];
+        row[0] = e.x / static_cast<float>(mc.stride);
+        row[1] = e.y / static_cast<float>(mc.stride);
+        row[2] = e.vis;
+        row[3] = e.conf;
+      }
+    }
+    at::Tensor init_t =
+        at::from_blob(init.data(), {1, S, N, 4}, at::kFloat).clone().to(net.device());
+    at::Tensor coords_init = init_t.narrow(-1, 0, 2);
+    at::Tensor vis_init = init_t.narrow(-1, 2, 1);
+    at::Tensor conf_init = init_t.narrow(-1, 3, 1);
+    std::vector<at::Tensor> support;
+    for (int l = 0; l < mc.corr_levels; ++l) {
+      std::vector<at::Tensor> per_point;
+      for (const auto& p : points) {
+        per_point.push_back(p.sampled ? p.support[l]
+                                      : at::zeros({R2, C}, pyramid[l].options()));
+      }
+      support.push_back(at::stack(per_point, 1).view({1, 1, R2, N, C}));
+    }
+
+    StageTimes st;
+    WindowOutput out =
+        net.forward_window(pyramid, coords_init, support, vis_init, conf_init, iters, nullptr, &st);
+    times.correlation_ms += st.correlation_ms;
+    times.transformer_ms += st.transformer_ms;
+
+    at::Tensor res = at::cat({out.coords.back()[0], out.vis.back()[0].unsqueeze(-1),
+                              out.conf.back()[0].unsqueeze(-1)},
+                             -1)
+                         .cpu()
+                         .contiguous();  // [S, N, 4]
+    const float* r = res.data_ptr<float>();
+    for (int64_t n = 0; n < N; ++n) {
+      TrackPoint& p = points[n];
+      if (!p.sampled) continue;  // not started: the model's guesses for it are not kept
+      for (int j = 0; j < real; ++j) {
+        const float* v = r + (j * N + n) * 4;
+        p.set(ind + j, Estimate{v[0], v[1], v[2], v[3]});
+      }
+    }
+    times.windows += 1;
+    times.other_ms += ms_since(t0) - (times.cnn_ms - cnn_before) - st.correlation_ms -
+                      st.transformer_ms;
+    result.status = StepResult::Status::kUpdated;
+    return result;
+  }
+
+  PointEstimate report(const TrackPoint& p, int64_t f) const {
+    PointEstimate e;
+    e.id = p.id;
+    if (p.has(f) && p.sampled) {
+      const Estimate& m = p.est[static_cast<size_t>(f - p.est_first)];
+      e.x_px = m.x * to_video_x;
+      e.y_px = m.y * to_video_y;
+      e.visibility = sigmoid(m.vis);
+      e.confidence = sigmoid(m.conf);
+      e.visible = e.visibility * e.confidence > cfg.visibility_threshold;
+      e.estimated = true;
+    } else {
+      e.x_px = p.vx;
+      e.y_px = p.vy;
+    }
+    return e;
+  }
+
+  // Hands frames < until to the sink, drops what no window or trail needs, publishes a snapshot.
+  void finalize(int64_t until) {
+    until = std::min(until, received);
+    for (int64_t f = final_until; f < until; ++f) {
+      if (!sink) continue;
+      FrameEstimates fe;
+      fe.frame_index = f;
+      for (const auto& p : points) {
+        if (p.kind == PointKind::kUser) fe.points.push_back(report(p, f));
+      }
+      sink(fe);
+    }
+    final_until = std::max(final_until, until);
+    const int64_t keep_frames_from = std::min(next_ind, received - 1);
+    while (!frames.empty() && frames.front().index < keep_frames_from) frames.pop_front();
+    int64_t newest = -1;
+    for (const auto& p : points) {
+      if (p.sampled && !p.est.empty()) newest = std::max(newest, p.last_frame());
+    }
+    const int64_t keep_est_from = std::min(next_ind, newest - cfg.trail_frames + 1);
+    for (auto& p : points) p.trim_before(std::min(keep_est_from, final_until));
+    publish(newest);
+  }
+
+  void publish(int64_t newest) {
+    auto s = std::make_shared<Snapshot>();
+    s->newest_frame = newest;
+    s->final_until = final_until;
+    for (const auto& p : points) {
+      if (p.kind != PointKind::kUser) continue;
+      Snapshot::Track t;
+      t.id = p.id;
+      t.query_frame = p.query_frame;
+      if (p.sampled && !p.est.empty()) {
+        const int64_t from = std::max(p.est_first, p.last_frame() - cfg.trail_frames + 1);
+        for (int64_t f = from; f <= p.last_frame(); ++f) {
+          t.frames.push_back(f);
+          t.estimates.push_back(report(p, f));
+        }
+      }
+      s->tracks.push_back(std::move(t));
+    }
+    snap = std::move(s);
+  }
+};
+
+OnlineEngine::OnlineEngine(const Model& model, EngineConfig config)
+    : impl_(std::make_unique<Impl>(model, std::move(config))) {}
+OnlineEngine::OnlineEngine(OnlineEngine&&) noexcept = default;
+OnlineEngine& OnlineEngine::operator=(OnlineEngine&&) noexcept = default;
+OnlineEngine::~OnlineEngine() = default;
+
+int64_t OnlineEngine::push_frame(const uint8_t* rgb, int width, int height) {
+  Impl& s = *impl_;
+  if (width < 2 || height < 2 || rgb == nullptr) {
+    throw InputError(fmt::format("frame {}: bad frame ({}x{})", s.received, width, height));
+  }
+  if (s.width == 0) {
+    const ModelConfig& mc = s.net.config();
+    s.width = width;
+    s.height = height;
+    s.to_model_x = static_cast<float>((mc.model_width - 1.0) / (width - 1.0));
+    s.to_model_y = static_cast<float>((mc.model_height - 1.0) / (height - 1.0));
+    s.to_video_x = static_cast<float>((width - 1.0) / (mc.model_width - 1.0));
+    s.to_video_y = static_cast<float>((height - 1.0) / (mc.model_height - 1.0));
+  } else if (width != s.width || height != s.height) {
+    throw InputError(fmt::format("frame {}: size changed from {}x{} to {}x{} mid-stream",
+                                 s.received, s.width, s.height, width, height));
+  }
+  c10::InferenceMode guard;
+  CachedFrame f;
+  f.index = s.received;
+  at::Tensor img = at::from_blob(const_cast<uint8_t*>(rgb), {1, height, width, 3}, at::kByte)
+                       .permute({0, 3, 1, 2})
+                       .to(s.net.device())
+                       .to(at::kFloat);
+  f.image = resize_to_model(img, s.net.config())[0].contiguous();
+  s.frames.push_back(std::move(f));
+  if (s.cfg.support_grid > 0 && s.received >= s.next_grid_frame) s.seed_global_grid(s.received);
+  return s.received++;
+}
+
+StepResult OnlineEngine::step() {
+  Impl& s = *impl_;
+  c10::InferenceMode guard;
+  StepResult r;
+  if (s.cfg.mode == EngineMode::kExact) {
+    if (s.received < s.next_ind + s.S) return r;
+    r = s.process(s.next_ind, s.S);
+    s.next_ind += s.step;
+    s.finalize(s.next_ind);
+  } else {
+    if (s.received - s.covered_until < s.step && s.covered_until > 0) return r;
+    if (s.received == 0) return r;
+    const int64_t ind = std::max<int64_t>(0, s.received - s.S);
+    r = s.process(ind, static_cast<int>(s.received - ind));
+    s.next_ind = std::max<int64_t>(0, s.received + s.step - s.S);
+    s.finalize(s.next_ind);
+  }
+  if (r.status != StepResult::Status::kUpdated) r.status = StepResult::Status::kUpdated;
+  r.snapshot = s.snap;
+  return r;
+}
+
+StepResult OnlineEngine::flush() {
+  Impl& s = *impl_;
+  c10::InferenceMode guard;
+  StepResult r;
+  while (s.cfg.mode == EngineMode::kExact && s.received >= s.next_ind + s.S) {
+    r = s.process(s.next_ind, s.S);
+    s.next_ind += s.step;
+    s.finalize(s.next_ind);
+  }
+  if (s.received > s.covered_until) {
+    const int64_t ind = s.cfg.mode == EngineMode::kExact
+                            ? s.next_ind
+                            : std::max<int64_t>(0, s.received - s.S);
+    r = s.process(ind, static_cast<int>(s.received - ind));
+  }
+  s.next_ind = s.received;
+  s.finalize(s.received);
+  r.status = StepResult::Status::kUpdated;
+  r.snapshot = s.snap;
+  return r;
+}
+
+AddPointResult OnlineEngine::add_point(int64_t frame_index, float x_px, float y_px) {
+  Impl& s = *impl_;
+  AddPointResult r;
+  if (s.width == 0) {
+    r.status = AddPointResult::Status::kNoFrames;
+    r.message = "add point: no frame has arrived yet, so the image size is unknown";
+    return r;
+  }
+  if (s.user_points() >= s.cfg.max_points) {
+    r.status = AddPointResult::Status::kTooManyPoints;
+    r.message = fmt::format("add point: already tracking the maximum of {} points (max_points)",
+                            s.cfg.max_points);
+    return r;
+  }
+  if (!(x_px >= 0 && y_px >= 0 && x_px <= s.width - 1 && y_px <= s.height - 1)) {
+    r.status = AddPointResult::Status::kOutsideImage;
+    r.message = fmt::format("add point: ({}, {}) is outside the {}x{} image", x_px, y_px,
+                            s.width, s.height);
+    return r;
+  }
+  // A point's support features come from its query frame, which must still be held (or come).
+  const int64_t earliest = std::max(s.next_ind, s.oldest_frame());
+  if (frame_index < earliest || frame_index < 0) {
+    r.status = AddPointResult::Status::kFrameGone;
+    r.message = fmt::format("add point: frame {} is no longer held (oldest usable: {})",
+                            frame_index, earliest);
+    return r;
+  }
+  TrackPoint p = s.make_point(PointKind::kUser, frame_index, x_px * s.to_model_x,
+                              y_px * s.to_model_y);
+  p.vx = x_px;
+  p.vy = y_px;
+  r.id = p.id;
+  s.points.push_back(p);
+  if (s.cfg.local_grid > 0) s.add_local_grid(p);
+  return r;
+}
+
+bool OnlineEngine::remove_point(PointId id) {
+  Impl& s = *impl_;
+  const auto before = s.points.size();
+  s.points.erase(std::remove_if(s.points.begin(), s.points.end(),
+                                [id](const TrackPoint& p) {
+                                  return (p.kind == PointKind::kUser && p.id == id) ||
+                                         (p.kind == PointKind::kLocalGrid && p.owner == id);
+                                }),
+                 s.points.end());
+  const bool removed = s.points.size() != before;
+  if (removed) s.publish(s.snap->newest_frame);
+  return removed;
+}
+
+void OnlineEngine::reset() {
+  Impl& s = *impl_;
+  s.points.clear();
+  s.next_grid_frame = s.received;
+  s.publish(-1);
+}
+
+void OnlineEngine::reset_stream() {
+  Impl& s = *impl_;
+  s.points.clear();
+  s.frames.clear();
+  s.width = s.height = 0;
+  s.received = s.next_ind = s.covered_until = s.final_until = s.next_grid_frame = 0;
+  s.publish(-1);
+}
+
+void OnlineEngine::set_sink(std::function<void(const FrameEstimates&)> sink) {
+  impl_->sink = std::move(sink);
+}
+
+std::shared_ptr<const Snapshot> OnlineEngine::snapshot() const { return impl_->snap; }
+int OnlineEngine::num_points() const { return impl_->user_points(); }
+int64_t OnlineEngine::frames_received() const { return impl_->received; }
+const EngineConfig& OnlineEngine::config() const { return impl_->cfg; }
+EngineTimings OnlineEngine::timings() const { return impl_->times; }
+std::string OnlineEngine::name() const {
+  return fmt::format("cotrack ({})", to_string(impl_->cfg.mode));
+}
+
+}  // namespace cotrack

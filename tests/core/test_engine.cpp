@@ -1,0 +1,234 @@
+// The online engine: exact mode against the official streaming output, and the stream
+// operations (points added, removed, reset at any time; support points; limits; memory).
+#include "test_common.hpp"
+
+#include <ATen/ATen.h>
+
+#include <map>
+#include <memory>
+
+#include "cotrack/engine.hpp"
+#include "cotrack/error.hpp"
+#include "cotrack/evaluation.hpp"
+#include "cotrack/model.hpp"
+#include "cotrack/synth.hpp"
+
+using cotrack::test::get;
+
+namespace {
+
+// All final estimates a sink received, by frame then point id.
+struct Collected {
+  std::map<int64_t, std::map<cotrack::PointId, cotrack::PointEstimate>> rows;
+  int64_t calls = 0;
+  int64_t last_frame = -1;
+  bool in_order = true;
+};
+
+void attach(cotrack::OnlineEngine& e, Collected& c) {
+  e.set_sink([&c](const cotrack::FrameEstimates& fe) {
+    c.in_order = c.in_order && fe.frame_index == c.last_frame + 1;
+    c.last_frame = fe.frame_index;
+    ++c.calls;
+    for (const auto& p : fe.points) c.rows[fe.frame_index][p.id] = p;
+  });
+}
+
+cotrack::Model small_random_model() {
+  cotrack::ModelConfig c = cotrack::ModelConfig::preset_named("cotrack-small");
+  c.model_height = 64;
+  c.model_width = 64;
+  return cotrack::Model::random(c, 11);
+}
+
+cotrack::SynthClip small_clip(int frames, int points, uint64_t seed) {
+  cotrack::SynthParams p;
+  p.width = 64;
+  p.height = 64;
+  p.frames = frames;
+  p.num_points = points;
+  return cotrack::generate_clip(p, seed);
+}
+
+}  // namespace
+
+TEST_SUITE("parity") {
+  TEST_CASE("engine: exact mode, fed frame by frame, reproduces small.pt's streaming tracks") {
+    const std::string model_path = cotrack::test::fixture_or_skip("cotracker3/random_online.pth");
+    const std::string path = cotrack::test::fixture_or_skip("cotracker3/small.pt");
+    if (model_path.empty() || path.empty()) return;
+    auto fx = cotrack::test::load_fixture_dict(path);
+    cotrack::Model model = cotrack::Model::load(model_path);
+    model.set_resolution(96, 128);
+    cotrack::OnlineEngine engine(model, cotrack::EngineConfig{});
+    Collected got;
+    attach(engine, got);
+
+    at::Tensor video = get(fx, "video").permute({0, 2, 3, 1}).contiguous();  // [T, H, W, 3]
+    at::Tensor queries = get(fx, "queries");
+    const int64_t T = video.size(0), N = queries.size(0);
+    const int H = static_cast<int>(video.size(1)), W = static_cast<int>(video.size(2));
+    std::vector<cotrack::PointId> ids;
+    for (int64_t t = 0; t < T; ++t) {
+      engine.push_frame(video[t].data_ptr<uint8_t>(), W, H);
+      if (t == 0) {  // all queries known up front, as the official predictor has them
+        for (int64_t n = 0; n < N; ++n) {
+          auto r = engine.add_point(static_cast<int64_t>(queries[n][0].item<float>()),
+                                    queries[n][1].item<float>(), queries[n][2].item<float>());
+          REQUIRE(r.status == cotrack::AddPointResult::Status::kOk);
+          ids.push_back(r.id);
+        }
+      }
+      engine.step();
+    }
+    engine.flush();
+    CHECK(got.in_order);
+    CHECK(got.calls == T);
+
+    at::Tensor ref_xy = get(fx, "tracks"), ref_vis = get(fx, "vis_prob"),
+               ref_conf = get(fx, "conf"), ref_visible = get(fx, "vis");
+    double max_xy = 0, max_prob = 0;
+    int64_t compared = 0, flips = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const int64_t qf = static_cast<int64_t>(queries[n][0].item<float>());
+      const int64_t start_window = qf < 16 ? 0 : (qf - 8) / 8 * 8;  // first window sampling it
+      for (int64_t t = 0; t < T; ++t) {
+        const auto& e = got.rows.at(t).at(ids[n]);
+        CHECK(e.estimated == (t >= start_window));
+        if (!e.estimated) {
+          CHECK_FALSE(e.visible);
+          continue;
+        }
+        max_xy = std::max({max_xy, std::abs(e.x_px - ref_xy[t][n][0].item<double>()),
+                           std::abs(e.y_px - ref_xy[t][n][1].item<double>())});
+        max_prob = std::max({max_prob, std::abs(e.visibility - ref_vis[t][n].item<double>()),
+                             std::abs(e.confidence - ref_conf[t][n].item<double>())});
+        flips += e.visible != (ref_visible[t][n].item<int>() != 0);
+        ++compared;
+      }
+    }
+    MESSAGE("engine vs official: " << compared << " rows, tracks " << max_xy << " px, probs "
+                                   << max_prob << ", visibility flips " << flips);
+    CHECK(compared == 380);  // every row from each point's first window on
+    CHECK(max_xy <= 1e-3);
+    CHECK(max_prob <= 1e-4);
+    CHECK(flips == 0);
+  }
+}
+
+TEST_SUITE("unit") {
+  TEST_CASE("engine: points added mid-stream start at their frame; removal and reset") {
+    cotrack::Model model = small_random_model();
+    cotrack::OnlineEngine engine(model, cotrack::EngineConfig{});
+    Collected got;
+    attach(engine, got);
+    const auto clip = small_clip(40, 4, 3);
+    cotrack::PointId a = -1, b = -1;
+    for (int t = 0; t < clip.frames; ++t) {
+      engine.push_frame(clip.frame(t), clip.width, clip.height);
+      if (t == 0) a = engine.add_point(0, 10.f, 20.f).id;
+      if (t == 13) b = engine.add_point(13, 30.f, 31.f).id;
+      if (t == 30) CHECK(engine.remove_point(a));
+      engine.step();
+    }
+    engine.flush();
+    CHECK(got.calls == clip.frames);
+    CHECK(got.in_order);
+    // The small preset's window is 8 frames with step 4. a: estimated from frame 0 until
+    // removed. b (added on frame 13): frames 0..7 were final before it existed, so they do not
+    // list it; window [8, 16) samples its frame 13 and estimates it from frame 8 on.
+    CHECK(got.rows.at(0).at(a).estimated);
+    CHECK(got.rows.at(5).count(b) == 0);
+    CHECK(got.rows.at(8).at(b).estimated);
+    CHECK(got.rows.at(12).at(b).estimated);
+    CHECK(got.rows.at(39).count(a) == 0);
+    CHECK(got.rows.at(39).at(b).estimated);
+    CHECK(engine.num_points() == 1);
+    CHECK_FALSE(engine.remove_point(a));
+    engine.reset();
+    CHECK(engine.num_points() == 0);
+    CHECK(engine.snapshot()->tracks.empty());
+  }
+
+  TEST_CASE("engine: support points are tracked jointly but never reported") {
+    cotrack::Model model = small_random_model();
+    cotrack::EngineConfig cfg;
+    cfg.support_grid = 3;
+    cfg.local_grid = 2;
+    cotrack::OnlineEngine engine(model, cfg);
+    Collected got;
+    attach(engine, got);
+    const auto clip = small_clip(16, 2, 4);
+    for (int t = 0; t < clip.frames; ++t) {
+      engine.push_frame(clip.frame(t), clip.width, clip.height);
+      if (t == 0) {
+        engine.add_point(0, 12.f, 12.f);
+        engine.add_point(0, 40.f, 33.f);
+      }
+      engine.step();
+    }
+    engine.flush();
+    CHECK(engine.num_points() == 2);
+    for (const auto& [f, row] : got.rows) CHECK(row.size() == 2);
+    CHECK(engine.snapshot()->tracks.size() == 2);
+  }
+
+  TEST_CASE("engine: limits and bad input give clear results, not crashes") {
+    cotrack::Model model = small_random_model();
+    cotrack::EngineConfig cfg;
+    cfg.max_points = 2;
+    cotrack::OnlineEngine engine(model, cfg);
+    const auto clip = small_clip(30, 1, 5);
+    CHECK(engine.add_point(0, 1.f, 1.f).status == cotrack::AddPointResult::Status::kNoFrames);
+    engine.push_frame(clip.frame(0), clip.width, clip.height);
+    CHECK(engine.add_point(0, 1.f, 1.f).status == cotrack::AddPointResult::Status::kOk);
+    CHECK(engine.add_point(0, 2.f, 1.f).status == cotrack::AddPointResult::Status::kOk);
+    auto r = engine.add_point(0, 3.f, 1.f);
+    CHECK(r.status == cotrack::AddPointResult::Status::kTooManyPoints);
+    CHECK(r.message.find("max_points") != std::string::npos);
+    engine.reset();
+    CHECK(engine.add_point(0, -1.f, 1.f).status ==
+          cotrack::AddPointResult::Status::kOutsideImage);
+    CHECK(engine.add_point(0, 64.f, 1.f).status ==
+          cotrack::AddPointResult::Status::kOutsideImage);
+    for (int t = 1; t < 30; ++t) {
+      engine.push_frame(clip.frame(t), clip.width, clip.height);
+      engine.step();
+    }
+    CHECK(engine.add_point(0, 5.f, 5.f).status == cotrack::AddPointResult::Status::kFrameGone);
+    std::vector<uint8_t> other(32 * 32 * 3);
+    CHECK_THROWS_AS(engine.push_frame(other.data(), 32, 32), cotrack::InputError);
+    engine.reset_stream();
+    CHECK_NOTHROW(engine.push_frame(other.data(), 32, 32));
+    cotrack::EngineConfig bad;
+    bad.max_points = 0;
+    CHECK_THROWS_AS(cotrack::OnlineEngine(model, bad), cotrack::UsageError);
+    bad = cotrack::EngineConfig{};
+    bad.mode = cotrack::EngineMode::kLowLatency;
+    bad.step = 9;
+    CHECK_THROWS_AS(cotrack::OnlineEngine(model, bad), cotrack::UsageError);
+  }
+
+  TEST_CASE("engine: low-latency mode has an estimate for every frame as it arrives") {
+    cotrack::Model model = small_random_model();
+    cotrack::EngineConfig cfg;
+    cfg.mode = cotrack::EngineMode::kLowLatency;
+    cfg.step = 1;
+    cfg.iters = 2;
+    cotrack::OnlineEngine engine(model, cfg);
+    Collected got;
+    attach(engine, got);
+    const auto clip = small_clip(20, 1, 6);
+    for (int t = 0; t < clip.frames; ++t) {
+      engine.push_frame(clip.frame(t), clip.width, clip.height);
+      if (t == 0) engine.add_point(0, 20.f, 20.f);
+      auto r = engine.step();
+      REQUIRE(r.snapshot);
+      CHECK(r.snapshot->newest_frame == t);  // the newest frame is estimated at once
+      CHECK(r.window_frames.back() == t);
+    }
+    engine.flush();
+    CHECK(got.calls == clip.frames);
+    CHECK(got.in_order);
+  }
+}
