@@ -1,9 +1,11 @@
 // Reading point lists and writing track tables (torch-free).
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
+#include "cotrack/engine.hpp"
 #include "cotrack/video.hpp"
 
 namespace cotrack {
@@ -21,5 +23,26 @@ void write_tracks_csv(const TrackTable& tracks, const std::string& path,
 // "confidence":..},...]}.
 void write_tracks_jsonl(const TrackTable& tracks, const std::string& path,
                         const std::vector<int>& ids = {});
+
+// Streams final estimates to a file as frames complete: CSV (header
+// "point_id,frame,x,y,visible,confidence", rows by frame then point) or, for a path ending in
+// ".jsonl", one JSON object per frame as write_tracks_jsonl. Each frame is flushed when written,
+// so the file is valid and complete up to the last finished frame whatever stops the process.
+class TrackWriter {
+ public:
+  explicit TrackWriter(const std::string& path);  // throws Error(kRuntime) naming the path
+  TrackWriter(const TrackWriter&) = delete;
+  TrackWriter& operator=(const TrackWriter&) = delete;
+  ~TrackWriter();
+  void write(const FrameEstimates& frame);
+  void close();
+  int64_t rows() const { return rows_; }
+
+ private:
+  std::string path_;
+  bool jsonl_ = false;
+  std::FILE* file_ = nullptr;
+  int64_t rows_ = 0;
+};
 
 }  // namespace cotrack

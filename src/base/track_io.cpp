@@ -147,4 +147,46 @@ void write_tracks_jsonl(const TrackTable& t, const std::string& path, const std:
   });
 }
 
+TrackWriter::TrackWriter(const std::string& path) : path_(path) {
+  jsonl_ = path.size() >= 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0;
+  file_ = std::fopen(path.c_str(), "wb");
+  if (!file_) throw Error(ExitCode::kRuntime, fmt::format("{}: cannot open for writing", path));
+  if (!jsonl_) std::fputs("point_id,frame,x,y,visible,confidence\n", file_);
+  std::fflush(file_);
+}
+
+TrackWriter::~TrackWriter() {
+  if (file_) std::fclose(file_);
+}
+
+void TrackWriter::write(const FrameEstimates& fe) {
+  if (!file_) throw Error(ExitCode::kRuntime, fmt::format("{}: already closed", path_));
+  if (jsonl_) {
+    fmt::print(file_, "{{\"frame\":{},\"points\":[", fe.frame_index);
+    for (size_t i = 0; i < fe.points.size(); ++i) {
+      const auto& p = fe.points[i];
+      fmt::print(file_, "{}{{\"id\":{},\"x\":{:.3f},\"y\":{:.3f},\"visible\":{},\"confidence\":{:.4f}}}",
+                 i ? "," : "", p.id, p.x_px, p.y_px, p.visible ? "true" : "false", p.confidence);
+    }
+    std::fputs("]}\n", file_);
+  } else {
+    for (const auto& p : fe.points) {
+      fmt::print(file_, "{},{},{:.3f},{:.3f},{},{:.4f}\n", p.id, fe.frame_index, p.x_px, p.y_px,
+                 p.visible ? 1 : 0, p.confidence);
+    }
+  }
+  rows_ += static_cast<int64_t>(fe.points.size());
+  if (std::fflush(file_) != 0 || std::ferror(file_)) {
+    throw Error(ExitCode::kRuntime, fmt::format("{}: write failed (disk full?)", path_));
+  }
+}
+
+void TrackWriter::close() {
+  if (!file_) return;
+  const bool ok = std::fflush(file_) == 0 && !std::ferror(file_);
+  std::fclose(file_);
+  file_ = nullptr;
+  if (!ok) throw Error(ExitCode::kRuntime, fmt::format("{}: write failed", path_));
+}
+
 }  // namespace cotrack

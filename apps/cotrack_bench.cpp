@@ -1,0 +1,185 @@
+// cotrack-bench: the engine alone on frames decoded into memory first. Prints one JSON object.
+// Per-frame latency is the time of push_frame + step for that frame (the work a live stream
+// waits for); fps is frames / total time; stage times come from the engine's own timers.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "cotrack/engine.hpp"
+#include "cotrack/error.hpp"
+#include "cotrack/model.hpp"
+#include "cotrack/runtime.hpp"
+#include "cotrack/synth.hpp"
+
+namespace {
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  return v[i];
+}
+
+// Peak resident set size of this process, from /proc (kB -> MiB).
+double peak_rss_mib() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmHWM:") {
+      double kb = 0;
+      in >> kb;
+      return kb / 1024.0;
+    }
+    std::string rest;
+    std::getline(in, rest);
+  }
+  return 0;
+}
+
+double current_rss_mib() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      double kb = 0;
+      in >> kb;
+      return kb / 1024.0;
+    }
+    std::string rest;
+    std::getline(in, rest);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_path, preset = "cotrack-small", resolution, mode = "exact", device = "auto";
+  std::string input_size = "640x480";
+  int points = 64, frames = 64, warmup = 16, iters = 0, step = 0, threads = 0;
+  int support_grid = 0, rss_every = 0;
+  uint64_t seed = 1;
+  CLI::App app{"cotrack-bench: time the tracking engine alone (frames decoded into memory "
+               "first) and print JSON"};
+  app.add_option("--model", model_path, "model file; default: --preset with random weights");
+  app.add_option("--preset", preset, "architecture for random weights")->capture_default_str();
+  app.add_option("--resolution", resolution, "model input resolution HxW (default: the model's)");
+  app.add_option("--input-size", input_size, "video frame size WxH")->capture_default_str();
+  app.add_option("--points", points, "tracked points")->capture_default_str();
+  app.add_option("--frames", frames, "timed frames")->capture_default_str();
+  app.add_option("--warmup", warmup, "untimed frames first")->capture_default_str();
+  app.add_option("--mode", mode, "exact or low-latency")->capture_default_str();
+  app.add_option("--step", step, "low-latency window step (0 = 1)")->capture_default_str();
+  app.add_option("--iters", iters, "refinement iterations (0 = model default)")
+      ->capture_default_str();
+  app.add_option("--support-grid", support_grid, "global support grid size")
+      ->capture_default_str();
+  app.add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
+  app.add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  app.add_option("--rss-every", rss_every, "also print RSS every N frames to stderr (memory soak)")
+      ->capture_default_str();
+  app.add_option("--seed", seed, "clip seed")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : static_cast<int>(cotrack::ExitCode::kUsage);
+  }
+  try {
+    cotrack::set_num_threads(threads);
+    int in_w = 0, in_h = 0;
+    char x = 0;
+    if (std::sscanf(input_size.c_str(), "%d%c%d", &in_w, &x, &in_h) != 3 || in_w < 8 || in_h < 8) {
+      throw cotrack::UsageError(fmt::format("--input-size '{}': expected WxH", input_size));
+    }
+    cotrack::Model model = model_path.empty()
+                               ? cotrack::Model::random(cotrack::ModelConfig::preset_named(preset), 0)
+                               : cotrack::Model::load(model_path);
+    if (!resolution.empty()) {
+      int h = 0, w = 0;
+      if (std::sscanf(resolution.c_str(), "%d%c%d", &h, &x, &w) != 3) {
+        throw cotrack::UsageError(fmt::format("--resolution '{}': expected HxW", resolution));
+      }
+      model.set_resolution(h, w);
+    }
+    model.to_device(cotrack::resolve_device(device));
+
+    // A synthetic clip of `clip_frames` frames, looped to any length (decoded up front).
+    const int clip_frames = std::min(frames + warmup, 96);
+    cotrack::SynthParams sp;
+    sp.width = in_w;
+    sp.height = in_h;
+    sp.frames = clip_frames;
+    sp.num_points = points;
+    const cotrack::SynthClip clip = cotrack::generate_clip(sp, seed);
+
+    cotrack::EngineConfig ec;
+    ec.mode = cotrack::parse_engine_mode(mode);
+    ec.step = step;
+    ec.iters = iters;
+    ec.max_points = std::max(points, 1);
+    ec.support_grid = support_grid;
+    cotrack::OnlineEngine engine(model, ec);
+    int64_t sunk = 0;
+    engine.set_sink([&sunk](const cotrack::FrameEstimates&) { ++sunk; });
+
+    using Clock = std::chrono::steady_clock;
+    std::vector<double> latency_ms;
+    cotrack::EngineTimings before;
+    Clock::time_point start;
+    const int total = warmup + frames;
+    for (int i = 0; i < total; ++i) {
+      if (i == warmup) {
+        before = engine.timings();
+        start = Clock::now();
+      }
+      // Ping-pong through the clip so that motion stays continuous when it loops.
+      const int period = 2 * (clip_frames - 1);
+      const int k = clip_frames > 1 ? i % period : 0;
+      const int t = k < clip_frames ? k : period - k;
+      const auto t0 = Clock::now();
+      const int64_t index = engine.push_frame(clip.frame(t), clip.width, clip.height);
+      if (index == 0) {
+        for (int n = 0; n < points; ++n) engine.add_point(0, clip.x(0, n), clip.y(0, n));
+      }
+      engine.step();
+      if (i >= warmup) {
+        latency_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      }
+      if (rss_every > 0 && (i + 1) % rss_every == 0) {
+        fmt::print(stderr, "{{\"frame\":{},\"rss_mib\":{:.1f}}}\n", i + 1, current_rss_mib());
+      }
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const cotrack::EngineTimings after = engine.timings();
+    const double per_frame = 1.0 / std::max(frames, 1);
+    const auto& mc = model.config();
+    fmt::print(
+        "{{\"model\":\"{}\",\"preset\":\"{}\",\"resolution\":\"{}x{}\",\"input\":\"{}x{}\","
+        "\"points\":{},\"mode\":\"{}\",\"step\":{},\"iters\":{},\"threads\":{},\"device\":\"{}\","
+        "\"frames\":{},\"fps\":{:.2f},\"latency_ms\":{{\"median\":{:.2f},\"p95\":{:.2f},"
+        "\"max\":{:.2f}}},\"stage_ms_per_frame\":{{\"cnn\":{:.2f},\"correlation\":{:.2f},"
+        "\"transformer\":{:.2f},\"other\":{:.2f}}},\"windows\":{},\"peak_rss_mib\":{:.1f}}}\n",
+        model_path.empty() ? "random" : model_path, mc.preset, mc.model_height, mc.model_width,
+        in_w, in_h, points, mode, ec.mode == cotrack::EngineMode::kExact ? mc.step() : std::max(step, 1),
+        iters > 0 ? iters : mc.iters, cotrack::num_threads(), model.device(), frames,
+        frames / seconds, percentile(latency_ms, 0.5), percentile(latency_ms, 0.95),
+        percentile(latency_ms, 1.0), (after.cnn_ms - before.cnn_ms) * per_frame,
+        (after.correlation_ms - before.correlation_ms) * per_frame,
+        (after.transformer_ms - before.transformer_ms) * per_frame,
+        (after.other_ms - before.other_ms) * per_frame, after.windows - before.windows,
+        peak_rss_mib());
+    return 0;
+  } catch (const cotrack::Error& e) {
+    fmt::print(stderr, "cotrack-bench: {}\n", e.what());
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "cotrack-bench: unexpected error: {}\n", e.what());
+    return static_cast<int>(cotrack::ExitCode::kRuntime);
+  }
+}
