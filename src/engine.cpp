@@ -233,8 +233,8 @@ struct OnlineEngine::Impl {
     covered_until = std::max(covered_until, ind + real);
     if (points.empty()) return result;
 
-    encode(ind, real);
     const double cnn_before = times.cnn_ms;
+    encode(ind, real);
     std::vector<at::Tensor> pyramid;  // per level [1, S, C, h, w]
     for (int l = 0; l < mc.corr_levels; ++l) {
       std::vector<at::Tensor> per_frame;

@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <fstream>
 #include <map>
 #include <memory>
 
@@ -48,6 +49,20 @@ cotrack::SynthClip small_clip(int frames, int points, uint64_t seed) {
   p.frames = frames;
   p.num_points = points;
   return cotrack::generate_clip(p, seed);
+}
+
+double rss_mib() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      double kb = 0;
+      in >> kb;
+      return kb / 1024.0;
+    }
+    std::getline(in, key);
+  }
+  return 0;
 }
 
 }  // namespace
@@ -230,5 +245,45 @@ TEST_SUITE("unit") {
     engine.flush();
     CHECK(got.calls == clip.frames);
     CHECK(got.in_order);
+  }
+}
+
+TEST_SUITE("slow") {
+  TEST_CASE("engine: memory stays flat over a 10,000-frame stream") {
+    cotrack::ModelConfig c = cotrack::ModelConfig::preset_named("cotrack-small");
+    c.model_height = 32;
+    c.model_width = 32;
+    cotrack::Model model = cotrack::Model::random(c, 1);
+    cotrack::EngineConfig cfg;
+    cfg.trail_frames = 64;
+    cfg.iters = 1;  // memory, not accuracy, is under test: keep the 10,000 frames quick
+    cotrack::OnlineEngine engine(model, cfg);
+    int64_t sunk = 0;
+    engine.set_sink([&sunk](const cotrack::FrameEstimates& fe) { sunk += !fe.points.empty(); });
+    const auto clip = small_clip(64, 16, 9);  // 64x64 frames, looped back and forth
+    double warm = 0;
+    for (int i = 0; i < 10000; ++i) {
+      const int k = i % 126, t = k < 64 ? k : 126 - k;
+      engine.push_frame(clip.frame(t), clip.width, clip.height);
+      if (i == 0) {
+        for (int n = 0; n < 16; ++n) {
+          REQUIRE(engine.add_point(0, 8.f + 12 * (n % 4), 8.f + 12 * (n / 4)).status ==
+                  cotrack::AddPointResult::Status::kOk);
+        }
+      }
+      if (i == 5000) {  // replace half of the points mid-stream
+        for (int n = 0; n < 8; ++n) engine.remove_point(n);
+        for (int n = 0; n < 8; ++n) engine.add_point(i, 10.f + n, 20.f);
+      }
+      engine.step();
+      if (i == 1000) warm = rss_mib();
+    }
+    engine.flush();
+    const double end = rss_mib();
+    MESSAGE("RSS after 1,000 frames " << warm << " MiB, after 10,000 frames " << end << " MiB");
+    CHECK(sunk == 10000);
+    CHECK(end <= warm * 1.05 + 4.0);
+    CHECK(engine.snapshot()->tracks.size() == 16);
+    for (const auto& t : engine.snapshot()->tracks) CHECK(t.frames.size() <= 64);
   }
 }
