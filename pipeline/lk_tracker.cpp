@@ -87,8 +87,7 @@ struct LKTracker::Impl {
   explicit Impl(LKConfig c)
       : config(c),
         win(c.window, c.window),
-        criteria(cv::TermCriteria::COUNT | cv::TermCriteria::EPS, c.max_iterations,
-                 c.epsilon_px) {}
+        criteria(cv::TermCriteria::COUNT | cv::TermCriteria::EPS, c.max_iterations, c.epsilon_px) {}
 
   Frame& frame(int64_t index) { return frames[static_cast<size_t>(index - frames.front().index)]; }
 
@@ -130,8 +129,8 @@ struct LKTracker::Impl {
     const int half = (config.window / 2 + kCropMarginTopPx) << config.levels;
     const int x = static_cast<int>(std::lround(p.pos.x));
     const int y = static_cast<int>(std::lround(p.pos.y));
-    const cv::Rect rect = cv::Rect(x - half, y - half, 2 * half + 1, 2 * half + 1) &
-                          cv::Rect(0, 0, width, height);
+    const cv::Rect rect =
+        cv::Rect(x - half, y - half, 2 * half + 1, 2 * half + 1) & cv::Rect(0, 0, width, height);
     p.ref_rect = rect;
     p.ref_patch = f.gray(rect).clone();
   }
@@ -296,15 +295,14 @@ LKTracker::~LKTracker() = default;
 int64_t LKTracker::push_frame(const uint8_t* rgb, int width, int height) {
   Impl& d = *impl_;
   if (rgb == nullptr || width <= 0 || height <= 0) {
-    throw InputError(fmt::format("lk: frame {} is empty ({}x{})", d.frames_received, width,
-                                 height));
+    throw InputError(
+        fmt::format("lk: frame {} is empty ({}x{})", d.frames_received, width, height));
   }
   if (d.width == 0) {
     d.width = width;
     d.height = height;
   } else if (width != d.width || height != d.height) {
-    throw InputError(fmt::format("lk: frame {} is {}x{}, the stream is {}x{} (reset_stream "
-                                 "first)",
+    throw InputError(fmt::format("lk: frame {} is {}x{}, the stream is {}x{} (reset_stream first)",
                                  d.frames_received, width, height, d.width, d.height));
   }
   Frame f;
@@ -346,14 +344,14 @@ AddPointResult LKTracker::add_point(int64_t frame_index, float x_px, float y_px)
   const int64_t oldest = d.frames.front().index;
   if (frame_index < oldest) {
     r.status = AddPointResult::Status::kFrameGone;
-    r.message = fmt::format("lk: frame {} is no longer held (oldest held frame: {})",
-                            frame_index, oldest);
+    r.message =
+        fmt::format("lk: frame {} is no longer held (oldest held frame: {})", frame_index, oldest);
     return r;
   }
   if (!inside(cv::Point2f(x_px, y_px), d.width, d.height)) {
     r.status = AddPointResult::Status::kOutsideImage;
-    r.message = fmt::format("lk: point ({}, {}) is outside the {}x{} image", x_px, y_px, d.width,
-                            d.height);
+    r.message =
+        fmt::format("lk: point ({}, {}) is outside the {}x{} image", x_px, y_px, d.width, d.height);
     return r;
   }
   if (static_cast<int>(d.points.size()) >= d.config.max_points) {
@@ -373,8 +371,8 @@ AddPointResult LKTracker::add_point(int64_t frame_index, float x_px, float y_px)
 
 bool LKTracker::remove_point(PointId id) {
   Impl& d = *impl_;
-  const auto it = std::find_if(d.points.begin(), d.points.end(),
-                               [id](const Point& p) { return p.id == id; });
+  const auto it =
+      std::find_if(d.points.begin(), d.points.end(), [id](const Point& p) { return p.id == id; });
   if (it == d.points.end()) return false;
   d.points.erase(it);
   d.publish();

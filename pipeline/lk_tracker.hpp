@@ -19,9 +19,11 @@
 // (roughly window / 2 * 2^levels pixels) while hidden is not found again.
 //
 // Frames: indices count from 0 since construction or reset_stream(). push_frame() only stores
-// the grey frame; step() processes every pushed frame not yet processed, in order. LK has no
+// the grey frame (every pushed frame stays held until step() has processed it, so call step()
+// regularly); step() processes every pushed frame not yet processed, in order. LK has no
 // look-ahead, so a processed frame is final at once: step() hands each processed frame's
-// estimates to the sink and then returns.
+// estimates to the sink and then returns. Cost: about 2 ms per 256x256 frame with 64 points on
+// one core of this project's CPU (the benchmark case in tests/pipeline prints it).
 //
 // Points: add_point() accepts the newest frame, any future frame (the point starts when that
 // frame is processed) or a past frame still held: the last `held_frames` processed frames and all
@@ -48,21 +50,23 @@ namespace cotrack {
 
 // Defaults tuned on synthetic clips (default SynthParams, seeds 101..140, disjoint from the
 // benchmark's 1..30): windows of 9 to 11 pixels give the best average Jaccard (21: about 0.07
-// lower, 31: 0.15 lower; larger windows straddle object edges and drift); levels 2..4 and
-// fb_threshold_px 1..2 change it by less than 0.01; max_error trades occlusion accuracy for
-// Jaccard at about the same rate, so it is off.
+// lower, 31: 0.15 lower; larger windows straddle object edges and drift); levels 2..4,
+// fb_threshold_px 1..3 and max_error 15..30 change it by less than 0.01. max_error is what
+// notices a textured occluder: LK follows the occluder's texture consistently forward and
+// backward (forward-backward error under a pixel), but the window's grey levels jump (mean
+// absolute difference ~30 against ~0..6 for a visible point).
 struct LKConfig {
   int max_points = 256;          // points at once (future and occluded ones included), >= 1
   int window = 11;               // side of the LK window in pixels, odd, in [5, 101]
   int levels = 3;                // pyramid levels above full resolution (OpenCV maxLevel), 0..8
   float fb_threshold_px = 1.5f;  // largest forward-backward error of a visible point, pixels
   // Largest mean absolute grey difference (0..255 units) between the point's window before and
-  // after a step; 0 switches the test off.
-  float max_error = 0.f;
-  int trail_frames = 32;   // estimates per point kept in snapshots, >= 1
-  int held_frames = 8;     // processed frames kept for points added on past frames, >= 2
-  int max_iterations = 30;     // LK iterations per pyramid level, >= 1
-  double epsilon_px = 0.01;    // LK stops iterating when an update is smaller, > 0
+  // after a step (OpenCV's LK error); 0 switches the test off.
+  float max_error = 20.f;
+  int trail_frames = 32;     // estimates per point kept in snapshots, >= 1
+  int held_frames = 8;       // processed frames kept for points added on past frames, >= 2
+  int max_iterations = 30;   // LK iterations per pyramid level, >= 1
+  double epsilon_px = 0.01;  // LK stops iterating when an update is smaller, > 0
 
   void validate() const;  // throws UsageError naming the bad setting
 };

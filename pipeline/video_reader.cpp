@@ -70,8 +70,8 @@ std::vector<std::string> list_images(const fs::path& dir) {
   std::vector<std::pair<std::string, std::string>> found;  // (file name, full path)
   std::error_code ec;
   fs::directory_iterator it(dir, ec);
-  if (ec) throw InputError(fmt::format("{}: cannot list the directory: {}", dir.string(),
-                                       ec.message()));
+  if (ec)
+    throw InputError(fmt::format("{}: cannot list the directory: {}", dir.string(), ec.message()));
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) break;
     const fs::path& p = it->path();
@@ -81,8 +81,8 @@ std::vector<std::string> list_images(const fs::path& dir) {
     if (!fs::is_regular_file(p, type_ec)) continue;
     found.emplace_back(name, p.string());
   }
-  if (ec) throw InputError(fmt::format("{}: cannot list the directory: {}", dir.string(),
-                                       ec.message()));
+  if (ec)
+    throw InputError(fmt::format("{}: cannot list the directory: {}", dir.string(), ec.message()));
   std::sort(found.begin(), found.end(),
             [](const auto& x, const auto& y) { return natural_less(x.first, y.first); });
   std::vector<std::string> files;
@@ -151,9 +151,8 @@ struct VideoReader::Impl {
         out.release();
       }
       if (out.empty()) {
-        throw InputError(fmt::format("{}: cannot decode the image (corrupt, truncated or not an "
-                                     "image)",
-                                     source));
+        throw InputError(fmt::format(
+            "{}: cannot decode the image (corrupt, truncated or not an image)", source));
       }
       return true;
     }
@@ -189,8 +188,8 @@ VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>
     d.images = true;
     d.files = list_images(dir);
     if (d.files.empty()) {
-      throw InputError(fmt::format("{}: no frames (no .png, .jpg, .jpeg or .ppm files)",
-                                   dir.string()));
+      throw InputError(
+          fmt::format("{}: no frames (no .png, .jpg, .jpeg or .ppm files)", dir.string()));
     }
   } else if (is_image_name(path)) {
     d.images = true;
@@ -205,9 +204,8 @@ VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>
       opened = false;
     }
     if (!opened) {
-      throw InputError(fmt::format("{}: cannot open as a video (not a video, or a format "
-                                   "FFMPEG cannot read)",
-                                   path));
+      throw InputError(fmt::format(
+          "{}: cannot open as a video (not a video, or a format FFMPEG cannot read)", path));
     }
     const double count = d.capture.get(cv::CAP_PROP_FRAME_COUNT);
     if (std::isfinite(count) && count >= 1.0 && count <= INT_MAX) {
@@ -288,17 +286,16 @@ VideoFrames read_all(const std::string& path, int max_frames) {
 void write_frames_png(const VideoFrames& video, const std::string& dir) {
   if (video.width <= 0 || video.height <= 0 || video.count < 0 ||
       video.rgb.size() != static_cast<size_t>(video.count) * video.frame_bytes()) {
-    throw InputError(fmt::format("{}: cannot write frames: the video is {}x{} x {} frames but "
-                                 "holds {} bytes",
-                                 dir, video.width, video.height, video.count, video.rgb.size()));
+    throw InputError(
+        fmt::format("{}: cannot write frames: the video is {}x{} x {} frames but holds {} bytes",
+                    dir, video.width, video.height, video.count, video.rgb.size()));
   }
   const fs::path frames_dir = fs::path(dir) / "frames";
   std::error_code ec;
   fs::create_directories(frames_dir, ec);
   if (ec) {
-    throw Error(ExitCode::kRuntime,
-                fmt::format("{}: cannot create the directory: {}", frames_dir.string(),
-                            ec.message()));
+    throw Error(ExitCode::kRuntime, fmt::format("{}: cannot create the directory: {}",
+                                                frames_dir.string(), ec.message()));
   }
   for (const std::string& stale : list_images(frames_dir)) {
     fs::remove(stale, ec);

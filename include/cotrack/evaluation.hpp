@@ -18,6 +18,20 @@ std::vector<PointQuery> queries_of(const SynthClip& clip);
 // Query points are each point's query frame. Throws InputError when the shapes disagree.
 TapVidTrackSet tapvid_set(const SynthClip& clip, const TrackTable& predicted);
 
+// Queries as the TAP-Vid protocol derives them from ground truth: kFirst, each point's first
+// visible frame; kStrided, every 5th frame on which the point is visible (one query each).
+// Points never visible give no query.
+struct EvalQueries {
+  std::vector<int> point;  // ground-truth point of each query
+  std::vector<int> frame;  // its query frame
+  size_t size() const { return point.size(); }
+};
+EvalQueries tapvid_queries(const SynthClip& clip, QueryMode mode);
+std::vector<PointQuery> to_point_queries(const SynthClip& clip, const EvalQueries& queries);
+// Ground truth of each query's point against predictions whose column n answers query n.
+TapVidTrackSet tapvid_set(const SynthClip& clip, const EvalQueries& queries,
+                          const TrackTable& predicted);
+
 // A trivial baseline: every point stays at its query position and is always visible.
 TrackTable static_baseline(const SynthClip& clip);
 

@@ -19,6 +19,12 @@ std::vector<PointQuery> read_points_csv(const std::string& path, std::vector<int
 // temporary file and renamed, so a reader never sees half a file. Throws Error(kRuntime).
 void write_tracks_csv(const TrackTable& tracks, const std::string& path,
                       const std::vector<int>& ids = {});
+// Reads a tracks.csv (header starting "point_id,frame,x,y,visible", optional confidence column)
+// into a table whose column n is the track of point_ids[n], over `frames` frames. Every point
+// must have a row for every frame. Throws InputError naming the file and line.
+TrackTable read_tracks_csv(const std::string& path, const std::vector<int>& point_ids,
+                           int frames);
+
 // JSON Lines: one object per frame {"frame":t,"points":[{"id":..,"x":..,"y":..,"visible":..,
 // "confidence":..},...]}.
 void write_tracks_jsonl(const TrackTable& tracks, const std::string& path,

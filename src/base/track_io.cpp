@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "cotrack/error.hpp"
@@ -115,6 +116,73 @@ std::vector<PointQuery> read_points_csv(const std::string& path, std::vector<int
   }
   if (!header_seen) throw InputError(fmt::format("{}: empty file", path));
   return out;
+}
+
+TrackTable read_tracks_csv(const std::string& path, const std::vector<int>& point_ids,
+                           int frames) {
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("{}: cannot open", path));
+  std::map<int, int> column;
+  for (size_t i = 0; i < point_ids.size(); ++i) column[point_ids[i]] = static_cast<int>(i);
+  TrackTable t;
+  t.frames = frames;
+  t.points = static_cast<int>(point_ids.size());
+  const size_t n = static_cast<size_t>(frames) * t.points;
+  t.x_px.assign(n, 0.f);
+  t.y_px.assign(n, 0.f);
+  t.visibility.assign(n, 0.f);
+  t.confidence.assign(n, 0.f);
+  t.visible.assign(n, 0);
+  std::vector<uint8_t> seen(n, 0);
+  std::string line;
+  int line_no = 0;
+  bool header = false;
+  bool has_conf = false;
+  while (std::getline(in, line)) {
+    ++line_no;
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    const auto cells = split_csv(line);
+    const std::string where = fmt::format("{}:{}", path, line_no);
+    if (!header) {
+      header = true;
+      if (cells.size() < 5 || trim(cells[0]) != "point_id" || trim(cells[1]) != "frame" ||
+          trim(cells[2]) != "x" || trim(cells[3]) != "y" || trim(cells[4]) != "visible") {
+        throw InputError(fmt::format("{}: expected the header 'point_id,frame,x,y,visible'", where));
+      }
+      has_conf = cells.size() >= 6;
+      continue;
+    }
+    if (cells.size() != (has_conf ? 6u : 5u)) {
+      throw InputError(fmt::format("{}: expected {} columns", where, has_conf ? 6 : 5));
+    }
+    const double id = parse_number(cells[0], where), f = parse_number(cells[1], where);
+    auto it = column.find(static_cast<int>(id));
+    if (id != std::floor(id) || it == column.end()) {
+      throw InputError(fmt::format("{}: unknown point_id '{}'", where, cells[0]));
+    }
+    if (f != std::floor(f) || f < 0 || f >= frames) {
+      throw InputError(fmt::format("{}: frame {} outside 0..{}", where, cells[1], frames - 1));
+    }
+    const size_t i = t.index(static_cast<int>(f), it->second);
+    if (seen[i]) throw InputError(fmt::format("{}: duplicate row", where));
+    seen[i] = 1;
+    t.x_px[i] = static_cast<float>(parse_number(cells[2], where));
+    t.y_px[i] = static_cast<float>(parse_number(cells[3], where));
+    const double vis = parse_number(cells[4], where);
+    if (vis != 0 && vis != 1) throw InputError(fmt::format("{}: visible must be 0 or 1", where));
+    t.visible[i] = vis != 0;
+    t.visibility[i] = static_cast<float>(vis);
+    t.confidence[i] = has_conf ? static_cast<float>(parse_number(cells[5], where)) : 1.f;
+  }
+  if (!header) throw InputError(fmt::format("{}: empty file", path));
+  for (size_t i = 0; i < n; ++i) {
+    if (!seen[i]) {
+      throw InputError(fmt::format("{}: no row for point {} on frame {}", path,
+                                   point_ids[i % t.points], i / t.points));
+    }
+  }
+  return t;
 }
 
 void write_tracks_csv(const TrackTable& t, const std::string& path, const std::vector<int>& ids) {

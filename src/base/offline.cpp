@@ -1,4 +1,4 @@
-#include "offline.hpp"
+#include "cotrack/offline.hpp"
 
 #include <fmt/format.h>
 
@@ -27,10 +27,9 @@ TrackTable track_video_with(PointTracker& tracker, const VideoFrames& video,
                             const std::vector<PointQuery>& queries) {
   if (video.count <= 0 || video.width <= 0 || video.height <= 0 ||
       video.rgb.size() != static_cast<size_t>(video.count) * video.frame_bytes()) {
-    throw InputError(fmt::format("{}: the video is {}x{} x {} frames with {} bytes: nothing to "
-                                 "track",
-                                 tracker.name(), video.width, video.height, video.count,
-                                 video.rgb.size()));
+    throw InputError(
+        fmt::format("{}: the video is {}x{} x {} frames with {} bytes: nothing to track",
+                    tracker.name(), video.width, video.height, video.count, video.rgb.size()));
   }
   const int num_frames = video.count;
   const int num_points = static_cast<int>(queries.size());
@@ -46,9 +45,9 @@ TrackTable track_video_with(PointTracker& tracker, const VideoFrames& video,
   for (int n = 0; n < num_points; ++n) {
     const PointQuery& q = queries[n];
     if (q.frame < 0 || q.frame >= num_frames) {
-      throw InputError(fmt::format("query {} (frame {}, x {}, y {}): the frame is outside the "
-                                   "video's {} frames",
-                                   n, q.frame, q.x_px, q.y_px, num_frames));
+      throw InputError(
+          fmt::format("query {} (frame {}, x {}, y {}): the frame is outside the video's {} frames",
+                      n, q.frame, q.x_px, q.y_px, num_frames));
     }
     for (int t = 0; t < num_frames; ++t) {
       table.x_px[table.index(t, n)] = q.x_px;
@@ -63,8 +62,8 @@ TrackTable track_video_with(PointTracker& tracker, const VideoFrames& video,
   tracker.set_sink([&](const FrameEstimates& estimates) {
     if (estimates.frame_index != next_frame) {
       throw Error(ExitCode::kRuntime,
-                  fmt::format("{}: the sink got frame {} where frame {} was due",
-                              tracker.name(), estimates.frame_index, next_frame));
+                  fmt::format("{}: the sink got frame {} where frame {} was due", tracker.name(),
+                              estimates.frame_index, next_frame));
     }
     ++next_frame;
     const int t = static_cast<int>(estimates.frame_index);
@@ -97,9 +96,8 @@ TrackTable track_video_with(PointTracker& tracker, const VideoFrames& video,
   }
   tracker.flush();
   if (next_frame != num_frames) {
-    throw Error(ExitCode::kRuntime,
-                fmt::format("{}: the sink got {} of the video's {} frames", tracker.name(),
-                            next_frame, num_frames));
+    throw Error(ExitCode::kRuntime, fmt::format("{}: the sink got {} of the video's {} frames",
+                                                tracker.name(), next_frame, num_frames));
   }
   return table;
 }

@@ -1,0 +1,193 @@
+#include <fmt/format.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+
+#include "commands.hpp"
+#include "cotrack/engine.hpp"
+#include "cotrack/error.hpp"
+#include "cotrack/evaluation.hpp"
+#include "cotrack/track_io.hpp"
+
+#ifdef COTRACK_HAVE_PIPELINE
+#include "lk_tracker.hpp"
+#include "cotrack/offline.hpp"
+#endif
+
+namespace cotrack::app {
+namespace {
+
+// Static points: every query stays where it was queried, always visible (a floor to beat).
+TrackTable static_tracks(const SynthClip& clip, const std::vector<PointQuery>& queries) {
+  TrackTable t;
+  t.frames = clip.frames;
+  t.points = static_cast<int>(queries.size());
+  const size_t n = static_cast<size_t>(t.frames) * t.points;
+  t.x_px.resize(n);
+  t.y_px.resize(n);
+  t.visibility.assign(n, 1.f);
+  t.confidence.assign(n, 1.f);
+  t.visible.assign(n, 1);
+  for (int q = 0; q < t.points; ++q) {
+    for (int f = 0; f < t.frames; ++f) {
+      t.x_px[t.index(f, q)] = queries[q].x_px;
+      t.y_px[t.index(f, q)] = queries[q].y_px;
+    }
+  }
+  return t;
+}
+
+std::string metrics_json(const TapVidMetrics& m) {
+  return fmt::format(
+      "{{\"average_jaccard\":{:.6f},\"average_pts_within_thresh\":{:.6f},"
+      "\"occlusion_accuracy\":{:.6f},\"pts_within\":[{:.6f},{:.6f},{:.6f},{:.6f},{:.6f}],"
+      "\"jaccard\":[{:.6f},{:.6f},{:.6f},{:.6f},{:.6f}]}}",
+      m.average_jaccard, m.average_pts_within_thresh, m.occlusion_accuracy, m.pts_within[0],
+      m.pts_within[1], m.pts_within[2], m.pts_within[3], m.pts_within[4], m.jaccard[0],
+      m.jaccard[1], m.jaccard[2], m.jaccard[3], m.jaccard[4]);
+}
+
+void print_row(const std::string& name, const TapVidMetrics& m, double fps) {
+  fmt::print("{:<28} {:6.1f} {:6.1f} {:6.1f}  {:5.1f} {:5.1f} {:5.1f} {:5.1f} {:5.1f}  {:8.1f}\n",
+             name, 100 * m.average_jaccard, 100 * m.average_pts_within_thresh,
+             100 * m.occlusion_accuracy, 100 * m.pts_within[0], 100 * m.pts_within[1],
+             100 * m.pts_within[2], 100 * m.pts_within[3], 100 * m.pts_within[4], fps);
+}
+
+}  // namespace
+
+Command add_eval(CLI::App& app) {
+  struct Options {
+    ModelOptions model;
+    std::vector<std::string> clips, engines{"cotrack"};
+    int synthetic = 0;
+    std::string query_mode = "first", mode = "exact", json, predictions, points;
+    int iters = 0, step = 0, support_grid = 0;
+  };
+  auto o = std::make_shared<Options>();
+  Command c;
+  c.sub = app.add_subcommand(
+      "eval", "Score trackers (or predictions made elsewhere) with the TAP-Vid metrics");
+  o->model.add_to(c.sub);
+  c.sub->add_option("--clips", o->clips, "clip folders (frames/, gt.csv)");
+  c.sub->add_option("--synthetic", o->synthetic,
+                    "the synthetic benchmark: clips from seeds 1..N, 256x256, 48 frames")
+      ->capture_default_str();
+  c.sub->add_option("--engine", o->engines, "cotrack, lk or static (repeatable)")
+      ->capture_default_str();
+  c.sub->add_option("--mode", o->mode, "cotrack engine mode: exact or low-latency")
+      ->capture_default_str();
+  c.sub->add_option("--step", o->step, "low-latency window step")->capture_default_str();
+  c.sub->add_option("--iters", o->iters, "refinement iterations (0 = model default)")
+      ->capture_default_str();
+  c.sub->add_option("--support-grid", o->support_grid, "support grid size")
+      ->capture_default_str();
+  c.sub->add_option("--query-mode", o->query_mode, "first or strided")->capture_default_str();
+  c.sub->add_option("--predictions", o->predictions,
+                    "score this tracks.csv (point_id = the query's row in --points) on the one "
+                    "clip given with --clips");
+  c.sub->add_option("--points", o->points, "queries of --predictions (default: derived)");
+  c.sub->add_option("--json", o->json, "write the results as JSON here");
+  c.run = [o] {
+    const QueryMode qmode = parse_query_mode(o->query_mode);
+    std::vector<SynthClip> clips;
+    for (const auto& dir : o->clips) clips.push_back(read_clip(dir));
+    for (int s = 1; s <= o->synthetic; ++s) clips.push_back(generate_clip(SynthParams{}, s));
+    if (clips.empty()) throw UsageError("eval: give --clips DIR... or --synthetic N");
+
+    std::string json = "{\"query_mode\":\"" + o->query_mode + "\",\"clips\":" +
+                       std::to_string(clips.size()) + ",\"results\":[";
+    fmt::print("{:<28} {:>6} {:>6} {:>6}  {:>5} {:>5} {:>5} {:>5} {:>5}  {:>8}\n", "tracker", "AJ",
+               "d_avg", "OA", "<1", "<2", "<4", "<8", "<16", "fps");
+
+    if (!o->predictions.empty()) {
+      if (clips.size() != 1 || o->clips.size() != 1) {
+        throw UsageError("eval: --predictions scores exactly one clip folder (--clips DIR)");
+      }
+      // Queries: point_id = the ground-truth point, frame = its query frame.
+      const std::string points = o->points.empty() ? o->clips[0] + "/points.csv" : o->points;
+      std::vector<int> ids;
+      const auto queries = read_points_csv(points, &ids);
+      EvalQueries eq;
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (ids[i] < 0 || ids[i] >= clips[0].num_points) {
+          throw InputError(fmt::format("{}: point_id {} is not a ground-truth point", points,
+                                       ids[i]));
+        }
+        eq.point.push_back(ids[i]);
+        eq.frame.push_back(queries[i].frame);
+      }
+      const TrackTable pred = read_tracks_csv(o->predictions, ids, clips[0].frames);
+      const TapVidMetrics m = compute_tapvid_metrics(tapvid_set(clips[0], eq, pred), qmode);
+      print_row(o->predictions, m, 0);
+      json += fmt::format("{{\"tracker\":\"{}\",\"metrics\":{}}}]}}\n", o->predictions,
+                          metrics_json(m));
+      if (!o->json.empty()) std::ofstream(o->json) << json;
+      return 0;
+    }
+    std::unique_ptr<Model> model;
+    bool first_result = true;
+    for (const auto& engine_name : o->engines) {
+      std::vector<TapVidMetrics> per_clip;
+      double seconds = 0;
+      int64_t frames = 0;
+      for (size_t k = 0; k < clips.size(); ++k) {
+        const SynthClip& clip = clips[k];
+        const EvalQueries eq = tapvid_queries(clip, qmode);
+        const auto queries = to_point_queries(clip, eq);
+        const VideoFrames video = frames_of(clip);
+        const auto t0 = std::chrono::steady_clock::now();
+        TrackTable pred;
+        if (engine_name == "static") {
+          pred = static_tracks(clip, queries);
+        } else if (engine_name == "cotrack") {
+          if (!model) model = std::make_unique<Model>(o->model.load("cotrack eval"));
+          EngineConfig ec;
+          ec.mode = parse_engine_mode(o->mode);
+          ec.iters = o->iters;
+          ec.step = o->step;
+          ec.support_grid = o->support_grid;
+          ec.max_points = std::max<int>(1, static_cast<int>(queries.size()));
+          OnlineEngine engine(*model, ec);
+          pred = track_video_with(engine, video, queries);
+        } else if (engine_name == "lk") {
+#ifdef COTRACK_HAVE_PIPELINE
+          LKConfig lc;
+          lc.max_points = std::max<int>(1, static_cast<int>(queries.size()));
+          LKTracker lk(lc);
+          pred = track_video_with(lk, video, queries);
+#else
+          throw UsageError("eval: the lk engine needs the pipeline build (OpenCV)");
+#endif
+        } else {
+          throw UsageError(fmt::format("eval: unknown engine '{}' (cotrack, lk, static)",
+                                       engine_name));
+        }
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        frames += clip.frames;
+        per_clip.push_back(compute_tapvid_metrics(tapvid_set(clip, eq, pred), qmode));
+        fmt::print(stderr, "\r  {}: clip {}/{}", engine_name, k + 1, clips.size());
+      }
+      fmt::print(stderr, "\r{:40}\r", "");
+      const TapVidMetrics mean = average_tapvid_metrics(per_clip);
+      std::string label = engine_name;
+      if (engine_name == "cotrack") label += " (" + o->mode + ")";
+      print_row(label, mean, frames / std::max(seconds, 1e-9));
+      json += fmt::format("{}{{\"tracker\":\"{}\",\"fps\":{:.2f},\"metrics\":{}}}",
+                          first_result ? "" : ",", label, frames / std::max(seconds, 1e-9),
+                          metrics_json(mean));
+      first_result = false;
+    }
+    json += "]}\n";
+    if (!o->json.empty()) {
+      std::ofstream out(o->json);
+      out << json;
+      if (!out) throw Error(ExitCode::kRuntime, fmt::format("{}: cannot write", o->json));
+    }
+    return 0;
+  };
+  return c;
+}
+
+}  // namespace cotrack::app

@@ -1,0 +1,51 @@
+// The `cotrack` subcommands. Each adds itself to the CLI and returns the function that runs it;
+// errors leave as cotrack::Error and become one line and an exit code in main().
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cotrack/model.hpp"
+
+namespace cotrack::app {
+
+struct Command {
+  CLI::App* sub = nullptr;
+  std::function<int()> run;
+};
+
+Command add_model_info(CLI::App& app);
+Command add_demo(CLI::App& app);
+Command add_track(CLI::App& app);
+Command add_synth(CLI::App& app);
+Command add_eval(CLI::App& app);
+
+// "HxW" -> (H, W); throws UsageError.
+std::pair<int, int> parse_resolution(const std::string& text);
+
+// The model options shared by the commands that run one.
+struct ModelOptions {
+  std::string path;
+  std::string preset = "cotrack-small";
+  std::string resolution;
+  std::string device = "auto";
+  int threads = 0;
+
+  void add_to(CLI::App* sub);
+  // Loads (or builds with random weights, warning on stderr), applies resolution and device,
+  // and sets the thread count.
+  Model load(const char* who) const;
+};
+
+// A frame source: fills rgb/width/height and returns true, or returns false at the end.
+using FrameSource = std::function<bool(std::vector<uint8_t>&, int&, int&)>;
+// A clip folder (PPM frames as `cotrack synth` writes) or, in the pipeline build, any video file
+// or image folder OpenCV reads. `total` is set to the frame count, or -1 when unknown.
+FrameSource open_input(const std::string& path, int64_t& total);
+
+}  // namespace cotrack::app

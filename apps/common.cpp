@@ -1,0 +1,80 @@
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "commands.hpp"
+#include "cotrack/error.hpp"
+#include "cotrack/runtime.hpp"
+#include "cotrack/synth.hpp"
+
+#ifdef COTRACK_HAVE_PIPELINE
+#include "video_reader.hpp"
+#endif
+
+namespace cotrack::app {
+
+std::pair<int, int> parse_resolution(const std::string& text) {
+  int h = 0, w = 0;
+  char x = 0, extra = 0;
+  if (std::sscanf(text.c_str(), "%d%c%d%c", &h, &x, &w, &extra) != 3 || (x != 'x' && x != 'X') ||
+      h <= 0 || w <= 0) {
+    throw UsageError(fmt::format("--resolution '{}': expected HxW, e.g. 384x512", text));
+  }
+  return {h, w};
+}
+
+void ModelOptions::add_to(CLI::App* sub) {
+  sub->add_option("--model", path,
+                  "model file: a cotrack model, or the official scaled_online.pth");
+  sub->add_option("--preset", preset, "architecture with random weights when no --model")
+      ->capture_default_str();
+  sub->add_option("--resolution", resolution, "model input resolution HxW (default: the model's)");
+  sub->add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  sub->add_option("--threads", threads, "CPU threads, 0 = all cores")->capture_default_str();
+}
+
+Model ModelOptions::load(const char* who) const {
+  set_num_threads(threads);
+  Model model = path.empty() ? Model::random(ModelConfig::preset_named(preset), 0)
+                             : Model::load(path);
+  if (!resolution.empty()) {
+    const auto [h, w] = parse_resolution(resolution);
+    model.set_resolution(h, w);
+  }
+  model.to_device(resolve_device(device));
+  if (path.empty()) {
+    fmt::print(stderr, "{}: WARNING: no --model given, so the network has random weights and its "
+               "tracks are meaningless; pass --model (see README)\n", who);
+  }
+  return model;
+}
+
+FrameSource open_input(const std::string& path, int64_t& total) {
+  namespace fs = std::filesystem;
+  if (fs::is_directory(path) && fs::exists(fs::path(path) / "frames" / "000000.ppm")) {
+    auto clip = std::make_shared<SynthClip>(read_clip(path));
+    total = clip->frames;
+    auto next = std::make_shared<int>(0);
+    return [clip, next](std::vector<uint8_t>& rgb, int& w, int& h) {
+      if (*next >= clip->frames) return false;
+      const uint8_t* f = clip->frame((*next)++);
+      rgb.assign(f, f + clip->frame_size());
+      w = clip->width;
+      h = clip->height;
+      return true;
+    };
+  }
+#ifdef COTRACK_HAVE_PIPELINE
+  auto reader = std::make_shared<VideoReader>(path);
+  total = reader->frame_count();
+  return [reader](std::vector<uint8_t>& rgb, int& w, int& h) { return reader->next(rgb, w, h); };
+#else
+  throw InputError(fmt::format("{}: only clip folders are readable in this build (video files "
+                               "need the pipeline build with OpenCV)",
+                               path));
+#endif
+}
+
+}  // namespace cotrack::app
