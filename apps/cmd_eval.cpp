@@ -8,11 +8,12 @@
 #include "cotrack/engine.hpp"
 #include "cotrack/error.hpp"
 #include "cotrack/evaluation.hpp"
+#include "cotrack/offline.hpp"
 #include "cotrack/track_io.hpp"
 
 #ifdef COTRACK_HAVE_PIPELINE
+#include "chart.hpp"
 #include "lk_tracker.hpp"
-#include "cotrack/offline.hpp"
 #endif
 
 namespace cotrack::app {
@@ -49,10 +50,11 @@ std::string metrics_json(const TapVidMetrics& m) {
 }
 
 void print_row(const std::string& name, const TapVidMetrics& m, double fps) {
-  fmt::print("{:<28} {:6.1f} {:6.1f} {:6.1f}  {:5.1f} {:5.1f} {:5.1f} {:5.1f} {:5.1f}  {:8.1f}\n",
+  fmt::print("{:<28} {:6.1f} {:6.1f} {:6.1f}  {:5.1f} {:5.1f} {:5.1f} {:5.1f} {:5.1f}  {:>8}\n",
              name, 100 * m.average_jaccard, 100 * m.average_pts_within_thresh,
              100 * m.occlusion_accuracy, 100 * m.pts_within[0], 100 * m.pts_within[1],
-             100 * m.pts_within[2], 100 * m.pts_within[3], 100 * m.pts_within[4], fps);
+             100 * m.pts_within[2], 100 * m.pts_within[3], 100 * m.pts_within[4],
+             fps > 0 ? fmt::format("{:.1f}", fps) : std::string("-"));
 }
 
 }  // namespace
@@ -62,7 +64,7 @@ Command add_eval(CLI::App& app) {
     ModelOptions model;
     std::vector<std::string> clips, engines{"cotrack"};
     int synthetic = 0;
-    std::string query_mode = "first", mode = "exact", json, predictions, points;
+    std::string query_mode = "first", mode = "exact", json, chart, predictions, points;
     int iters = 0, step = 0, support_grid = 0;
   };
   auto o = std::make_shared<Options>();
@@ -89,6 +91,7 @@ Command add_eval(CLI::App& app) {
                     "clip given with --clips");
   c.sub->add_option("--points", o->points, "queries of --predictions (default: derived)");
   c.sub->add_option("--json", o->json, "write the results as JSON here");
+  c.sub->add_option("--chart", o->chart, "write a PNG bar chart of AJ, delta_avg and OA here");
   c.run = [o] {
     const QueryMode qmode = parse_query_mode(o->query_mode);
     std::vector<SynthClip> clips;
@@ -128,6 +131,7 @@ Command add_eval(CLI::App& app) {
     }
     std::unique_ptr<Model> model;
     bool first_result = true;
+    std::vector<std::pair<std::string, TapVidMetrics>> summary;
     for (const auto& engine_name : o->engines) {
       std::vector<TapVidMetrics> per_clip;
       double seconds = 0;
@@ -169,17 +173,33 @@ Command add_eval(CLI::App& app) {
         per_clip.push_back(compute_tapvid_metrics(tapvid_set(clip, eq, pred), qmode));
         fmt::print(stderr, "\r  {}: clip {}/{}", engine_name, k + 1, clips.size());
       }
-      fmt::print(stderr, "\r{:40}\r", "");
+      fmt::print(stderr, "\n");
       const TapVidMetrics mean = average_tapvid_metrics(per_clip);
       std::string label = engine_name;
       if (engine_name == "cotrack") label += " (" + o->mode + ")";
-      print_row(label, mean, frames / std::max(seconds, 1e-9));
+      print_row(label, mean, engine_name == "static" ? 0 : frames / std::max(seconds, 1e-9));
+      summary.emplace_back(label, mean);
       json += fmt::format("{}{{\"tracker\":\"{}\",\"fps\":{:.2f},\"metrics\":{}}}",
                           first_result ? "" : ",", label, frames / std::max(seconds, 1e-9),
                           metrics_json(mean));
       first_result = false;
     }
     json += "]}\n";
+    if (!o->chart.empty()) {
+#ifdef COTRACK_HAVE_PIPELINE
+      std::vector<BarSeries> series;
+      for (const auto& [label, m] : summary) {
+        series.push_back({label, {100 * m.average_jaccard, 100 * m.average_pts_within_thresh,
+                                  100 * m.occlusion_accuracy}});
+      }
+      write_bar_chart(o->chart,
+                      fmt::format("TAP-Vid metrics, {} clips, queries {}", clips.size(),
+                                  o->query_mode),
+                      {"AJ", "delta_avg", "OA"}, series);
+#else
+      throw UsageError("eval: --chart needs the pipeline build (OpenCV)");
+#endif
+    }
     if (!o->json.empty()) {
       std::ofstream out(o->json);
       out << json;
