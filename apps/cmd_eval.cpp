@@ -19,26 +19,6 @@
 namespace cotrack::app {
 namespace {
 
-// Static points: every query stays where it was queried, always visible (a floor to beat).
-TrackTable static_tracks(const SynthClip& clip, const std::vector<PointQuery>& queries) {
-  TrackTable t;
-  t.frames = clip.frames;
-  t.points = static_cast<int>(queries.size());
-  const size_t n = static_cast<size_t>(t.frames) * t.points;
-  t.x_px.resize(n);
-  t.y_px.resize(n);
-  t.visibility.assign(n, 1.f);
-  t.confidence.assign(n, 1.f);
-  t.visible.assign(n, 1);
-  for (int q = 0; q < t.points; ++q) {
-    for (int f = 0; f < t.frames; ++f) {
-      t.x_px[t.index(f, q)] = queries[q].x_px;
-      t.y_px[t.index(f, q)] = queries[q].y_px;
-    }
-  }
-  return t;
-}
-
 std::string metrics_json(const TapVidMetrics& m) {
   return fmt::format(
       "{{\"average_jaccard\":{:.6f},\"average_pts_within_thresh\":{:.6f},"
@@ -144,7 +124,7 @@ Command add_eval(CLI::App& app) {
         const auto t0 = std::chrono::steady_clock::now();
         TrackTable pred;
         if (engine_name == "static") {
-          pred = static_tracks(clip, queries);
+          pred = static_tracks(clip.frames, queries);
         } else if (engine_name == "cotrack") {
           if (!model) model = std::make_unique<Model>(o->model.load("cotrack eval"));
           EngineConfig ec;

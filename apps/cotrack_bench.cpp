@@ -26,33 +26,17 @@ double percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
-// Peak resident set size of this process, from /proc (kB -> MiB).
-double peak_rss_mib() {
+// A memory figure of this process from /proc/self/status ("VmHWM:" peak, "VmRSS:" now), MiB.
+double status_mib(const std::string& field) {
   std::ifstream in("/proc/self/status");
   std::string key;
   while (in >> key) {
-    if (key == "VmHWM:") {
+    if (key == field) {
       double kb = 0;
       in >> kb;
       return kb / 1024.0;
     }
-    std::string rest;
-    std::getline(in, rest);
-  }
-  return 0;
-}
-
-double current_rss_mib() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      double kb = 0;
-      in >> kb;
-      return kb / 1024.0;
-    }
-    std::string rest;
-    std::getline(in, rest);
+    std::getline(in, key);
   }
   return 0;
 }
@@ -152,7 +136,7 @@ int main(int argc, char** argv) {
         latency_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       }
       if (rss_every > 0 && (i + 1) % rss_every == 0) {
-        fmt::print(stderr, "{{\"frame\":{},\"rss_mib\":{:.1f}}}\n", i + 1, current_rss_mib());
+        fmt::print(stderr, "{{\"frame\":{},\"rss_mib\":{:.1f}}}\n", i + 1, status_mib("VmRSS:"));
       }
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -173,7 +157,7 @@ int main(int argc, char** argv) {
         (after.correlation_ms - before.correlation_ms) * per_frame,
         (after.transformer_ms - before.transformer_ms) * per_frame,
         (after.other_ms - before.other_ms) * per_frame, after.windows - before.windows,
-        peak_rss_mib());
+        status_mib("VmHWM:"));
     return 0;
   } catch (const cotrack::Error& e) {
     fmt::print(stderr, "cotrack-bench: {}\n", e.what());

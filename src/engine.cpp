@@ -203,23 +203,20 @@ struct OnlineEngine::Impl {
 
   // ---- frames and windows ------------------------------------------------------------------
 
-  // Encodes the frames of [first, first + count) that have no pyramid yet, as one batch.
+  // Encodes the frames of [first, first + count) that have no pyramid yet, one frame at a time:
+  // on CPU a batch of one runs about 25% faster per frame than a batch of eight (measured at
+  // 384x512: 0.93 s against 1.16 s per frame), as its activations stay in cache. The official
+  // code encodes 16 frames per batch; results differ by float rounding only (~1e-6).
   void encode(int64_t first, int count) {
-    std::vector<CachedFrame*> todo;
-    for (auto& f : frames) {
-      if (f.index >= first && f.index < first + count && f.levels.empty()) todo.push_back(&f);
-    }
-    if (todo.empty()) return;
     const auto t0 = Clock::now();
-    std::vector<at::Tensor> images;
-    for (auto* f : todo) images.push_back(f->image);
-    at::Tensor fmaps = Network::l2_normalize(net.encode(Network::normalize_frames(at::stack(images))));
-    std::vector<at::Tensor> levels = net.pyramid(fmaps);
-    for (size_t i = 0; i < todo.size(); ++i) {
-      for (const auto& l : levels) todo[i]->levels.push_back(l[static_cast<int64_t>(i)]);
+    for (auto& f : frames) {
+      if (f.index < first || f.index >= first + count || !f.levels.empty()) continue;
+      at::Tensor fmaps = Network::l2_normalize(
+          net.encode(Network::normalize_frames(f.image.unsqueeze(0))));
+      for (const auto& l : net.pyramid(fmaps)) f.levels.push_back(l[0]);
+      times.frames_encoded += 1;
     }
     times.cnn_ms += ms_since(t0);
-    times.frames_encoded += static_cast<int64_t>(todo.size());
   }
 
   // One window [ind, ind + S) with `real` frames present (the rest repeat the last one).

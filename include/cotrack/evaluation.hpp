@@ -32,7 +32,9 @@ std::vector<PointQuery> to_point_queries(const SynthClip& clip, const EvalQuerie
 TapVidTrackSet tapvid_set(const SynthClip& clip, const EvalQueries& queries,
                           const TrackTable& predicted);
 
-// A trivial baseline: every point stays at its query position and is always visible.
+// A trivial baseline: every query stays at its position and is always visible.
+TrackTable static_tracks(int frames, const std::vector<PointQuery>& queries);
+// static_tracks for each ground-truth point queried at its query frame.
 TrackTable static_baseline(const SynthClip& clip);
 
 }  // namespace cotrack

@@ -25,29 +25,12 @@ std::vector<PointQuery> queries_of(const SynthClip& clip) {
 }
 
 TapVidTrackSet tapvid_set(const SynthClip& clip, const TrackTable& pred) {
-  if (pred.frames != clip.frames || pred.points != clip.num_points) {
-    throw InputError(fmt::format("evaluation: predictions are {} frames x {} points, the clip has "
-                                 "{} x {}",
-                                 pred.frames, pred.points, clip.frames, clip.num_points));
-  }
-  TapVidTrackSet s = TapVidTrackSet::zeros(clip.num_points, clip.frames);
+  EvalQueries at_query_frames;
   for (int n = 0; n < clip.num_points; ++n) {
-    const int tq = clip.query_frame[n];
-    s.query_points[3 * n] = static_cast<float>(tq);
-    s.query_points[3 * n + 1] = clip.y(tq, n);
-    s.query_points[3 * n + 2] = clip.x(tq, n);
-    for (int t = 0; t < clip.frames; ++t) {
-      const size_t i = s.index(n, t), p = pred.index(t, n);
-      s.gt_occluded[i] = clip.is_visible(t, n) ? 0 : 1;
-      s.gt_tracks[2 * i] = clip.x(t, n);
-      s.gt_tracks[2 * i + 1] = clip.y(t, n);
-      s.pred_occluded[i] = pred.visible[p] ? 0 : 1;
-      s.pred_tracks[2 * i] = pred.x_px[p];
-      s.pred_tracks[2 * i + 1] = pred.y_px[p];
-    }
+    at_query_frames.point.push_back(n);
+    at_query_frames.frame.push_back(clip.query_frame[n]);
   }
-  rescale_to_tapvid_raster(s, clip.width, clip.height);
-  return s;
+  return tapvid_set(clip, at_query_frames, pred);
 }
 
 EvalQueries tapvid_queries(const SynthClip& clip, QueryMode mode) {
@@ -107,24 +90,27 @@ TapVidTrackSet tapvid_set(const SynthClip& clip, const EvalQueries& queries,
   return s;
 }
 
-TrackTable static_baseline(const SynthClip& clip) {
+TrackTable static_tracks(int frames, const std::vector<PointQuery>& queries) {
   TrackTable t;
-  t.frames = clip.frames;
-  t.points = clip.num_points;
+  t.frames = frames;
+  t.points = static_cast<int>(queries.size());
   const size_t n = static_cast<size_t>(t.frames) * t.points;
   t.x_px.resize(n);
   t.y_px.resize(n);
   t.visibility.assign(n, 1.f);
   t.confidence.assign(n, 1.f);
   t.visible.assign(n, 1);
-  for (int p = 0; p < clip.num_points; ++p) {
-    const int tq = clip.query_frame[p];
-    for (int s = 0; s < clip.frames; ++s) {
-      t.x_px[t.index(s, p)] = clip.x(tq, p);
-      t.y_px[t.index(s, p)] = clip.y(tq, p);
+  for (int q = 0; q < t.points; ++q) {
+    for (int f = 0; f < t.frames; ++f) {
+      t.x_px[t.index(f, q)] = queries[q].x_px;
+      t.y_px[t.index(f, q)] = queries[q].y_px;
     }
   }
   return t;
+}
+
+TrackTable static_baseline(const SynthClip& clip) {
+  return static_tracks(clip.frames, queries_of(clip));
 }
 
 }  // namespace cotrack
