@@ -31,14 +31,14 @@ std::pair<int, int> parse_resolution(const std::string& text);
 // The model options shared by the commands that run one.
 struct ModelOptions {
   std::string path;
-  std::string preset = "cotrack-small";
+  std::string preset;  // set: random weights of this architecture instead of the default model
   std::string resolution;
   std::string device = "auto";
   int threads = 0;
 
   void add_to(CLI::App* sub);
-  // Loads (or builds with random weights, warning on stderr), applies resolution and device,
-  // and sets the thread count.
+  // Loads --model, else builds --preset with random weights (warning on stderr), else loads the
+  // default model; applies resolution and device, and sets the thread count.
   Model load(const char* who) const;
 };
 

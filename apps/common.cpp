@@ -28,8 +28,9 @@ std::pair<int, int> parse_resolution(const std::string& text) {
 void ModelOptions::add_to(CLI::App* sub) {
   sub->add_option("--model", path,
                   "model file: a cotrack model, or the official scaled_online.pth");
-  sub->add_option("--preset", preset, "architecture with random weights when no --model")
-      ->capture_default_str();
+  sub->add_option("--preset", preset,
+                  "use this architecture with random weights (timing only): cotrack-small, "
+                  "cotracker3-online");
   sub->add_option("--resolution", resolution, "model input resolution HxW (default: the model's)");
   sub->add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   sub->add_option("--threads", threads, "CPU threads, 0 = all cores")->capture_default_str();
@@ -37,16 +38,27 @@ void ModelOptions::add_to(CLI::App* sub) {
 
 Model ModelOptions::load(const char* who) const {
   set_num_threads(threads);
-  Model model = path.empty() ? Model::random(ModelConfig::preset_named(preset), 0)
-                             : Model::load(path);
+  std::string file = path;
+  if (file.empty() && preset.empty()) {
+    file = COTRACK_DEFAULT_MODEL;
+    if (!std::filesystem::exists(file)) {
+      throw UsageError(fmt::format("{}: no --model given and the default model {} is missing",
+                                   who, file));
+    }
+    fmt::print(stderr, "{}: using the default model {}: an early training snapshot that tracks "
+               "worse than Lucas-Kanade for now (README, Training); --model selects another\n",
+               who, file);
+  }
+  Model model = file.empty() ? Model::random(ModelConfig::preset_named(preset), 0)
+                             : Model::load(file);
   if (!resolution.empty()) {
     const auto [h, w] = parse_resolution(resolution);
     model.set_resolution(h, w);
   }
   model.to_device(resolve_device(device));
-  if (path.empty()) {
-    fmt::print(stderr, "{}: WARNING: no --model given, so the network has random weights and its "
-               "tracks are meaningless; pass --model (see README)\n", who);
+  if (file.empty()) {
+    fmt::print(stderr, "{}: WARNING: --preset without --model: random weights, meaningless "
+               "tracks\n", who);
   }
   return model;
 }

@@ -55,9 +55,19 @@ Validated validate(const std::string& path, Checkpoint ckpt) {
     }
     if (key.rfind(kArchPrefix, 0) == 0) {
       arch.emplace_back(key.substr(std::string(kArchPrefix).size()), text);
-    } else if (key != "cotrack_format") {
+    } else if (key != "cotrack_format" && key.rfind("train.", 0) != 0) {
       v.info.metadata.emplace_back(key, text);
     }
+  }
+  // A cotrack-train checkpoint: the weights are the "model." entries; optimiser state is skipped.
+  const auto step = ckpt.metadata.find("train.step");
+  if (ours && step != ckpt.metadata.end()) {
+    std::vector<std::pair<std::string, at::Tensor>> weights;
+    for (auto& [name, t] : ckpt.tensors) {
+      if (name.rfind("model.", 0) == 0) weights.emplace_back(name.substr(6), t);
+    }
+    ckpt.tensors = std::move(weights);
+    v.info.metadata.emplace_back("trained_steps", std::to_string(step->second.i));
   }
   if (ours) {
     if (arch.empty()) {
@@ -72,7 +82,7 @@ Validated validate(const std::string& path, Checkpoint ckpt) {
     } catch (const UsageError& e) {
       throw ModelError(fmt::format("{}: bad architecture entry: {}", path, e.what()));
     }
-    v.info.format = "cotrack model v1";
+    v.info.format = step != ckpt.metadata.end() ? "cotrack training checkpoint" : "cotrack model v1";
   } else {
     v.config = ModelConfig::preset_named("cotracker3-online");
     v.info.format = "official CoTracker3 online state dict";

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "cotrack/model.hpp"
 #include "cotrack/training.hpp"
 
 namespace {
@@ -52,6 +53,10 @@ TEST_SUITE("train") {
     cotrack::Trainer b = cotrack::Trainer::resume(ckpt, tiny_config());
     CHECK(b.current_step() == 2);
     const auto next_b = b.step();
+    // A training checkpoint also loads as a model (its "model." weights, optimiser state skipped).
+    cotrack::Model m = cotrack::Model::load(ckpt);
+    CHECK(m.info().format == "cotrack training checkpoint");
+    CHECK(m.config().preset == "cotrack-small");
     std::filesystem::remove_all(dir);
     MESSAGE("step 3 loss " << next_a.loss << " vs resumed " << next_b.loss);
     CHECK(next_a.loss == next_b.loss);
