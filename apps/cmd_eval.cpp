@@ -75,7 +75,7 @@ Command add_eval(CLI::App& app) {
   c.run = [o] {
     const QueryMode qmode = parse_query_mode(o->query_mode);
     std::vector<SynthClip> clips;
-    for (const auto& dir : o->clips) clips.push_back(read_clip(dir));
+    for (const auto& dir : o->clips) clips.push_back(load_clip(dir));
     for (int s = 1; s <= o->synthetic; ++s) clips.push_back(generate_clip(SynthParams{}, s));
     if (clips.empty()) throw UsageError("eval: give --clips DIR... or --synthetic N");
 

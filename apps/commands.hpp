@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cotrack/model.hpp"
+#include "cotrack/synth.hpp"
 
 namespace cotrack::app {
 
@@ -47,5 +48,9 @@ using FrameSource = std::function<bool(std::vector<uint8_t>&, int&, int&)>;
 // A clip folder (PPM frames as `cotrack synth` writes) or, in the pipeline build, any video file
 // or image folder OpenCV reads. `total` is set to the frame count, or -1 when unknown.
 FrameSource open_input(const std::string& path, int64_t& total);
+
+// A clip folder with ground truth (gt.csv, points.csv) whose frames are frames/*.ppm or, in the
+// pipeline build, frames/*.png|jpg or a video file (video.mp4, .avi, .mkv, .mov, .webm) in it.
+SynthClip load_clip(const std::string& dir);
 
 }  // namespace cotrack::app

@@ -89,4 +89,26 @@ FrameSource open_input(const std::string& path, int64_t& total) {
 #endif
 }
 
+SynthClip load_clip(const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (fs::exists(fs::path(dir) / "frames" / "000000.ppm")) return read_clip(dir);
+#ifdef COTRACK_HAVE_PIPELINE
+  std::string source = dir;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string ext = entry.path().extension().string();
+    if (entry.is_regular_file() && (ext == ".mp4" || ext == ".avi" || ext == ".mkv" ||
+                                    ext == ".mov" || ext == ".webm")) {
+      source = entry.path().string();
+      break;
+    }
+  }
+  return read_clip(dir, read_all(source));
+#else
+  throw InputError(fmt::format("{}: no frames/000000.ppm; PNG frames and videos need the "
+                               "pipeline build (OpenCV)",
+                               dir));
+#endif
+}
+
 }  // namespace cotrack::app

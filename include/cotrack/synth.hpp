@@ -33,6 +33,8 @@
 #include <string>
 #include <vector>
 
+#include "cotrack/video.hpp"
+
 namespace cotrack {
 
 // Curriculum knob for layer motion (the bool switches of SynthParams further restrict it).
@@ -189,5 +191,8 @@ void write_clip(const SynthClip& clip, const std::string& dir);
 // `layer` is -1 for every point (the format does not store it). Throws InputError naming the
 // file (and line, for CSV rows) on malformed, missing or inconsistent input.
 SynthClip read_clip(const std::string& dir);
+// The same with frames read elsewhere (PNG folders, video files: the pipeline's VideoReader);
+// gt.csv and points.csv still come from `dir`.
+SynthClip read_clip(const std::string& dir, const VideoFrames& frames);
 
 }  // namespace cotrack

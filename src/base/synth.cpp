@@ -1485,7 +1485,7 @@ void write_clip(const SynthClip& clip, const std::string& dir) {
 
 SynthClip read_clip(const std::string& dir) {
   const fs::path root(dir);
-  SynthClip clip;
+  VideoFrames video;
   std::error_code ec;
   for (int t = 0;; ++t) {
     const std::string path = frame_path(root, t);
@@ -1496,14 +1496,27 @@ SynthClip read_clip(const std::string& dir) {
     const std::string data = read_whole_file(path);
     const PpmImage img = parse_ppm(path, data);
     if (t == 0) {
-      clip.width = img.width;
-      clip.height = img.height;
-    } else if (img.width != clip.width || img.height != clip.height) {
+      video.width = img.width;
+      video.height = img.height;
+    } else if (img.width != video.width || img.height != video.height) {
       throw InputError(fmt::format("{}: frame is {}x{}, frame 0 is {}x{}", path, img.width,
-                                   img.height, clip.width, clip.height));
+                                   img.height, video.width, video.height));
     }
-    clip.rgb.insert(clip.rgb.end(), img.pixels.begin(), img.pixels.end());
-    clip.frames = t + 1;
+    video.rgb.insert(video.rgb.end(), img.pixels.begin(), img.pixels.end());
+    video.count = t + 1;
+  }
+  return read_clip(dir, video);
+}
+
+SynthClip read_clip(const std::string& dir, const VideoFrames& video) {
+  const fs::path root(dir);
+  SynthClip clip;
+  clip.width = video.width;
+  clip.height = video.height;
+  clip.frames = video.count;
+  clip.rgb = video.rgb;
+  if (clip.frames < 1 || clip.rgb.size() != clip.frame_size() * clip.frames) {
+    throw InputError(fmt::format("{}: the clip has no frames", dir));
   }
   const int frames = clip.frames;
 

@@ -563,6 +563,21 @@ TEST_CASE("synth: write_clip / read_clip round trip and malformed files") {
   }
   CHECK(max_err <= 6e-5f);
 
+  // Frames from elsewhere (PNG folders, videos): gt.csv and points.csv still come from dir; the
+  // ground truth must fit the given frames.
+  cotrack::VideoFrames frames;
+  frames.width = clip.width;
+  frames.height = clip.height;
+  frames.count = clip.frames;
+  frames.rgb = clip.rgb;
+  const SynthClip with_frames = cotrack::read_clip(dir, frames);
+  CHECK(with_frames.rgb == clip.rgb);
+  CHECK(with_frames.tracks == back.tracks);
+  CHECK(with_frames.query_frame == back.query_frame);
+  frames.count = 2;  // gt.csv has rows for frames 2..5: not this clip's
+  frames.rgb.resize(frames.frame_bytes() * 2);
+  CHECK_THROWS_AS(cotrack::read_clip(dir, frames), cotrack::InputError);
+
   // Writing a shorter clip into the same directory removes the stale frames.
   SynthParams short_params = p;
   short_params.frames = 3;
