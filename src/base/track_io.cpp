@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -45,6 +47,35 @@ double parse_number(const std::string& text, const std::string& where) {
   return v;
 }
 
+// Calls `row(cells, where)` for each data row of a CSV file after checking its header with
+// `header(cells, where)`; skips blank and '#' lines; `where` is "path:line". An empty file or a
+// missing one is an InputError.
+void for_each_csv_row(
+    const std::string& path,
+    const std::function<void(const std::vector<std::string>&, const std::string&)>& header,
+    const std::function<void(const std::vector<std::string>&, const std::string&)>& row) {
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("{}: cannot open", path));
+  std::string line;
+  int line_no = 0;
+  bool header_seen = false;
+  while (std::getline(in, line)) {
+    ++line_no;
+    line = trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> cells = split_csv(line);
+    for (auto& c : cells) c = trim(c);
+    const std::string where = fmt::format("{}:{}", path, line_no);
+    if (!header_seen) {
+      header_seen = true;
+      header(cells, where);
+    } else {
+      row(cells, where);
+    }
+  }
+  if (!header_seen) throw InputError(fmt::format("{}: empty file", path));
+}
+
 std::vector<int> default_ids(const std::vector<int>& ids, int points, const std::string& path) {
   if (ids.empty()) {
     std::vector<int> out(points);
@@ -78,50 +109,37 @@ void write_atomically(const std::string& path, Body body) {
 }  // namespace
 
 std::vector<PointQuery> read_points_csv(const std::string& path, std::vector<int>* ids) {
-  std::ifstream in(path);
-  if (!in) throw InputError(fmt::format("{}: cannot open", path));
-  std::string line;
-  int line_no = 0;
   std::vector<PointQuery> out;
   if (ids) ids->clear();
-  bool header_seen = false;
-  while (std::getline(in, line)) {
-    ++line_no;
-    line = trim(line);
-    if (line.empty() || line[0] == '#') continue;
-    const auto cells = split_csv(line);
-    const std::string where = fmt::format("{}:{}", path, line_no);
-    if (!header_seen) {
-      header_seen = true;
-      if (cells.size() != 4 || trim(cells[0]) != "point_id" || trim(cells[1]) != "frame" ||
-          trim(cells[2]) != "x" || trim(cells[3]) != "y") {
-        throw InputError(fmt::format("{}: expected the header 'point_id,frame,x,y'", where));
-      }
-      continue;
-    }
-    if (cells.size() != 4) {
-      throw InputError(fmt::format("{}: expected 4 columns, got {}", where, cells.size()));
-    }
-    const double id = parse_number(cells[0], where), frame = parse_number(cells[1], where);
-    if (id != std::floor(id) || frame != std::floor(frame) || frame < 0 || frame > 1e9 ||
-        std::abs(id) > 2e9) {
-      throw InputError(fmt::format("{}: point_id and frame must be integers, frame >= 0", where));
-    }
-    PointQuery q;
-    q.frame = static_cast<int>(frame);
-    q.x_px = static_cast<float>(parse_number(cells[2], where));
-    q.y_px = static_cast<float>(parse_number(cells[3], where));
-    out.push_back(q);
-    if (ids) ids->push_back(static_cast<int>(id));
-  }
-  if (!header_seen) throw InputError(fmt::format("{}: empty file", path));
+  for_each_csv_row(
+      path,
+      [](const std::vector<std::string>& cells, const std::string& where) {
+        if (cells != std::vector<std::string>{"point_id", "frame", "x", "y"}) {
+          throw InputError(fmt::format("{}: expected the header 'point_id,frame,x,y'", where));
+        }
+      },
+      [&](const std::vector<std::string>& cells, const std::string& where) {
+        if (cells.size() != 4) {
+          throw InputError(fmt::format("{}: expected 4 columns, got {}", where, cells.size()));
+        }
+        const double id = parse_number(cells[0], where), frame = parse_number(cells[1], where);
+        if (id != std::floor(id) || frame != std::floor(frame) || frame < 0 || frame > 1e9 ||
+            std::abs(id) > 2e9) {
+          throw InputError(
+              fmt::format("{}: point_id and frame must be integers, frame >= 0", where));
+        }
+        PointQuery q;
+        q.frame = static_cast<int>(frame);
+        q.x_px = static_cast<float>(parse_number(cells[2], where));
+        q.y_px = static_cast<float>(parse_number(cells[3], where));
+        out.push_back(q);
+        if (ids) ids->push_back(static_cast<int>(id));
+      });
   return out;
 }
 
 TrackTable read_tracks_csv(const std::string& path, const std::vector<int>& point_ids,
                            int frames) {
-  std::ifstream in(path);
-  if (!in) throw InputError(fmt::format("{}: cannot open", path));
   std::map<int, int> column;
   for (size_t i = 0; i < point_ids.size(); ++i) column[point_ids[i]] = static_cast<int>(i);
   TrackTable t;
@@ -134,48 +152,43 @@ TrackTable read_tracks_csv(const std::string& path, const std::vector<int>& poin
   t.confidence.assign(n, 0.f);
   t.visible.assign(n, 0);
   std::vector<uint8_t> seen(n, 0);
-  std::string line;
-  int line_no = 0;
-  bool header = false;
   bool has_conf = false;
-  while (std::getline(in, line)) {
-    ++line_no;
-    line = trim(line);
-    if (line.empty() || line[0] == '#') continue;
-    const auto cells = split_csv(line);
-    const std::string where = fmt::format("{}:{}", path, line_no);
-    if (!header) {
-      header = true;
-      if (cells.size() < 5 || trim(cells[0]) != "point_id" || trim(cells[1]) != "frame" ||
-          trim(cells[2]) != "x" || trim(cells[3]) != "y" || trim(cells[4]) != "visible") {
-        throw InputError(fmt::format("{}: expected the header 'point_id,frame,x,y,visible'", where));
-      }
-      has_conf = cells.size() >= 6;
-      continue;
-    }
-    if (cells.size() != (has_conf ? 6u : 5u)) {
-      throw InputError(fmt::format("{}: expected {} columns", where, has_conf ? 6 : 5));
-    }
-    const double id = parse_number(cells[0], where), f = parse_number(cells[1], where);
-    auto it = column.find(static_cast<int>(id));
-    if (id != std::floor(id) || it == column.end()) {
-      throw InputError(fmt::format("{}: unknown point_id '{}'", where, cells[0]));
-    }
-    if (f != std::floor(f) || f < 0 || f >= frames) {
-      throw InputError(fmt::format("{}: frame {} outside 0..{}", where, cells[1], frames - 1));
-    }
-    const size_t i = t.index(static_cast<int>(f), it->second);
-    if (seen[i]) throw InputError(fmt::format("{}: duplicate row", where));
-    seen[i] = 1;
-    t.x_px[i] = static_cast<float>(parse_number(cells[2], where));
-    t.y_px[i] = static_cast<float>(parse_number(cells[3], where));
-    const double vis = parse_number(cells[4], where);
-    if (vis != 0 && vis != 1) throw InputError(fmt::format("{}: visible must be 0 or 1", where));
-    t.visible[i] = vis != 0;
-    t.visibility[i] = static_cast<float>(vis);
-    t.confidence[i] = has_conf ? static_cast<float>(parse_number(cells[5], where)) : 1.f;
-  }
-  if (!header) throw InputError(fmt::format("{}: empty file", path));
+  for_each_csv_row(
+      path,
+      [&](const std::vector<std::string>& cells, const std::string& where) {
+        const std::vector<std::string> base{"point_id", "frame", "x", "y", "visible"};
+        has_conf = cells.size() == 6 && cells[5] == "confidence";
+        if (cells.size() < 5 || !std::equal(base.begin(), base.end(), cells.begin()) ||
+            (cells.size() == 6 && !has_conf) || cells.size() > 6) {
+          throw InputError(fmt::format(
+              "{}: expected the header 'point_id,frame,x,y,visible[,confidence]'", where));
+        }
+      },
+      [&](const std::vector<std::string>& cells, const std::string& where) {
+        if (cells.size() != (has_conf ? 6u : 5u)) {
+          throw InputError(fmt::format("{}: expected {} columns", where, has_conf ? 6 : 5));
+        }
+        const double id = parse_number(cells[0], where), f = parse_number(cells[1], where);
+        auto it = column.find(static_cast<int>(id));
+        if (id != std::floor(id) || it == column.end()) {
+          throw InputError(fmt::format("{}: unknown point_id '{}'", where, cells[0]));
+        }
+        if (f != std::floor(f) || f < 0 || f >= frames) {
+          throw InputError(fmt::format("{}: frame {} outside 0..{}", where, cells[1], frames - 1));
+        }
+        const size_t i = t.index(static_cast<int>(f), it->second);
+        if (seen[i]) throw InputError(fmt::format("{}: duplicate row", where));
+        seen[i] = 1;
+        t.x_px[i] = static_cast<float>(parse_number(cells[2], where));
+        t.y_px[i] = static_cast<float>(parse_number(cells[3], where));
+        const double vis = parse_number(cells[4], where);
+        if (vis != 0 && vis != 1) {
+          throw InputError(fmt::format("{}: visible must be 0 or 1", where));
+        }
+        t.visible[i] = vis != 0;
+        t.visibility[i] = static_cast<float>(vis);
+        t.confidence[i] = has_conf ? static_cast<float>(parse_number(cells[5], where)) : 1.f;
+      });
   for (size_t i = 0; i < n; ++i) {
     if (!seen[i]) {
       throw InputError(fmt::format("{}: no row for point {} on frame {}", path,
