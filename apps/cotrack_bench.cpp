@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -24,21 +23,6 @@ double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
   return v[i];
-}
-
-// A memory figure of this process from /proc/self/status ("VmHWM:" peak, "VmRSS:" now), MiB.
-double status_mib(const std::string& field) {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == field) {
-      double kb = 0;
-      in >> kb;
-      return kb / 1024.0;
-    }
-    std::getline(in, key);
-  }
-  return 0;
 }
 
 }  // namespace
@@ -136,7 +120,8 @@ int main(int argc, char** argv) {
         latency_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
       }
       if (rss_every > 0 && (i + 1) % rss_every == 0) {
-        fmt::print(stderr, "{{\"frame\":{},\"rss_mib\":{:.1f}}}\n", i + 1, status_mib("VmRSS:"));
+        fmt::print(stderr, "{{\"frame\":{},\"rss_mib\":{:.1f}}}\n", i + 1,
+                   cotrack::process_memory_mib("VmRSS:"));
       }
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -157,7 +142,7 @@ int main(int argc, char** argv) {
         (after.correlation_ms - before.correlation_ms) * per_frame,
         (after.transformer_ms - before.transformer_ms) * per_frame,
         (after.other_ms - before.other_ms) * per_frame, after.windows - before.windows,
-        status_mib("VmHWM:"));
+        cotrack::process_memory_mib("VmHWM:"));
     return 0;
   } catch (const cotrack::Error& e) {
     fmt::print(stderr, "cotrack-bench: {}\n", e.what());

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 
+#include <fstream>
 #include <thread>
 
 #include "cotrack/error.hpp"
@@ -31,6 +32,20 @@ std::string resolve_device(const std::string& requested) {
     return requested;
   }
   throw UsageError(fmt::format("device '{}': expected auto, cpu, cuda or cuda:N", requested));
+}
+
+double process_memory_mib(const std::string& field) {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == field) {
+      double kb = 0;
+      in >> kb;
+      return kb / 1024.0;
+    }
+    std::getline(in, key);
+  }
+  return 0;
 }
 
 }  // namespace cotrack

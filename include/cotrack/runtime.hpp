@@ -14,4 +14,8 @@ bool cuda_available();
 // "cpu" unless `requested` is "auto" and CUDA is available; validates explicit names.
 std::string resolve_device(const std::string& requested);
 
+// A memory figure of this process from /proc/self/status, in MiB: "VmRSS:" (now) or "VmHWM:"
+// (peak). 0 when unavailable.
+double process_memory_mib(const std::string& field);
+
 }  // namespace cotrack

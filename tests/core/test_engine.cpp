@@ -4,7 +4,6 @@
 
 #include <ATen/ATen.h>
 
-#include <fstream>
 #include <map>
 #include <memory>
 
@@ -12,6 +11,7 @@
 #include "cotrack/error.hpp"
 #include "cotrack/evaluation.hpp"
 #include "cotrack/model.hpp"
+#include "cotrack/runtime.hpp"
 #include "cotrack/synth.hpp"
 
 using cotrack::test::get;
@@ -49,20 +49,6 @@ cotrack::SynthClip small_clip(int frames, int points, uint64_t seed) {
   p.frames = frames;
   p.num_points = points;
   return cotrack::generate_clip(p, seed);
-}
-
-double rss_mib() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      double kb = 0;
-      in >> kb;
-      return kb / 1024.0;
-    }
-    std::getline(in, key);
-  }
-  return 0;
 }
 
 }  // namespace
@@ -276,10 +262,10 @@ TEST_SUITE("slow") {
         for (int n = 0; n < 8; ++n) engine.add_point(i, 10.f + n, 20.f);
       }
       engine.step();
-      if (i == 1000) warm = rss_mib();
+      if (i == 1000) warm = cotrack::process_memory_mib("VmRSS:");
     }
     engine.flush();
-    const double end = rss_mib();
+    const double end = cotrack::process_memory_mib("VmRSS:");
     MESSAGE("RSS after 1,000 frames " << warm << " MiB, after 10,000 frames " << end << " MiB");
     CHECK(sunk == 10000);
     CHECK(end <= warm * 1.05 + 4.0);
