@@ -121,6 +121,21 @@ at::Tensor sincos_time_embedding(int window_len, int dim) {
   return emb.unsqueeze(0).to(at::kFloat);
 }
 
+void carry_over_estimates(const at::Tensor& qf, int64_t ind, const ModelConfig& config,
+                          const at::Tensor& coords_px, const at::Tensor& vis,
+                          const at::Tensor& conf, at::Tensor& coords_init, at::Tensor& vis_init,
+                          at::Tensor& conf_init) {
+  const int step = config.step(), overlap = config.window_len - step;
+  const at::Tensor copy_over = (qf < ind + overlap).view({1, 1, -1, 1});
+  auto previous = [&](const at::Tensor& buffer) {
+    at::Tensor prev = buffer.narrow(1, ind, overlap);
+    return at::cat({prev, prev.narrow(1, overlap - 1, 1).expand({-1, step, -1, -1})}, 1);
+  };
+  coords_init = at::where(copy_over, previous(coords_px / config.stride), coords_init);
+  vis_init = at::where(copy_over, previous(vis), vis_init);
+  conf_init = at::where(copy_over, previous(conf), conf_init);
+}
+
 at::Tensor bilinear_sampler(const at::Tensor& input, const at::Tensor& coords_in) {
   const auto sizes = input.sizes().slice(2);
   at::Tensor coords = coords_in;

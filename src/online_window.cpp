@@ -82,18 +82,8 @@ void OfficialOnline::step_pyramid(const std::vector<at::Tensor>& levels, int64_t
   at::Tensor conf_init = at::zeros({1, S, N, 1}, opts);
   at::Tensor coords_init = qc.reshape({1, 1, N, 2}).expand({1, S, N, 2});
   if (ind_ > 0) {
-    const int overlap = S - step;
-    const at::Tensor copy_over = (qf < ind_ + overlap).view({1, 1, N, 1});
-    auto previous = [&](const at::Tensor& buffer) {
-      at::Tensor prev = buffer.narrow(1, ind_, overlap);
-      return at::cat({prev, prev.narrow(1, overlap - 1, 1).expand({-1, step, -1, -1})}, 1);
-    };
-    at::Tensor coords_prev = previous(coords_ / cfg.stride);
-    at::Tensor vis_prev = previous(vis_.unsqueeze(-1).clone());
-    at::Tensor conf_prev = previous(conf_.unsqueeze(-1).clone());
-    coords_init = at::where(copy_over.expand_as(coords_init), coords_prev, coords_init);
-    vis_init = at::where(copy_over.expand_as(vis_init), vis_prev, vis_init);
-    conf_init = at::where(copy_over.expand_as(conf_init), conf_prev, conf_init);
+    carry_over_estimates(qf[0], ind_, cfg, coords_, vis_.unsqueeze(-1), conf_.unsqueeze(-1),
+                         coords_init, vis_init, conf_init);
   }
 
   WindowOutput out = net_.forward_window(pyramid, coords_init, window_support, vis_init, conf_init,

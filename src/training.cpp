@@ -72,15 +72,8 @@ WindowedOutput unrolled_forward(const Network& net, const at::Tensor& video,
   WindowedOutput result;
   for (int64_t ind = 0; ind + S <= T; ind += step) {
     if (ind > 0) {
-      const int overlap = S - step;
-      const at::Tensor copy_over = (qf < ind + overlap).view({1, 1, N, 1});
-      auto previous = [&](const at::Tensor& buffer) {
-        at::Tensor prev = buffer.narrow(1, ind, overlap);
-        return at::cat({prev, prev.narrow(1, overlap - 1, 1).expand({-1, step, -1, -1})}, 1);
-      };
-      coords_init = at::where(copy_over, previous(coords_pred / cfg.stride), coords_init);
-      vis_init = at::where(copy_over, previous(vis_pred), vis_init);
-      conf_init = at::where(copy_over, previous(conf_pred), conf_init);
+      carry_over_estimates(qf, ind, cfg, coords_pred, vis_pred, conf_pred, coords_init, vis_init,
+                           conf_init);
     }
     const at::Tensor mask = (qf < ind + S).view({1, 1, 1, N, 1});
     std::vector<at::Tensor> window_pyramid, window_support;
