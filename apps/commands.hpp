@@ -25,6 +25,9 @@ Command add_demo(CLI::App& app);
 Command add_track(CLI::App& app);
 Command add_synth(CLI::App& app);
 Command add_eval(CLI::App& app);
+#ifdef COTRACK_HAVE_PIPELINE
+Command add_live(CLI::App& app);  // cmd_live.cpp: the live app (GStreamer, OpenCV)
+#endif
 
 // "HxW" -> (H, W); throws UsageError.
 std::pair<int, int> parse_resolution(const std::string& text);

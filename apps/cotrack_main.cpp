@@ -4,19 +4,26 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "config_file.hpp"
 #include "cotrack/error.hpp"
 
 int main(int argc, char** argv) {
   using cotrack::ExitCode;
   CLI::App app{"cotrack: real-time point tracking with CoTracker3"};
   app.require_subcommand(1);
-  const std::vector<cotrack::app::Command> commands = {
+  std::vector<cotrack::app::Command> commands = {
+#ifdef COTRACK_HAVE_PIPELINE
+      cotrack::app::add_live(app),
+#endif
       cotrack::app::add_demo(app),  cotrack::app::add_track(app), cotrack::app::add_eval(app),
       cotrack::app::add_synth(app), cotrack::app::add_model_info(app)};
   try {
-    app.parse(argc, argv);
+    cotrack::app::parse_with_config(app, argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : static_cast<int>(ExitCode::kUsage);
+  } catch (const cotrack::Error& e) {
+    fmt::print(stderr, "cotrack: {}\n", e.what());
+    return static_cast<int>(e.code());
   }
   try {
     for (const auto& c : commands) {

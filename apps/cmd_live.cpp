@@ -1,0 +1,547 @@
+// `cotrack live`: the interactive tracker. A GStreamer source feeds the frame ring, the engine
+// thread tracks, the main thread draws (window or headless) and writes the outputs.
+//
+//   capture thread (GStreamer) --ring--> engine thread --LiveView--> main thread (draw, window)
+//                                               |                          | clicks, keys
+//                                               +--FinalFrame--> output thread (video file)
+//                                               +--> tracks file (engine thread, flushed per frame)
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "commands.hpp"
+#include "config_file.hpp"
+#include "cotrack/engine.hpp"
+#include "cotrack/error.hpp"
+#include "cotrack/runtime.hpp"
+#include "cotrack/track_io.hpp"
+#include "engine_worker.hpp"
+#include "frame_ring.hpp"
+#include "gst_source.hpp"
+#include "lk_tracker.hpp"
+#include "renderer.hpp"
+
+namespace cotrack::app {
+namespace {
+
+std::atomic<int> g_signal{0};
+extern "C" void on_signal(int sig) { g_signal.store(sig); }
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+struct LiveOptions {
+  std::string config;
+  SourceConfig source;
+  std::string on_reconnect = "keep";
+  std::string engine = "lk";
+  ModelOptions model;
+  std::string mode = "low-latency";
+  int step = 0, iters = 0, max_points = 256, support_grid = 0, local_grid = 0;
+  std::string points_path;
+  int grid = 0;
+  int ring_slots = 16, max_thin = 8;
+  std::string drop = "thin";
+  bool no_window = false;
+  std::string out_video, out_tracks, stats_json, screenshot_dir = ".";
+  int trail = 32;
+  double duration_s = 0;
+  int64_t max_frames = 0;
+  double log_every_s = 5;
+  bool help_overlay = false;
+};
+
+// Median and p95 of a sample (sorted in place); zeros when empty.
+std::pair<double, double> median_p95(std::vector<double>& v) {
+  if (v.empty()) return {0, 0};
+  std::sort(v.begin(), v.end());
+  return {v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 95 / 100)]};
+}
+
+// Renders final frames into the video file on its own thread, so encoding never holds up the
+// engine. The queue is bounded: when the encoder falls behind, the engine thread waits (and the
+// ring's thinning absorbs it), no frame of the video is lost.
+class VideoWorker {
+ public:
+  VideoWorker(const std::string& path, double fps, int trail) : path_(path), fps_(fps) {
+    render_cfg_.trail_frames = trail;
+    thread_ = std::thread([this] { run(); });
+  }
+  ~VideoWorker() { close(); }
+  void push(const FinalFrame& f) {
+    if (!f.rgb) return;
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [this] { return queue_.size() < kMaxQueued || done_; });
+    queue_.push_back(f);
+    cv_.notify_all();
+  }
+  void close() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  int64_t frames() const { return frames_; }
+  std::string error() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return error_;
+  }
+
+ private:
+  void run() {
+    Renderer renderer(render_cfg_);
+    std::vector<uint8_t> bgr;
+    std::unique_ptr<VideoOut> out;
+    while (true) {
+      FinalFrame f;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [this] { return !queue_.empty() || done_; });
+        if (queue_.empty()) break;
+        f = std::move(queue_.front());
+        queue_.pop_front();
+        cv_.notify_all();
+      }
+      try {
+        if (!out) out = std::make_unique<VideoOut>(path_, f.width, f.height, fps_);
+        if (f.width != width_ && width_ != 0) continue;  // a new size cannot go in one file
+        width_ = f.width;
+        HudStats hud;
+        renderer.draw(f.rgb->data(), f.width, f.height, *f.trails, f.frame_index, hud, bgr);
+        out->write(bgr);
+        ++frames_;
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (error_.empty()) error_ = e.what();
+      }
+    }
+    if (out) out->close();
+  }
+
+  static constexpr size_t kMaxQueued = 32;
+  std::string path_;
+  double fps_;
+  RenderConfig render_cfg_;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<FinalFrame> queue_;
+  bool done_ = false;
+  std::atomic<int64_t> frames_{0};
+  int width_ = 0;
+  std::string error_;
+};
+
+std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, std::unique_ptr<Model>& model,
+                                           int& history_frames) {
+  if (o.engine == "lk") {
+    LKConfig lc;
+    lc.max_points = o.max_points;
+    lc.trail_frames = o.trail;
+    history_frames = 16;
+    return std::make_unique<LKTracker>(lc);
+  }
+  if (o.engine != "cotrack") {
+    throw UsageError(fmt::format("engine '{}': expected cotrack or lk", o.engine));
+  }
+  model = std::make_unique<Model>(o.model.load("cotrack live"));
+  EngineConfig ec;
+  ec.mode = parse_engine_mode(o.mode);
+  ec.step = o.step;
+  ec.iters = o.iters;
+  ec.max_points = o.max_points;
+  ec.support_grid = o.support_grid;
+  ec.local_grid = o.local_grid;
+  ec.trail_frames = o.trail;
+  history_frames = 2 * model->config().window_len + 8;
+  return std::make_unique<OnlineEngine>(*model, ec);
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out += c;
+  }
+  return out;
+}
+
+int run_live(LiveOptions& o, const CLI::App& sub) {
+  // Everything is validated before anything starts.
+  o.source.validate();
+  RingConfig rc;
+  rc.slots = o.ring_slots;
+  rc.max_thin = o.max_thin;
+  rc.policy = parse_drop_policy(o.drop);
+  rc.validate();
+  const SourceKind kind = source_kind(o.source.spec);
+  if (rc.policy == DropPolicy::kNone && !(kind == SourceKind::kFile && !o.source.realtime)) {
+    throw UsageError("drop 'none' needs a source that can wait: a file with realtime = false");
+  }
+  if (kind == SourceKind::kFile && !o.source.realtime) rc.policy = DropPolicy::kNone;
+  if (o.on_reconnect != "keep" && o.on_reconnect != "reset") {
+    throw UsageError(fmt::format("on-reconnect '{}': expected keep or reset", o.on_reconnect));
+  }
+  if (o.trail < 1 || o.trail > 1000) throw UsageError("trail: expected 1..1000 frames");
+  if (o.grid < 0 || o.grid > 64) throw UsageError("grid: expected 0..64");
+  if (o.duration_s < 0) throw UsageError("duration: expected >= 0 seconds");
+  std::vector<PointQuery> initial_points;
+  if (!o.points_path.empty()) initial_points = read_points_csv(o.points_path);
+
+  const bool window = !o.no_window && PreviewWindow::display_available();
+  if (!o.no_window && !window) {
+    fmt::print(stderr, "cotrack live: no display (DISPLAY is not set): running headless{}\n",
+               o.out_video.empty() && o.out_tracks.empty()
+                   ? "; add --out-video or --out-tracks to keep the result"
+                   : "");
+  }
+
+  std::unique_ptr<Model> model;
+  int history_frames = 16;
+  std::unique_ptr<PointTracker> tracker = make_tracker(o, model, history_frames);
+  const std::string mode_label =
+      o.engine == "lk" ? std::string("lk") : fmt::format("cotrack {}", o.mode);
+
+  fmt::print(stderr, "cotrack live: settings: {}\n", effective_settings(sub));
+  if (o.engine == "lk") {
+    fmt::print(stderr, "cotrack live: engine lk, the Lucas-Kanade baseline (the default until "
+                       "cotrack's own model tracks better; --engine cotrack uses the network)\n");
+  } else {
+    fmt::print(stderr, "cotrack live: engine {} | {} | {}\n", mode_label,
+               model->config().summary(), model->device());
+  }
+
+  std::unique_ptr<TrackWriter> tracks_out;
+  if (!o.out_tracks.empty()) tracks_out = std::make_unique<TrackWriter>(o.out_tracks);
+  std::unique_ptr<VideoWorker> video_out;
+  if (!o.out_video.empty()) {
+    // Fail now, not at the first frame, when the file cannot be written.
+    const auto dir = std::filesystem::absolute(o.out_video).parent_path();
+    if (!std::filesystem::is_directory(dir)) {
+      throw Error(ExitCode::kRuntime,
+                  fmt::format("{}: cannot write the video: no directory {}", o.out_video,
+                              dir.string()));
+    }
+    video_out = std::make_unique<VideoWorker>(o.out_video, o.source.fps, o.trail);
+  }
+
+  FrameRing ring(rc);
+  WorkerConfig wc;
+  wc.history_frames = history_frames;
+  wc.trail_frames = o.trail;
+  wc.keep_points_on_restart = o.on_reconnect == "keep";
+  EngineWorker worker(*tracker, ring, wc, [&](const FinalFrame& f) {
+    if (tracks_out) tracks_out->write(f.estimates);
+    if (video_out) video_out->push(f);
+  });
+
+  std::atomic<bool> source_done{false}, source_failed{false};
+  std::atomic<int> starts{0};
+  GstSource::init();
+  GstSource source(
+      o.source,
+      [&](const SourceFrame& f) {
+        return ring.offer(f.rgb, f.width, f.height, f.stride, f.pts_ns, f.arrival_ns) !=
+               FrameRing::Offer::kRefused;
+      },
+      [&](const SourceEvent& e) {
+        switch (e.kind) {
+          case SourceEvent::Kind::kStarted:
+            if (starts.fetch_add(1) > 0) {
+              worker.post({LiveCommand::Kind::kStreamRestarted});
+            }
+            break;
+          case SourceEvent::Kind::kEndOfStream:
+            fmt::print(stderr, "cotrack live: end of stream{}\n",
+                       kind == SourceKind::kFile ? "" : " (the source will reconnect)");
+            if (kind == SourceKind::kFile) source_done.store(true);
+            break;
+          case SourceEvent::Kind::kError:
+            fmt::print(stderr, "cotrack live: source error: {}\n", e.message);
+            break;
+          case SourceEvent::Kind::kReconnecting:
+            fmt::print(stderr, "cotrack live: reconnecting in {} ms (attempt {})\n", e.delay_ms,
+                       e.attempt);
+            break;
+          case SourceEvent::Kind::kGaveUp:
+            fmt::print(stderr, "cotrack live: source gave up: {}\n", e.message);
+            source_failed.store(true);
+            source_done.store(true);
+            break;
+        }
+      });
+
+  for (const auto& q : initial_points) {
+    LiveCommand c{LiveCommand::Kind::kAddPoint};
+    c.frame = q.frame;
+    c.x_px = q.x_px;
+    c.y_px = q.y_px;
+    worker.post(c);
+  }
+  if (o.grid > 0) {
+    LiveCommand c{LiveCommand::Kind::kGrid};
+    c.grid = o.grid;
+    worker.post(c);
+  }
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  worker.start();
+  try {
+    source.start();
+  } catch (...) {
+    worker.stop(false);
+    throw;
+  }
+  fmt::print(stderr, "cotrack live: source {} ({}): {}\n", o.source.spec, to_string(kind),
+             source.description());
+
+  std::unique_ptr<PreviewWindow> win;
+  RenderConfig render_cfg;
+  render_cfg.trail_frames = o.trail;
+  render_cfg.show_help = o.help_overlay;
+  Renderer renderer(render_cfg);
+  std::vector<uint8_t> bgr;
+  std::vector<double> latencies_ms;
+  std::shared_ptr<const LiveView> shown;
+  const int64_t t_start = steady_ns();
+  int64_t next_log_ns = t_start + static_cast<int64_t>(o.log_every_s * 1e9);
+  std::string quit_reason;
+  int exit_code = 0;
+
+  while (quit_reason.empty()) {
+    if (g_signal.load() != 0) quit_reason = g_signal.load() == SIGINT ? "interrupted" : "terminated";
+    const double elapsed_s = (steady_ns() - t_start) * 1e-9;
+    if (o.duration_s > 0 && elapsed_s >= o.duration_s) quit_reason = "duration reached";
+    if (source_done.load() && !worker.finished()) worker.end_of_stream();
+    if (worker.finished()) {
+      quit_reason = source_failed.load() ? "source failed" : "end of stream";
+      if (!worker.error().empty()) {
+        throw Error(ExitCode::kRuntime, "engine thread: " + worker.error());
+      }
+    }
+    auto view = worker.latest();
+    if (o.max_frames > 0 && view->counters.processed >= o.max_frames) quit_reason = "max-frames";
+    if (view != shown && view->rgb) {
+      shown = view;
+      HudStats hud;
+      hud.input_fps = view->input_fps;
+      hud.tracked_fps = view->tracked_fps;
+      hud.received = view->counters.received;
+      hud.processed = view->counters.processed;
+      hud.dropped = view->counters.dropped();
+      hud.points = view->points;
+      hud.thin = view->thin;
+      hud.mode = mode_label;
+      hud.paused = view->paused;
+      hud.status = view->status;
+      hud.latency_ms = (steady_ns() - view->arrival_ns) * 1e-6;
+      renderer.draw(view->rgb->data(), view->width, view->height, *view->tracks,
+                    view->frame_index, hud, bgr);
+      if (!view->paused) latencies_ms.push_back(hud.latency_ms);
+      if (window) {
+        if (!win) win = std::make_unique<PreviewWindow>("cotrack", view->width, view->height);
+        win->show(bgr, view->width, view->height);
+      }
+    }
+    if (win) {
+      for (const UiEvent& e : win->poll(5)) {
+        if (!shown) continue;
+        LiveCommand c{LiveCommand::Kind::kAddPoint};
+        c.frame = shown->frame_index;
+        c.x_px = e.x;
+        c.y_px = e.y;
+        switch (e.kind) {
+          case UiEvent::Kind::kLeftClick:
+            if (e.x < 0 || e.y < 0 || e.x > shown->width - 1 || e.y > shown->height - 1) break;
+            worker.post(c);
+            break;
+          case UiEvent::Kind::kRightClick:
+            c.kind = LiveCommand::Kind::kRemoveNearest;
+            worker.post(c);
+            break;
+          case UiEvent::Kind::kClosed:
+            quit_reason = "window closed";
+            break;
+          case UiEvent::Kind::kKey:
+            switch (e.key) {
+              case 'q': case 27: quit_reason = "quit"; break;
+              case 'c': worker.post({LiveCommand::Kind::kClear}); break;
+              case 'g': {
+                LiveCommand g{LiveCommand::Kind::kGrid};
+                g.grid = o.grid > 0 ? o.grid : 4;
+                worker.post(g);
+                break;
+              }
+              case ' ': case 'p': worker.post({LiveCommand::Kind::kTogglePause}); break;
+              case 'h':
+                render_cfg.show_help = !render_cfg.show_help;
+                renderer.set_config(render_cfg);
+                shown = nullptr;  // redraw
+                break;
+              case 's': {
+                const std::string path = (std::filesystem::path(o.screenshot_dir) /
+                                          fmt::format("cotrack-{:06d}.png", shown->seq))
+                                             .string();
+                fmt::print(stderr, "cotrack live: screenshot {} {}\n", path,
+                           write_png(path, bgr, shown->width, shown->height) ? "written"
+                                                                             : "FAILED");
+                break;
+              }
+              default: break;
+            }
+            break;
+        }
+      }
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (o.log_every_s > 0 && steady_ns() >= next_log_ns && shown) {
+      next_log_ns += static_cast<int64_t>(o.log_every_s * 1e9);
+      const auto c = shown->counters;
+      fmt::print(stderr,
+                 "cotrack live: {:.0f} s | in {:.1f} fps | tracked {:.1f} fps | received {} "
+                 "processed {} dropped {} | thin 1/{} | points {} | RSS {:.0f} MiB\n",
+                 elapsed_s, shown->input_fps, shown->tracked_fps, c.received, c.processed,
+                 c.dropped(), shown->thin, shown->points, process_memory_mib("VmRSS:"));
+    }
+  }
+  if (quit_reason == "source failed") exit_code = static_cast<int>(ExitCode::kInput);
+  if (quit_reason == "interrupted" || quit_reason == "terminated") {
+    exit_code = static_cast<int>(ExitCode::kInterrupted);
+  }
+
+  // Shut down in order: no new frames, the engine finishes what it has (every frame reaches the
+  // outputs), then the outputs close.
+  source.stop();
+  worker.end_of_stream();
+  worker.stop(/*flush=*/true);
+  const std::string engine_error = worker.error();
+  if (video_out) video_out->close();
+  if (tracks_out) tracks_out->close();
+  win.reset();
+
+  const double seconds = (steady_ns() - t_start) * 1e-9;
+  const RingCounters c = ring.counters();
+  auto [lat_med, lat_p95] = median_p95(latencies_ms);
+  fmt::print(stderr,
+             "cotrack live: stopped ({}) after {:.1f} s: received {} = processed {} + dropped {} "
+             "(thinned {}, full {}, stale {}); latency median {:.1f} ms, p95 {:.1f} ms\n",
+             quit_reason, seconds, c.received, c.processed, c.dropped(), c.thinned, c.full,
+             c.stale, lat_med, lat_p95);
+  if (tracks_out) fmt::print("tracks: {} ({} rows)\n", o.out_tracks, tracks_out->rows());
+  if (video_out) {
+    if (!video_out->error().empty()) {
+      fmt::print(stderr, "cotrack live: video output failed: {}\n", video_out->error());
+      exit_code = static_cast<int>(ExitCode::kRuntime);
+    }
+    fmt::print("video: {} ({} frames)\n", o.out_video, video_out->frames());
+  }
+  if (!o.stats_json.empty()) {
+    std::ofstream js(o.stats_json);
+    js << fmt::format(
+        "{{\"source\": \"{}\", \"engine\": \"{}\", \"seconds\": {:.3f}, \"received\": {}, "
+        "\"processed\": {}, \"dropped\": {}, \"thinned\": {}, \"full\": {}, \"stale\": {}, "
+        "\"input_fps\": {:.2f}, \"processed_fps\": {:.2f}, \"latency_ms\": {{\"median\": {:.2f}, "
+        "\"p95\": {:.2f}, \"samples\": {}}}, \"points\": {}, \"reconnects\": {}, "
+        "\"peak_rss_mib\": {:.1f}, \"stop\": \"{}\"}}\n",
+        json_escape(o.source.spec), json_escape(mode_label), seconds, c.received, c.processed,
+        c.dropped(), c.thinned, c.full, c.stale, c.received / seconds, c.processed / seconds,
+        lat_med, lat_p95, latencies_ms.size(), shown ? shown->points : 0, source.reconnects(),
+        process_memory_mib("VmHWM:"), json_escape(quit_reason));
+    if (!js) throw Error(ExitCode::kRuntime, o.stats_json + ": cannot write the stats file");
+  }
+  if (!engine_error.empty()) throw Error(ExitCode::kRuntime, "engine thread: " + engine_error);
+  return exit_code;
+}
+
+}  // namespace
+
+Command add_live(CLI::App& app) {
+  auto o = std::make_shared<LiveOptions>();
+  Command c;
+  c.sub = app.add_subcommand("live", "Track points live from a camera, RTSP stream or file "
+                                     "(click to add points)");
+  CLI::App* s = c.sub;
+  s->add_option("--config", o->config, "TOML file of settings (keys = these long options)");
+  s->add_option("--source", o->source.spec,
+                "test, webcam[:DEVICE], rtsp://..., a file or URI, or gst:PIPELINE")
+      ->capture_default_str();
+  s->add_option("--width", o->source.width, "test/webcam capture width")->capture_default_str();
+  s->add_option("--height", o->source.height, "test/webcam capture height")
+      ->capture_default_str();
+  s->add_option("--fps", o->source.fps, "test/webcam capture rate (and the output video's)")
+      ->capture_default_str();
+  s->add_option("--rtsp-transport", o->source.rtsp_transport, "tcp or udp")
+      ->capture_default_str();
+  s->add_option("--rtsp-latency-ms", o->source.rtsp_latency_ms, "RTSP jitter buffer")
+      ->capture_default_str();
+  s->add_option("--reconnect-initial-ms", o->source.reconnect_initial_ms,
+                "first reconnect delay (doubles each attempt)")
+      ->capture_default_str();
+  s->add_option("--reconnect-max-ms", o->source.reconnect_max_ms, "longest reconnect delay")
+      ->capture_default_str();
+  s->add_option("--reconnect-attempts", o->source.reconnect_attempts,
+                "reconnect attempts before giving up, 0 = forever")
+      ->capture_default_str();
+  s->add_option("--on-reconnect", o->on_reconnect, "keep or reset the points after a reconnect")
+      ->capture_default_str();
+  s->add_option("--realtime", o->source.realtime,
+                "files: play at their frame rate (true) or as fast as tracking goes (false)")
+      ->capture_default_str();
+  s->add_option("--engine", o->engine, "lk (default for now) or cotrack")->capture_default_str();
+  o->model.add_to(s);
+  s->add_option("--mode", o->mode, "cotrack engine: exact or low-latency")
+      ->capture_default_str();
+  s->add_option("--step", o->step, "low-latency window step (0 = 1)")->capture_default_str();
+  s->add_option("--iters", o->iters, "refinement iterations (0 = the model's)")
+      ->capture_default_str();
+  s->add_option("--max-points", o->max_points, "points at once")->capture_default_str();
+  s->add_option("--support-grid", o->support_grid, "N x N support points (cotrack engine)")
+      ->capture_default_str();
+  s->add_option("--local-grid", o->local_grid, "N x N support points around each point")
+      ->capture_default_str();
+  s->add_option("--points", o->points_path, "points.csv to track from the start");
+  s->add_option("--grid", o->grid, "an N x N grid of points on the first frame (key g adds one)")
+      ->capture_default_str();
+  s->add_option("--ring-slots", o->ring_slots, "frames in flight between capture and engine")
+      ->capture_default_str();
+  s->add_option("--drop", o->drop, "when the engine falls behind: thin, newest (or none: files)")
+      ->capture_default_str();
+  s->add_option("--max-thin", o->max_thin, "thin: process at least every N-th frame")
+      ->capture_default_str();
+  s->add_flag("--no-window", o->no_window, "never open a window (headless)");
+  s->add_flag("--help-overlay", o->help_overlay, "start with the key help shown");
+  s->add_option("--out-video", o->out_video, "write the tracked video (MP4)");
+  s->add_option("--out-tracks", o->out_tracks, "write tracks.csv or tracks.jsonl");
+  s->add_option("--trail", o->trail, "trail length in frames")->capture_default_str();
+  s->add_option("--screenshot-dir", o->screenshot_dir, "where key s writes PNGs")
+      ->capture_default_str();
+  s->add_option("--duration", o->duration_s, "stop after S seconds (0 = at the end)")
+      ->capture_default_str();
+  s->add_option("--max-frames", o->max_frames, "stop after N processed frames (0 = no limit)")
+      ->capture_default_str();
+  s->add_option("--log-every", o->log_every_s, "seconds between status lines (0 = none)")
+      ->capture_default_str();
+  s->add_option("--stats-json", o->stats_json, "write fps, drops and latency as JSON at exit");
+  c.run = [o, s] { return run_live(*o, *s); };
+  return c;
+}
+
+}  // namespace cotrack::app

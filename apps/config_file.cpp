@@ -1,0 +1,166 @@
+#include "config_file.hpp"
+
+#include <fmt/format.h>
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "cotrack/error.hpp"
+
+namespace cotrack::app {
+namespace {
+
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::vector<std::string> long_names(const CLI::App& sub) {
+  std::vector<std::string> names;
+  for (const CLI::Option* opt : sub.get_options()) {
+    for (const auto& n : opt->get_lnames()) {
+      if (n != "help" && n != "config") names.push_back(n);
+    }
+  }
+  return names;
+}
+
+// A scalar TOML value as option text; false when the node is not a scalar.
+bool scalar_text(const toml::node& v, std::string& out) {
+  if (auto s = v.value_exact<std::string>()) {
+    out = *s;
+  } else if (auto i = v.value_exact<int64_t>()) {
+    out = std::to_string(*i);
+  } else if (auto d = v.value_exact<double>()) {
+    out = fmt::format("{}", *d);
+  } else if (auto b = v.value_exact<bool>()) {
+    out = *b ? "true" : "false";
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string nearest_name(const std::string& key, const std::vector<std::string>& names) {
+  std::string best;
+  size_t best_d = std::max<size_t>(3, key.size() / 2) + 1;  // farther than this is no hint
+  for (const auto& n : names) {
+    const size_t d = edit_distance(key, n);
+    if (d < best_d) best_d = d, best = n;
+  }
+  return best;
+}
+
+std::vector<std::string> config_file_args(const CLI::App& sub, const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    if (where.line == 0) {
+      throw UsageError(fmt::format("{}: cannot read the config file ({})", path, e.description()));
+    }
+    throw UsageError(fmt::format("{}:{}: {}", path, where.line, e.description()));
+  }
+  const std::vector<std::string> names = long_names(sub);
+  std::vector<std::string> args;
+  for (auto&& [k, v] : table) {
+    const std::string key(k.str());
+    const auto line = v.source().begin.line;
+    const std::string at = fmt::format("{}:{}", path, line);
+    if (std::find(names.begin(), names.end(), key) == names.end()) {
+      const std::string near = nearest_name(key, names);
+      throw UsageError(fmt::format("{}: unknown key '{}'{}", at, key,
+                                   near.empty() ? fmt::format(" (keys: see cotrack {} --help)",
+                                                              sub.get_name())
+                                                : fmt::format(" (did you mean '{}'?)", near)));
+    }
+    const CLI::Option* opt = sub.get_option("--" + key);
+    if (opt->count() > 0) continue;  // the command line wins
+    const bool flag = opt->get_expected_min() == 0;
+    std::string text;
+    if (v.is_table()) {
+      throw UsageError(fmt::format("{}: '{}' is a table; settings are plain 'key = value' lines",
+                                   at, key));
+    } else if (const toml::array* arr = v.as_array()) {
+      if (flag || opt->get_expected_max() <= 1) {
+        throw UsageError(fmt::format("{}: '{}' takes one value, not a list", at, key));
+      }
+      for (const auto& item : *arr) {
+        if (!scalar_text(item, text)) {
+          throw UsageError(fmt::format("{}: '{}' must be a list of plain values", at, key));
+        }
+        args.push_back("--" + key);
+        args.push_back(text);
+      }
+    } else if (flag) {
+      auto b = v.value_exact<bool>();
+      if (!b) throw UsageError(fmt::format("{}: '{}' must be true or false", at, key));
+      args.push_back(fmt::format("--{}={}", key, *b ? "true" : "false"));
+    } else {
+      if (!scalar_text(v, text)) {
+        throw UsageError(fmt::format("{}: '{}' has a value of an unsupported kind", at, key));
+      }
+      args.push_back("--" + key);
+      args.push_back(text);
+    }
+  }
+  return args;
+}
+
+void parse_with_config(CLI::App& app, int argc, char** argv) {
+  app.parse(argc, argv);
+  for (CLI::App* sub : app.get_subcommands()) {
+    const CLI::Option* config = sub->get_option_no_throw("--config");
+    if (config == nullptr || config->count() == 0) continue;
+    const std::vector<std::string> extra = config_file_args(*sub, config->as<std::string>());
+    if (extra.empty()) return;
+    std::vector<std::string> all(argv, argv + argc);
+    all.insert(all.end(), extra.begin(), extra.end());
+    std::vector<char*> ptrs;
+    for (auto& s : all) ptrs.push_back(s.data());
+    app.clear();
+    try {
+      app.parse(static_cast<int>(ptrs.size()), ptrs.data());
+    } catch (const CLI::ParseError& e) {
+      // The command line parsed alone, so the file's values are at fault.
+      throw UsageError(fmt::format("{}: {}", config->as<std::string>(), e.what()));
+    }
+    return;
+  }
+}
+
+std::string effective_settings(const CLI::App& sub) {
+  std::string out;
+  for (const CLI::Option* opt : sub.get_options()) {
+    if (opt->get_lnames().empty() || opt->get_lnames()[0] == "help") continue;
+    std::string value;
+    if (opt->count() > 0) {
+      const auto& r = opt->results();
+      for (size_t i = 0; i < r.size(); ++i) value += (i ? "," : "") + r[i];
+      if (opt->get_expected_min() == 0 && value.empty()) value = "true";
+    } else {
+      value = opt->get_default_str();
+    }
+    if (value.empty()) continue;
+    if (!out.empty()) out += ' ';
+    out += opt->get_lnames()[0] + "=" + value;
+  }
+  return out;
+}
+
+}  // namespace cotrack::app

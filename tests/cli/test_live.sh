@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# `cotrack live` end to end (label pipeline): the test source, a file, an RTSP server that dies
+# and comes back, config errors, and a click in the window under Xvfb.
+# Usage: test_live.sh PATH_TO_COTRACK PATH_TO_RTSP_SERVE
+# Waits poll the app's own output for what it reports (frames processed, reconnects) with
+# generous upper bounds; no step depends on a sleep being long enough.
+set -u
+cotrack="$1"
+rtsp_serve="$2"
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+failures=0
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+ok() { echo "ok   $*"; }
+json() {  # json FILE KEY -> the number after "KEY":
+  grep -oE "\"$2\": [0-9.]+" "$1" | head -1 | awk '{print $2}'
+}
+wait_for() {  # wait_for SECONDS COMMAND...: polls every 0.1 s until the command succeeds
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    [ $SECONDS -ge $deadline ] && return 1
+    sleep 0.1
+  done
+}
+# Every processed frame has a row per point, and the counts add up.
+check_run() {  # check_run NAME STATS TRACKS POINTS
+  local name="$1" stats="$2" tracks="$3" points="$4"
+  local rec proc drop rows
+  rec=$(json "$stats" received); proc=$(json "$stats" processed); drop=$(json "$stats" dropped)
+  rows=$(($(wc -l <"$tracks") - 1))
+  [ -n "$rec" ] && [ "$rec" -eq $((proc + drop)) ] || { fail "$name: received $rec != processed $proc + dropped $drop"; return 1; }
+  [ "$rows" -eq $((proc * points)) ] || { fail "$name: $rows rows for $proc frames x $points points"; return 1; }
+  head -1 "$tracks" | grep -q '^point_id,frame,x,y,visible,confidence$' || { fail "$name: header"; return 1; }
+  ok "$name: received $rec = processed $proc + dropped $drop, $rows rows"
+}
+
+# 1. The test source, headless, with a grid of points and both outputs.
+"$cotrack" live --no-window --source test --width 160 --height 120 --max-frames 45 --grid 3 \
+  --out-tracks "$tmp/t1.csv" --out-video "$tmp/t1.mp4" --stats-json "$tmp/s1.json" \
+  --log-every 0 >"$tmp/out1" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { fail "test source: exit $rc"; cat "$tmp/out1"; }
+check_run "test source" "$tmp/s1.json" "$tmp/t1.csv" 9
+[ -s "$tmp/t1.mp4" ] && grep -q "^video: .* ([1-9][0-9]* frames)" "$tmp/out1" \
+  && ok "test source: video written" || fail "test source: no video"
+
+# 2. A file, as fast as tracking goes: every frame, none dropped, exit 0 at its end.
+gst-launch-1.0 -q videotestsrc num-buffers=40 pattern=ball ! video/x-raw,width=128,height=96 \
+  ! x264enc ! mp4mux ! filesink location="$tmp/in.mp4" >/dev/null 2>&1
+"$cotrack" live --no-window --source "$tmp/in.mp4" --realtime false --grid 2 \
+  --out-tracks "$tmp/t2.jsonl" --stats-json "$tmp/s2.json" --log-every 0 >"$tmp/out2" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { fail "file: exit $rc"; cat "$tmp/out2"; }
+[ "$(json "$tmp/s2.json" processed)" = "40" ] && [ "$(json "$tmp/s2.json" dropped)" = "0" ] \
+  && ok "file: 40 of 40 frames processed" || { fail "file: $(cat "$tmp/s2.json")"; }
+[ "$(wc -l <"$tmp/t2.jsonl")" -eq 40 ] && ok "file: 40 JSON lines" || fail "file: jsonl lines"
+# The same file played at its own rate: frames in = processed + dropped.
+"$cotrack" live --no-window --source "$tmp/in.mp4" --grid 2 --out-tracks "$tmp/t3.csv" \
+  --stats-json "$tmp/s3.json" --log-every 0 >"$tmp/out3" 2>&1 || fail "file realtime: exit $?"
+check_run "file realtime" "$tmp/s3.json" "$tmp/t3.csv" 4
+
+# 3. Bad input: one line and a documented exit code.
+"$cotrack" live --no-window --source "$tmp/missing.mp4" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 4 ] && [ "$(wc -l <"$tmp/out" | tr -d ' ')" -le 4 ] && grep -q "missing.mp4" "$tmp/out" \
+  && ok "missing file: exit 4" || { fail "missing file: exit $rc"; cat "$tmp/out"; }
+printf 'sourc = "test"\n' >"$tmp/bad.toml"
+"$cotrack" live --config "$tmp/bad.toml" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "bad.toml:1: unknown key 'sourc' (did you mean 'source'?)" "$tmp/out" \
+  && ok "unknown config key: nearest key named" || { fail "config key: exit $rc"; cat "$tmp/out"; }
+printf 'width = "wide"\n' >"$tmp/bad2.toml"
+"$cotrack" live --config "$tmp/bad2.toml" >"$tmp/out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q "bad2.toml" "$tmp/out" && ok "config value of the wrong kind: exit 2" \
+  || { fail "config value: exit $rc"; cat "$tmp/out"; }
+"$cotrack" live --no-window --drop none --source test >"$tmp/out" 2>&1
+[ $? -eq 2 ] && ok "drop none on a live source: exit 2" || fail "drop none: not refused"
+# The command line overrides the file.
+printf 'no-window = true\nmax-frames = 5\nwidth = 160\nheight = 120\nlog-every = 0\n' >"$tmp/ok.toml"
+"$cotrack" live --config "$tmp/ok.toml" --width 192 >"$tmp/out" 2>&1
+grep -q "width=192 height=120" "$tmp/out" && ok "config file + command line override" \
+  || { fail "override"; cat "$tmp/out"; }
+
+# 4. RTSP: the server dies mid-stream and comes back on the same port; the app reconnects and
+#    keeps tracking the same points.
+"$rtsp_serve" 0 160x120 >"$tmp/url" 2>"$tmp/rtsp.err" &
+server=$!; pids+=($server)
+wait_for 10 grep -q rtsp "$tmp/url" || fail "rtsp server did not start"
+url=$(head -1 "$tmp/url"); port=${url##*:}; port=${port%%/*}
+"$cotrack" live --no-window --source "$url" --grid 2 --reconnect-initial-ms 100 \
+  --out-tracks "$tmp/t4.csv" --stats-json "$tmp/s4.json" --log-every 0.2 --duration 60 \
+  >"$tmp/out4" 2>&1 &
+app=$!; pids+=($app)
+processed() { grep -oE "processed [0-9]+" "$tmp/out4" | tail -1 | awk '{print $2}'; }
+wait_for 20 bash -c "[ \"\$(grep -oE 'processed [0-9]+' '$tmp/out4' | tail -1 | awk '{print \$2}')\" -ge 20 ] 2>/dev/null" \
+  || fail "rtsp: no frames before the restart"
+before=$(processed)
+kill "$server"; wait "$server" 2>/dev/null
+wait_for 20 grep -q "reconnecting" "$tmp/out4" || fail "rtsp: no reconnect attempt"
+"$rtsp_serve" "$port" 160x120 >"$tmp/url2" 2>>"$tmp/rtsp.err" &
+server=$!; pids+=($server)
+wait_for 30 bash -c "[ \"\$(grep -oE 'processed [0-9]+' '$tmp/out4' | tail -1 | awk '{print \$2}')\" -ge $((before + 30)) ] 2>/dev/null" \
+  || fail "rtsp: no frames after the restart"
+kill -INT "$app"; wait "$app"; rc=$?
+[ $rc -eq 130 ] || fail "rtsp: exit $rc after SIGINT, expected 130"
+grep -q "stream restarted: points kept" "$tmp/out4" && ok "rtsp: reconnected, points kept" \
+  || { fail "rtsp: no restart notice"; tail -20 "$tmp/out4"; }
+check_run "rtsp (SIGINT at the end)" "$tmp/s4.json" "$tmp/t4.csv" 4
+[ "$(json "$tmp/s4.json" reconnects)" -ge 1 ] && ok "rtsp: reconnects counted" || fail "rtsp: reconnects"
+
+# 5. A click in the window under Xvfb adds a point where clicked, from the frame shown.
+if command -v Xvfb >/dev/null && command -v xdotool >/dev/null; then
+  disp=:$((100 + RANDOM % 400))
+  Xvfb "$disp" -screen 0 800x600x24 -nolisten tcp >/dev/null 2>&1 &
+  pids+=($!)
+  export DISPLAY=$disp
+  wait_for 10 xdotool getdisplaygeometry >/dev/null 2>&1 || fail "Xvfb did not start"
+  "$cotrack" live --source test --width 320 --height 240 --out-tracks "$tmp/t5.csv" \
+    --log-every 0 --duration 60 >"$tmp/out5" 2>&1 &
+  app=$!; pids+=($app)
+  win=""
+  wait_for 20 bash -c "xdotool search --name '^cotrack$' >/dev/null 2>&1" && win=$(xdotool search --name '^cotrack$' | head -1)
+  if [ -z "$win" ]; then
+    fail "click: no window"; cat "$tmp/out5"
+  else
+    xdotool mousemove --window "$win" 100 80 click 1
+    wait_for 20 bash -c "[ \$(wc -l <'$tmp/t5.csv') -gt 5 ]" || fail "click: no rows written"
+    xdotool key --window "$win" q
+    wait "$app"; rc=$?
+    [ $rc -eq 0 ] || fail "click: exit $rc after q"
+    first=$(grep -m1 '^0,' "$tmp/t5.csv")
+    x=$(echo "$first" | cut -d, -f3); y=$(echo "$first" | cut -d, -f4)
+    awk -v x="$x" -v y="$y" 'BEGIN { exit !((x - 100)^2 + (y - 80)^2 <= 2) }' \
+      && ok "click: point 0 starts at ($x, $y)" || { fail "click: point 0 starts at ($x, $y), not (100, 80)"; }
+  fi
+else
+  echo "skip click test: Xvfb or xdotool missing"
+  [ "${CI:-}" = "true" ] && fail "Xvfb/xdotool missing under CI=true"
+fi
+
+echo "$failures failure(s)"
+[ $failures -eq 0 ]
