@@ -307,15 +307,18 @@ at::Tensor Network::sample_support(const at::Tensor& fmaps_level, const at::Tens
 
 at::Tensor Network::correlation_features(const at::Tensor& fmaps, const at::Tensor& coords) const {
   // fmaps [B, S, C, h, w]; coords [B*S, N, 2] level feature units -> [B, S, N, R, R, C].
+  // The official code samples a 5-D volume of depth 1 at t = 0; that is exactly a 4-D bilinear
+  // sample (the depth weight is 1 and its neighbour, clamped by border padding, gets weight 0),
+  // and 4-D grid_sample is about 2.5x faster on the CPU.
   const int64_t B = fmaps.size(0), S = fmaps.size(1), C = fmaps.size(2);
   const int64_t N = coords.size(1);
   const int r = config_.corr_radius, R = config_.corr_window();
-  at::Tensor centres = at::cat({at::zeros_like(coords.narrow(-1, 0, 1)), coords}, -1).unsqueeze(1);
   at::Tensor d = at::linspace(-r, r, R, coords.options());
   auto grids = at::meshgrid({d, d}, "ij");
-  at::Tensor delta = at::stack({at::zeros_like(grids[0]), grids[0], grids[1]}, -1);
-  at::Tensor pts = centres.reshape({B * S, N, 1, 1, 3}) + delta.view({1, 1, R, R, 3});
-  at::Tensor feat = bilinear_sampler(fmaps.reshape({B * S, C, 1, fmaps.size(3), fmaps.size(4)}), pts);
+  at::Tensor delta = at::stack({grids[0], grids[1]}, -1);  // [R, R, (x, y)] offsets, x-major
+  at::Tensor pts = coords.reshape({B * S, N, 1, 1, 2}) + delta.view({1, 1, R, R, 2});
+  at::Tensor feat = bilinear_sampler(fmaps.reshape({B * S, C, fmaps.size(3), fmaps.size(4)}),
+                                     pts.reshape({B * S, N, R * R, 2}));
   return feat.view({B, S, C, N, R, R}).permute({0, 1, 3, 4, 5, 2});
 }
 
