@@ -268,9 +268,10 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
             }
             break;
           case SourceEvent::Kind::kEndOfStream:
+            // Only RTSP reconnects; for every other source the end is final.
             fmt::print(stderr, "cotrack live: end of stream{}\n",
-                       kind == SourceKind::kFile ? "" : " (the source will reconnect)");
-            if (kind == SourceKind::kFile) source_done.store(true);
+                       kind == SourceKind::kRtsp ? " (reconnecting)" : "");
+            if (kind != SourceKind::kRtsp) source_done.store(true);
             break;
           case SourceEvent::Kind::kError:
             fmt::print(stderr, "cotrack live: source error: {}\n", e.message);

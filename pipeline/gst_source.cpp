@@ -40,9 +40,9 @@ constexpr const char* kSinkName = "cotrack_sink";
 
 // Elements whose output is live: a "gst:" pipeline that starts with one is live.
 constexpr const char* kLiveSources[] = {
-    "v4l2src",   "rtspsrc",    "udpsrc",       "tcpclientsrc",    "srtsrc",
-    "ximagesrc", "pipewiresrc", "libcamerasrc", "nvarguscamerasrc", "pulsesrc",
-    "alsasrc",   "autovideosrc", "ristsrc",     "webrtcbin",       "shmsrc",
+    "v4l2src",   "rtspsrc",      "udpsrc",       "tcpclientsrc",     "srtsrc",
+    "ximagesrc", "pipewiresrc",  "libcamerasrc", "nvarguscamerasrc", "pulsesrc",
+    "alsasrc",   "autovideosrc", "ristsrc",      "webrtcbin",        "shmsrc",
 };
 
 int64_t steady_ns() {
@@ -100,14 +100,24 @@ std::string file_uri(const std::string& spec) {
   return out;
 }
 
-// The message of an ERROR message, one line.
+// The message of an ERROR message, one line. GStreamer's generic "Internal data stream error."
+// gets the flow reason from the debug text, e.g. "(reason not-linked: no video stream?)".
 std::string error_text(GstMessage* msg) {
   GError* err = nullptr;
   gchar* debug = nullptr;
   gst_message_parse_error(msg, &err, &debug);
   std::string text = err && err->message ? err->message : "unknown error";
+  const bool generic =
+      err && err->domain == GST_STREAM_ERROR && err->code == GST_STREAM_ERROR_FAILED;
+  const std::string details = debug ? debug : "";
   g_clear_error(&err);
   g_free(debug);
+  const size_t at = details.find("reason ");
+  if (generic && at != std::string::npos) {
+    std::string reason = details.substr(at, details.find_first_of(" \n", at + 7) - at);
+    if (reason == "reason not-linked") reason += ": no video stream?";
+    if (reason != "reason error") text += " (" + reason + ")";  // "error": says nothing more
+  }
   return one_line(text);
 }
 
@@ -154,8 +164,7 @@ void SourceConfig::validate() const {
   if (!(fps > 0 && fps <= kMaxFps))
     throw UsageError(fmt::format("fps = {} out of range (0, {}]", fps, kMaxFps));
   if (rtsp_transport != "tcp" && rtsp_transport != "udp")
-    throw UsageError(
-        fmt::format("rtsp-transport = '{}': expected tcp or udp", rtsp_transport));
+    throw UsageError(fmt::format("rtsp-transport = '{}': expected tcp or udp", rtsp_transport));
   if (rtsp_latency_ms < 0)
     throw UsageError(fmt::format("rtsp-latency-ms = {} must be >= 0", rtsp_latency_ms));
   if (reconnect_initial_ms < 0)
@@ -190,7 +199,7 @@ struct GstSource::Impl {
 
   std::mutex mu;
   std::condition_variable cv;
-  bool stop_requested = false;  // guarded by mu
+  bool stop_requested = false;       // guarded by mu
   Startup startup = Startup::kDone;  // guarded by mu
   std::string startup_error;         // guarded by mu
 
@@ -207,6 +216,7 @@ struct GstSource::Impl {
     GstElement* pipeline =
         gst_parse_launch_full(description.c_str(), ctx, GST_PARSE_FLAG_FATAL_ERRORS, &err);
     gst_parse_context_free(ctx);
+    if (pipeline) gst_object_ref_sink(pipeline);  // parse returns a floating reference
     if (!pipeline || err) {
       *error = one_line(err ? err->message : "cannot build the pipeline");
       g_clear_error(&err);
@@ -257,14 +267,15 @@ struct GstSource::Impl {
     frame.width = GST_VIDEO_FRAME_WIDTH(&video);
     frame.height = GST_VIDEO_FRAME_HEIGHT(&video);
     frame.stride = GST_VIDEO_FRAME_PLANE_STRIDE(&video, 0);
-    frame.pts_ns = GST_BUFFER_PTS_IS_VALID(buffer) ? static_cast<int64_t>(GST_BUFFER_PTS(buffer))
-                                                   : -1;
+    frame.pts_ns =
+        GST_BUFFER_PTS_IS_VALID(buffer) ? static_cast<int64_t>(GST_BUFFER_PTS(buffer)) : -1;
     last_frame_ns.store(frame.arrival_ns);
     frame_since_build.store(true);
     GstFlowReturn ret = GST_FLOW_OK;
     try {
       if (lossless) {
-        while (!on_frame(frame) && !abort_offers.load()) std::this_thread::sleep_for(kReofferInterval);
+        while (!on_frame(frame) && !abort_offers.load())
+          std::this_thread::sleep_for(kReofferInterval);
       } else {
         on_frame(frame);
       }
@@ -305,14 +316,20 @@ struct GstSource::Impl {
     return cv.wait_for(lock, delay, [this] { return stop_requested; });
   }
 
+  // Asks what feeds the appsink (the sink itself answers "not live" when it does not sync).
   void query_live(GstElement* pipeline) {
+    GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), kSinkName);
+    if (!sink) return;
+    GstPad* pad = gst_element_get_static_pad(sink, "sink");
     GstQuery* query = gst_query_new_latency();
-    if (gst_element_query(pipeline, query)) {
+    if (pad && gst_pad_peer_query(pad, query)) {
       gboolean is_live = FALSE;
       gst_query_parse_latency(query, &is_live, nullptr, nullptr);
       live.store(is_live != FALSE);
     }
     gst_query_unref(query);
+    if (pad) gst_object_unref(pad);
+    gst_object_unref(sink);
   }
 
   // The bus thread: reports what the pipeline says and, for RTSP, rebuilds it after failures.
@@ -354,8 +371,7 @@ struct GstSource::Impl {
                                       GST_MESSAGE_STATE_CHANGED));
       if (!msg) {
         if (reconnecting && frame_since_build.load() &&
-            steady_ns() - last_frame_ns.load() >
-                std::chrono::nanoseconds(kStallTimeout).count()) {
+            steady_ns() - last_frame_ns.load() > std::chrono::nanoseconds(kStallTimeout).count()) {
           failure = fmt::format("no frames for {} ms", kStallTimeout.count());
           emit(SourceEvent::Kind::kError, failure);
         } else {
@@ -425,7 +441,8 @@ struct GstSource::Impl {
         reconnects.fetch_add(1);
         emit(SourceEvent::Kind::kReconnecting, failure, attempt, delay_ms);
         if (wait_stop(milliseconds(delay_ms))) break;
-        delay_ms = std::min(config.reconnect_max_ms, delay_ms > 0 ? delay_ms * 2 : 1);
+        delay_ms = static_cast<int>(
+            std::min<int64_t>(config.reconnect_max_ms, delay_ms > 0 ? int64_t{delay_ms} * 2 : 1));
 
         std::string error;
         pipeline = build(&error);
@@ -474,8 +491,8 @@ GstSource::GstSource(SourceConfig config, FrameCallback on_frame, EventCallback 
     case SourceKind::kWebcam: {
       const std::string device =
           config.spec == "webcam" ? std::string("/dev/video0") : config.spec.substr(7);
-      head = fmt::format("v4l2src device={} ! video/x-raw,{},framerate={}", quote(device), size,
-                         fps);
+      head =
+          fmt::format("v4l2src device={} ! video/x-raw,{},framerate={}", quote(device), size, fps);
       sized = true;
       s.live = true;
       break;

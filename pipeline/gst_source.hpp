@@ -29,8 +29,8 @@ namespace cotrack {
 
 struct SourceConfig {
   std::string spec = "test";
-  int width = 640, height = 480;  // requested size for test and webcam sources
-  double fps = 30;                // requested rate for test and webcam sources
+  int width = 640, height = 480;       // requested size for test and webcam sources
+  double fps = 30;                     // requested rate for test and webcam sources
   std::string rtsp_transport = "tcp";  // "tcp" | "udp"
   int rtsp_latency_ms = 0;             // rtspsrc jitter buffer
   // RTSP sources reconnect after an error, an end of stream or 5 s without frames: the first
@@ -55,8 +55,9 @@ const char* to_string(SourceKind kind);
 struct SourceFrame {
   const uint8_t* rgb = nullptr;  // rows of `stride` bytes, width * 3 of them used, RGB
   int width = 0, height = 0, stride = 0;
-  int64_t pts_ns = -1;      // buffer timestamp on the pipeline clock, -1 when unknown
-  int64_t arrival_ns = 0;   // steady clock (std::chrono::steady_clock) when the sample arrived
+  // Buffer timestamp in stream time (starts over after a reconnect), -1 when unknown.
+  int64_t pts_ns = -1;
+  int64_t arrival_ns = 0;  // steady clock (std::chrono::steady_clock) when the sample arrived
 };
 
 struct SourceEvent {

@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 server=""
 trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$tmp"' EXIT
 
-"$serve" 0 640x480 >"$tmp/url" &
+"$serve" 0 640x480 nosync >"$tmp/url" &
 server=$!
 for _ in $(seq 100); do grep -q rtsp "$tmp/url" 2>/dev/null && break; sleep 0.1; done
 url=$(head -1 "$tmp/url")

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -22,15 +23,47 @@ struct RtspTestServer::Impl {
   int port = 0;
   std::string launch = kDefaultLaunch;
   std::string mount = "/test";
-  std::atomic<int> clients{0};
+  // Shared with the signal handlers, which may outlive this object by a little: a client is
+  // finalised when its last reference goes, which need not be before stop() returns.
+  std::shared_ptr<std::atomic<int>> clients = std::make_shared<std::atomic<int>>(0);
+  bool sync = true;
 
-  static void on_client_closed(GstRTSPClient*, gpointer user) {
-    static_cast<Impl*>(user)->clients.fetch_sub(1);
+  using Counter = std::shared_ptr<std::atomic<int>>;
+  static void drop_counter(gpointer counter, GClosure*) { delete static_cast<Counter*>(counter); }
+
+  static void on_client_closed(GstRTSPClient*, gpointer counter) {
+    (*static_cast<Counter*>(counter))->fetch_sub(1);
   }
 
-  static void on_client_connected(GstRTSPServer*, GstRTSPClient* client, gpointer user) {
-    static_cast<Impl*>(user)->clients.fetch_add(1);
-    g_signal_connect(client, "closed", G_CALLBACK(&Impl::on_client_closed), user);
+  static void on_client_connected(GstRTSPServer*, GstRTSPClient* client, gpointer counter) {
+    const Counter& count = *static_cast<Counter*>(counter);
+    count->fetch_add(1);
+    g_signal_connect_data(client, "closed", G_CALLBACK(&Impl::on_client_closed), new Counter(count),
+                          &Impl::drop_counter, GConnectFlags{});
+  }
+
+  // set_sync(false): once a media plays, its network sinks (made during prepare) stop syncing.
+  static void on_media_state(GstRTSPMedia* media, gint state, gpointer) {
+    if (state != GST_STATE_PLAYING) return;
+    GstElement* element = gst_rtsp_media_get_element(media);
+    GstObject* pipeline = gst_object_get_parent(GST_OBJECT(element));
+    gst_object_unref(element);
+    if (!pipeline) return;
+    GstIterator* it = gst_bin_iterate_sinks(GST_BIN(pipeline));
+    GValue item = G_VALUE_INIT;
+    while (gst_iterator_next(it, &item) == GST_ITERATOR_OK) {
+      GObject* sink = G_OBJECT(g_value_get_object(&item));
+      if (g_object_class_find_property(G_OBJECT_GET_CLASS(sink), "sync"))
+        g_object_set(sink, "sync", FALSE, nullptr);
+      g_value_reset(&item);
+    }
+    g_value_unset(&item);
+    gst_iterator_free(it);
+    gst_object_unref(pipeline);
+  }
+
+  static void on_media_configure(GstRTSPMediaFactory*, GstRTSPMedia* media, gpointer) {
+    g_signal_connect(media, "new-state", G_CALLBACK(&Impl::on_media_state), nullptr);
   }
 
   static GstRTSPFilterResult remove_client(GstRTSPServer*, GstRTSPClient*, gpointer) {
@@ -66,7 +99,6 @@ struct RtspTestServer::Impl {
     server = nullptr;
     loop = nullptr;
     context = nullptr;
-    clients = 0;
   }
 };
 
@@ -86,12 +118,21 @@ void RtspTestServer::start(int port, const std::string& launch, const std::strin
   s.server = gst_rtsp_server_new();
   gst_rtsp_server_set_address(s.server, "127.0.0.1");
   gst_rtsp_server_set_service(s.server, std::to_string(port).c_str());
-  g_signal_connect(s.server, "client-connected", G_CALLBACK(&Impl::on_client_connected), &s);
+  s.clients = std::make_shared<std::atomic<int>>(0);
+  g_signal_connect_data(s.server, "client-connected", G_CALLBACK(&Impl::on_client_connected),
+                        new Impl::Counter(s.clients), &Impl::drop_counter, GConnectFlags{});
+  // No client threads: clients live in this server's context, so stop() closes them on its
+  // thread before it returns. (Each media still runs its own pipeline thread.)
+  GstRTSPThreadPool* threads = gst_rtsp_server_get_thread_pool(s.server);
+  gst_rtsp_thread_pool_set_max_threads(threads, 0);
+  g_object_unref(threads);
 
   GstRTSPMountPoints* mounts = gst_rtsp_server_get_mount_points(s.server);
   GstRTSPMediaFactory* factory = gst_rtsp_media_factory_new();
   gst_rtsp_media_factory_set_launch(factory, launch.c_str());
   gst_rtsp_media_factory_set_shared(factory, TRUE);
+  if (!s.sync)
+    g_signal_connect(factory, "media-configure", G_CALLBACK(&Impl::on_media_configure), nullptr);
   gst_rtsp_mount_points_add_factory(mounts, mount.c_str(), factory);  // takes the factory
   g_object_unref(mounts);
 
@@ -101,8 +142,8 @@ void RtspTestServer::start(int port, const std::string& launch, const std::strin
     const std::string msg = err ? err->message : "unknown error";
     g_clear_error(&err);
     s.release();
-    throw std::runtime_error("RtspTestServer: cannot listen on 127.0.0.1:" +
-                             std::to_string(port) + ": " + msg);
+    throw std::runtime_error("RtspTestServer: cannot listen on 127.0.0.1:" + std::to_string(port) +
+                             ": " + msg);
   }
   g_source_attach(s.listener, s.context);
   s.port = gst_rtsp_server_get_bound_port(s.server);
@@ -125,6 +166,8 @@ void RtspTestServer::start(int port, const std::string& launch, const std::strin
   cv.wait(lock, [&running] { return running; });
 }
 
+void RtspTestServer::set_sync(bool sync) { impl_->sync = sync; }
+
 void RtspTestServer::restart() { start(impl_->port, impl_->launch, impl_->mount); }
 
 void RtspTestServer::stop() {
@@ -145,6 +188,6 @@ std::string RtspTestServer::url() const {
   return "rtsp://127.0.0.1:" + std::to_string(impl_->port) + impl_->mount;
 }
 
-int RtspTestServer::clients() const { return impl_->clients.load(); }
+int RtspTestServer::clients() const { return impl_->clients->load(); }
 
 }  // namespace cotrack::testing

@@ -31,6 +31,12 @@ class RtspTestServer {
   // Throws std::runtime_error when the port cannot be bound or the server is already running.
   void start(int port = 0, const std::string& launch = kDefaultLaunch,
              const std::string& mount = "/test");
+  // Whether the server's network sinks wait for the clock (GStreamer's default, true): they then
+  // hold each packet for the media's latency, one frame of a live videotestsrc (33 ms at 30 fps).
+  // false sends each packet as soon as it is made, like most cameras (about 1 ms from the
+  // payloader to a client's appsink on loopback); use it only with live launch lines, which pace
+  // themselves. Takes effect at the next start().
+  void set_sync(bool sync);
   // Starts again with the last port, launch line and mount (the port stays reserved for us
   // only by convention: another process could take it in between).
   void restart();

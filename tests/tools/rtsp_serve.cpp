@@ -1,6 +1,8 @@
 // rtsp_serve: serves the RTSP test stream (tests/pipeline/rtsp_test_server.hpp) until SIGINT or
 // SIGTERM, for the live app's end-to-end tests and its RTSP benchmark.
-// Usage: rtsp_serve [PORT] [WIDTHxHEIGHT]   (port 0 or none: a free port)
+// Usage: rtsp_serve [PORT] [WIDTHxHEIGHT] [nosync]   (port 0 or none: a free port)
+// nosync sends each packet as soon as it is encoded, like most cameras; by default the server
+// holds each one for a frame (gst-rtsp-server's own pacing, 33 ms at 30 fps).
 // Prints "rtsp://127.0.0.1:PORT/test" on stdout once serving.
 #include <csignal>
 #include <cstdio>
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
       ",framerate=30/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 ! "
       "video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 )";
   cotrack::testing::RtspTestServer server;
+  if (argc > 3 && std::string(argv[3]) == "nosync") server.set_sync(false);
   try {
     server.start(port, launch);
   } catch (const std::exception& e) {
