@@ -78,6 +78,7 @@ class VideoWorker {
  public:
   VideoWorker(const std::string& path, double fps, int trail) : path_(path), fps_(fps) {
     render_cfg_.trail_frames = trail;
+    render_cfg_.show_hud = false;  // the file shows the tracks; run statistics go to the log
     thread_ = std::thread([this] { run(); });
   }
   ~VideoWorker() { close(); }

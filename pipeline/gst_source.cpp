@@ -483,8 +483,15 @@ GstSource::GstSource(SourceConfig config, FrameCallback on_frame, EventCallback 
   bool sized = false;
   switch (s.kind) {
     case SourceKind::kTest:
-      head = fmt::format("videotestsrc is-live=true pattern=ball ! video/x-raw,{},framerate={}",
-                         size, fps);
+      // A checkerboard scrolling left 2 px a frame (corners everywhere, known motion) with an
+      // orange ball moving over it on its own path: something worth tracking, and an occluder.
+      head = fmt::format(
+          "videotestsrc is-live=true pattern=checkers-8 horizontal-speed=2 ! "
+          "video/x-raw,{0},framerate={1} ! cotrack_mix.  "
+          "videotestsrc is-live=true pattern=ball background-color=0x00000000 "
+          "foreground-color=0xffff5020 ! video/x-raw,format=BGRA,{0},framerate={1} ! "
+          "cotrack_mix.  compositor name=cotrack_mix",
+          size, fps);
       sized = true;
       s.live = true;
       break;

@@ -2,7 +2,8 @@
 // or any user pipeline. No GStreamer types in this header.
 //
 // Source specs (SourceConfig::spec):
-//   "test"                  videotestsrc is-live=true (a moving ball pattern), width x height @ fps
+//   "test"                  a scrolling checkerboard with a ball moving over it (videotestsrc, live),
+//                           width x height @ fps
 //   "webcam" | "webcam:DEV" v4l2src device=DEV (default /dev/video0)
 //   "rtsp://..."            rtspsrc latency=<rtsp_latency_ms> protocols=<tcp|udp> ! decodebin
 //   "gst:PIPELINE"          PIPELINE, which must end where the converter and sink can follow
