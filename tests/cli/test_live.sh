@@ -122,7 +122,9 @@ if command -v Xvfb >/dev/null && command -v xdotool >/dev/null; then
   pids+=($!)
   export DISPLAY=$disp
   wait_for 10 xdotool getdisplaygeometry >/dev/null 2>&1 || fail "Xvfb did not start"
-  "$cotrack" live --source test --width 320 --height 240 --out-tracks "$tmp/t5.csv" \
+  # A still checkerboard: the clicked point must stay exactly where it was clicked.
+  "$cotrack" live --source "gst:videotestsrc is-live=true pattern=checkers-8 ! video/x-raw,width=320,height=240,framerate=30/1" \
+    --out-tracks "$tmp/t5.csv" \
     --log-every 0 --duration 60 >"$tmp/out5" 2>&1 &
   app=$!; pids+=($app)
   win=""
