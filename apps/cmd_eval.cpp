@@ -46,6 +46,7 @@ Command add_eval(CLI::App& app) {
     int synthetic = 0;
     std::string query_mode = "first", mode = "exact", json, chart, predictions, points;
     int iters = 0, step = 0, support_grid = 0;
+    double visibility_threshold = 0.6;
   };
   auto o = std::make_shared<Options>();
   Command c;
@@ -64,6 +65,9 @@ Command add_eval(CLI::App& app) {
   c.sub->add_option("--iters", o->iters, "refinement iterations (0 = model default)")
       ->capture_default_str();
   c.sub->add_option("--support-grid", o->support_grid, "support grid size")
+      ->capture_default_str();
+  c.sub->add_option("--visibility-threshold", o->visibility_threshold,
+                    "cotrack engine: visible when visibility * confidence exceeds this")
       ->capture_default_str();
   c.sub->add_option("--query-mode", o->query_mode, "first or strided")->capture_default_str();
   c.sub->add_option("--predictions", o->predictions,
@@ -132,6 +136,7 @@ Command add_eval(CLI::App& app) {
           ec.iters = o->iters;
           ec.step = o->step;
           ec.support_grid = o->support_grid;
+          ec.visibility_threshold = o->visibility_threshold;
           ec.max_points = std::max<int>(1, static_cast<int>(queries.size()));
           OnlineEngine engine(*model, ec);
           pred = track_video_with(engine, video, queries);

@@ -461,9 +461,11 @@ StepResult OnlineEngine::flush() {
     s.finalize(s.next_ind);
   }
   if (s.received > s.covered_until) {
+    // Low-latency: the stream may end between two windows, when frames before received - S
+    // were already let go; the last window then starts at the oldest frame still held.
     const int64_t ind = s.cfg.mode == EngineMode::kExact
                             ? s.next_ind
-                            : std::max<int64_t>(0, s.received - s.S);
+                            : std::max<int64_t>(s.oldest_frame(), s.received - s.S);
     r = s.process(ind, static_cast<int>(s.received - ind));
   }
   s.next_ind = s.received;

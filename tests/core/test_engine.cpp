@@ -232,6 +232,33 @@ TEST_SUITE("unit") {
     CHECK(got.calls == clip.frames);
     CHECK(got.in_order);
   }
+
+  TEST_CASE("engine: low-latency flush between windows uses only frames still held") {
+    // With step > 1 the stream can end between two windows; the last window must then start
+    // at a frame the engine still holds (this crashed the live app at its end of stream).
+    cotrack::Model model = small_random_model();
+    for (int step : {2, 3, 4}) {
+      for (int frames : {9, 10, 11, 12, 13}) {
+        cotrack::EngineConfig cfg;
+        cfg.mode = cotrack::EngineMode::kLowLatency;
+        cfg.step = step;
+        cfg.iters = 1;
+        cotrack::OnlineEngine engine(model, cfg);
+        Collected got;
+        attach(engine, got);
+        const auto clip = small_clip(frames, 1, 7);
+        for (int t = 0; t < clip.frames; ++t) {
+          engine.push_frame(clip.frame(t), clip.width, clip.height);
+          if (t == 0) engine.add_point(0, 20.f, 20.f);
+          engine.step();
+        }
+        engine.flush();
+        CHECK(got.calls == clip.frames);
+        CHECK(got.in_order);
+        CHECK(got.rows[frames - 1].begin()->second.estimated);
+      }
+    }
+  }
 }
 
 TEST_SUITE("slow") {
