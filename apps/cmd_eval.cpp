@@ -14,6 +14,7 @@
 #ifdef COTRACK_HAVE_PIPELINE
 #include "chart.hpp"
 #include "lk_tracker.hpp"
+#include "refined_tracker.hpp"
 #endif
 
 namespace cotrack::app {
@@ -47,6 +48,8 @@ Command add_eval(CLI::App& app) {
     std::string query_mode = "first", mode = "exact", json, chart, predictions, points;
     int iters = 0, step = 0, support_grid = 0;
     double visibility_threshold = 0.6;
+    bool refine = false;
+    float refine_max_offset_px = 3.f;
   };
   auto o = std::make_shared<Options>();
   Command c;
@@ -68,6 +71,11 @@ Command add_eval(CLI::App& app) {
       ->capture_default_str();
   c.sub->add_option("--visibility-threshold", o->visibility_threshold,
                     "cotrack engine: visible when visibility * confidence exceeds this")
+      ->capture_default_str();
+  c.sub->add_flag("--refine", o->refine,
+                  "cotrack engine: refine its estimates with Lucas-Kanade at full resolution");
+  c.sub->add_option("--refine-max-offset", o->refine_max_offset_px,
+                    "largest refinement of a network estimate, video pixels")
       ->capture_default_str();
   c.sub->add_option("--query-mode", o->query_mode, "first or strided")->capture_default_str();
   c.sub->add_option("--predictions", o->predictions,
@@ -138,8 +146,19 @@ Command add_eval(CLI::App& app) {
           ec.support_grid = o->support_grid;
           ec.visibility_threshold = o->visibility_threshold;
           ec.max_points = std::max<int>(1, static_cast<int>(queries.size()));
-          OnlineEngine engine(*model, ec);
-          pred = track_video_with(engine, video, queries);
+          auto engine = std::make_unique<OnlineEngine>(*model, ec);
+          if (o->refine) {
+#ifdef COTRACK_HAVE_PIPELINE
+            RefineConfig rc;
+            rc.max_offset_px = o->refine_max_offset_px;
+            RefinedTracker refined(std::move(engine), rc);
+            pred = track_video_with(refined, video, queries);
+#else
+            throw UsageError("eval: --refine needs the pipeline build (OpenCV)");
+#endif
+          } else {
+            pred = track_video_with(*engine, video, queries);
+          }
         } else if (engine_name == "lk") {
 #ifdef COTRACK_HAVE_PIPELINE
           LKConfig lc;
@@ -161,7 +180,7 @@ Command add_eval(CLI::App& app) {
       fmt::print(stderr, "\n");
       const TapVidMetrics mean = average_tapvid_metrics(per_clip);
       std::string label = engine_name;
-      if (engine_name == "cotrack") label += " (" + o->mode + ")";
+      if (engine_name == "cotrack") label += " (" + o->mode + (o->refine ? ", refined" : "") + ")";
       print_row(label, mean, engine_name == "static" ? 0 : frames / std::max(seconds, 1e-9));
       summary.emplace_back(label, mean);
       json += fmt::format("{}{{\"tracker\":\"{}\",\"fps\":{:.2f},\"metrics\":{}}}",

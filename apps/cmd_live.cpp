@@ -29,6 +29,7 @@
 #include "frame_ring.hpp"
 #include "gst_source.hpp"
 #include "lk_tracker.hpp"
+#include "refined_tracker.hpp"
 #include "renderer.hpp"
 
 namespace cotrack::app {
@@ -58,6 +59,8 @@ struct LiveOptions {
   bool no_window = false;
   std::string out_video, out_tracks, stats_json, screenshot_dir = ".";
   int trail = 32;
+  bool refine = false;
+  float refine_max_offset_px = 3.f;
   double duration_s = 0;
   int64_t max_frames = 0;
   double log_every_s = 5;
@@ -170,7 +173,11 @@ std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, std::unique_ptr
   ec.local_grid = o.local_grid;
   ec.trail_frames = o.trail;
   history_frames = 2 * model->config().window_len + 8;
-  return std::make_unique<OnlineEngine>(*model, ec);
+  auto engine = std::make_unique<OnlineEngine>(*model, ec);
+  if (!o.refine) return engine;
+  RefineConfig rc;
+  rc.max_offset_px = o.refine_max_offset_px;
+  return std::make_unique<RefinedTracker>(std::move(engine), rc);
 }
 
 std::string json_escape(const std::string& s) {
@@ -216,8 +223,8 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   std::unique_ptr<Model> model;
   int history_frames = 16;
   std::unique_ptr<PointTracker> tracker = make_tracker(o, model, history_frames);
-  const std::string mode_label =
-      o.engine == "lk" ? std::string("lk") : fmt::format("cotrack {}", o.mode);
+  const std::string mode_label = o.engine == "lk" ? std::string("lk")
+                                 : fmt::format("cotrack {}{}", o.mode, o.refine ? " refined" : "");
 
   fmt::print(stderr, "cotrack live: settings: {}\n", effective_settings(sub));
   if (o.engine == "lk") {
@@ -513,6 +520,12 @@ Command add_live(CLI::App& app) {
       ->capture_default_str();
   s->add_option("--step", o->step, "low-latency window step (0 = 1)")->capture_default_str();
   s->add_option("--iters", o->iters, "refinement iterations (0 = the model's)")
+      ->capture_default_str();
+  s->add_flag("--refine", o->refine,
+              "cotrack engine: refine the network's estimates with Lucas-Kanade at full "
+              "resolution");
+  s->add_option("--refine-max-offset", o->refine_max_offset_px,
+                "largest refinement of a network estimate, video pixels")
       ->capture_default_str();
   s->add_option("--max-points", o->max_points, "points at once")->capture_default_str();
   s->add_option("--support-grid", o->support_grid, "N x N support points (cotrack engine)")

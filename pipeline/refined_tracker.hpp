@@ -1,0 +1,68 @@
+// Sub-pixel refinement of a coarse tracker's final estimates with Lucas-Kanade at full video
+// resolution: the hybrid the training issue suggests. The network finds where a point went
+// (large motion, occlusion, re-detection) at its low model resolution; a short LK step from the
+// point's refined position on the previous frame recovers the sub-pixel precision that a
+// stride-4 feature map at 128x128 cannot give. No OpenCV types in this header.
+//
+// For each final frame t of the coarse tracker and each point with an estimate n_t:
+//   - on the point's query frame, the refined position is the query position itself;
+//   - when the point was visible on t - 1 (refined position r_{t-1}, coarse n_{t-1}) and is
+//     visible on t, LK runs from r_{t-1} on frame t - 1 to frame t, starting from
+//     r_{t-1} + (n_t - n_{t-1}) (the network's motion), and back again. Its result q is kept
+//     when both LK calls converge, the forward-backward error is at most fb_threshold_px and
+//     |q - n_t| <= max_offset_px: LK may sharpen the network's estimate, never overrule it;
+//   - otherwise the refined position is n_t.
+// Visibility and confidence are the coarse tracker's. Points are refined in frame order, as
+// frames become final, so the refined estimates reach the sink with the coarse tracker's delay.
+//
+// Threading: as PointTracker (one thread; the sink runs inside step() and flush()).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "cotrack/engine.hpp"
+
+namespace cotrack {
+
+struct RefineConfig {
+  int window = 11;              // LK window side, odd, 5..101
+  int levels = 2;               // pyramid levels above full resolution, 0..8
+  float max_offset_px = 3.f;    // largest accepted distance from the coarse estimate, video px
+  float fb_threshold_px = 1.f;  // largest forward-backward error, video px
+  int max_iterations = 30;
+  double epsilon_px = 0.01;
+
+  void validate() const;  // throws UsageError naming the bad setting
+};
+
+class RefinedTracker final : public PointTracker {
+ public:
+  // Takes over `coarse` (its sink is set by this tracker). Throws UsageError for a bad config.
+  RefinedTracker(std::unique_ptr<PointTracker> coarse, RefineConfig config = {});
+  RefinedTracker(RefinedTracker&&) noexcept;
+  RefinedTracker& operator=(RefinedTracker&&) noexcept;
+  ~RefinedTracker() override;
+
+  int64_t push_frame(const uint8_t* rgb, int width, int height) override;
+  StepResult step() override;
+  StepResult flush() override;
+  AddPointResult add_point(int64_t frame_index, float x_px, float y_px) override;
+  bool remove_point(PointId id) override;
+  void reset() override;
+  void reset_stream() override;
+  void set_sink(std::function<void(const FrameEstimates&)> sink) override;
+  // The coarse tracker's snapshot with refined positions on the frames already final.
+  std::shared_ptr<const Snapshot> snapshot() const override;
+  int num_points() const override;
+  int64_t frames_received() const override;
+  std::string name() const override;  // "<coarse name> + lk refinement"
+
+  PointTracker& coarse();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cotrack
