@@ -231,7 +231,8 @@ struct EngineWorker::Impl {
   void restart_for_size(int width, int height) {
     std::vector<std::pair<float, float>> keep;
     if (cfg.keep_points_on_restart) {
-      for (const auto& t : tracker.snapshot()->tracks) {
+      const auto snap = tracker.snapshot();  // held: the loop must not outlive it
+      for (const auto& t : snap->tracks) {
         float x = 0, y = 0;
         if (position_on(t, newest_index, x, y)) {
           keep.emplace_back(x * (width - 1) / std::max(1, stream_width - 1),

@@ -1,0 +1,283 @@
+// The engine thread, driven through a frame ring with a scripted tracker: frames, commands,
+// final estimates and stream restarts. Waits are latches on the worker's own callbacks.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "engine_worker.hpp"
+#include "frame_ring.hpp"
+
+using namespace cotrack;
+
+namespace {
+
+// A tracker whose point n moves +1 px in x per frame from its query position, and whose frames
+// become final `lag` frames late (like a windowed tracker).
+class ScriptedTracker final : public PointTracker {
+ public:
+  explicit ScriptedTracker(int lag) : lag_(lag) {}
+  int64_t push_frame(const uint8_t*, int width, int height) override {
+    width_ = width;
+    height_ = height;
+    return received_++;
+  }
+  StepResult step() override {
+    finalize(received_ - lag_);
+    StepResult r;
+    r.status = StepResult::Status::kUpdated;
+    r.snapshot = snapshot();
+    return r;
+  }
+  StepResult flush() override {
+    finalize(received_);
+    return step();
+  }
+  AddPointResult add_point(int64_t frame, float x, float y) override {
+    AddPointResult r;
+    if (x < 0 || y < 0 || x > width_ - 1 || y > height_ - 1) {
+      r.status = AddPointResult::Status::kOutsideImage;
+      r.message = "outside";
+      return r;
+    }
+    r.id = next_id_++;
+    points_[r.id] = {frame, x, y};
+    return r;
+  }
+  bool remove_point(PointId id) override { return points_.erase(id) > 0; }
+  void reset() override { points_.clear(); }
+  void reset_stream() override {
+    points_.clear();
+    received_ = final_ = 0;
+    ++stream_resets;
+  }
+  void set_sink(std::function<void(const FrameEstimates&)> sink) override { sink_ = sink; }
+  std::shared_ptr<const Snapshot> snapshot() const override {
+    auto s = std::make_shared<Snapshot>();
+    s->newest_frame = final_ - 1;
+    s->final_until = final_;
+    for (const auto& [id, q] : points_) {
+      Snapshot::Track t;
+      t.id = id;
+      t.query_frame = q.frame;
+      if (final_ > q.frame) {
+        t.frames.push_back(final_ - 1);
+        t.estimates.push_back(estimate(id, final_ - 1));
+      }
+      s->tracks.push_back(t);
+    }
+    return s;
+  }
+  int num_points() const override { return static_cast<int>(points_.size()); }
+  int64_t frames_received() const override { return received_; }
+  std::string name() const override { return "scripted"; }
+
+  int stream_resets = 0;
+
+ private:
+  struct Query {
+    int64_t frame;
+    float x, y;
+  };
+  PointEstimate estimate(PointId id, int64_t f) const {
+    const Query& q = points_.at(id);
+    PointEstimate e;
+    e.id = id;
+    e.estimated = f >= q.frame;
+    e.visible = e.estimated;
+    e.x_px = q.x + (e.estimated ? static_cast<float>(f - q.frame) : 0.f);
+    e.y_px = q.y;
+    return e;
+  }
+  void finalize(int64_t until) {
+    for (; final_ < until; ++final_) {
+      FrameEstimates fe;
+      fe.frame_index = final_;
+      for (const auto& kv : points_) fe.points.push_back(estimate(kv.first, final_));
+      if (sink_) sink_(fe);
+    }
+  }
+  int lag_;
+  int width_ = 0, height_ = 0;
+  int64_t received_ = 0, final_ = 0;
+  PointId next_id_ = 0;
+  std::map<PointId, Query> points_;
+  std::function<void(const FrameEstimates&)> sink_;
+};
+
+// Counts views and lets the test wait for a condition on them.
+struct ViewLatch {
+  std::mutex m;
+  std::condition_variable cv;
+  int64_t views = 0, last_frame = -1;
+  void on_view(const LiveView& v) {
+    std::lock_guard<std::mutex> lock(m);
+    ++views;
+    last_frame = v.frame_index;
+    cv.notify_all();
+  }
+  template <class Pred>
+  bool wait(Pred pred) {
+    std::unique_lock<std::mutex> lock(m);
+    return cv.wait_for(lock, std::chrono::seconds(10), [&] { return pred(*this); });
+  }
+};
+
+void offer_frames(FrameRing& ring, int count, int width = 8, int height = 6) {
+  std::vector<uint8_t> rgb(static_cast<size_t>(width) * height * 3, 128);
+  for (int i = 0; i < count; ++i) {
+    while (ring.offer(rgb.data(), width, height, width * 3, i, i) == FrameRing::Offer::kRefused) {
+    }
+  }
+}
+
+}  // namespace
+
+TEST_SUITE("worker") {
+  TEST_CASE("every frame reaches the final sink once, in order, with its source number") {
+    ScriptedTracker tracker(/*lag=*/3);
+    FrameRing ring(RingConfig{8, DropPolicy::kNone, 8, 0});
+    std::vector<FinalFrame> finals;
+    EngineWorker worker(tracker, ring, WorkerConfig{}, [&](const FinalFrame& f) {
+      finals.push_back(f);
+    });
+    LiveCommand add{LiveCommand::Kind::kAddPoint};
+    add.frame = 0;
+    add.x_px = 2;
+    add.y_px = 3;
+    REQUIRE(worker.post(add));  // posted before any frame: applied with the first one
+    worker.start();
+    offer_frames(ring, 20);
+    worker.end_of_stream();
+    REQUIRE(worker.wait_finished(10000));
+    CHECK(worker.error().empty());
+    REQUIRE(finals.size() == 20u);
+    for (size_t i = 0; i < finals.size(); ++i) {
+      CHECK(finals[i].frame_index == static_cast<int64_t>(i));
+      CHECK(finals[i].seq == static_cast<int64_t>(i));
+      CHECK(finals[i].estimates.frame_index == static_cast<int64_t>(i));
+      REQUIRE(finals[i].estimates.points.size() == 1u);
+      CHECK(finals[i].estimates.points[0].x_px == doctest::Approx(2.0 + i));
+      CHECK(static_cast<bool>(finals[i].rgb));
+      REQUIRE(static_cast<bool>(finals[i].trails));
+      CHECK(finals[i].trails->tracks.size() == 1u);
+    }
+    const auto c = ring.counters();
+    CHECK(c.received == 20);
+    CHECK(c.processed == 20);
+  }
+
+  TEST_CASE("views show the newest estimated frame at a steady delay; clicks use that frame") {
+    ScriptedTracker tracker(/*lag=*/4);
+    FrameRing ring(RingConfig{8, DropPolicy::kNone, 8, 0});
+    EngineWorker worker(tracker, ring, WorkerConfig{}, nullptr);
+    ViewLatch latch;
+    worker.set_on_view([&](const LiveView& v) { latch.on_view(v); });
+    LiveCommand add{LiveCommand::Kind::kAddPoint};
+    add.frame = 0;
+    add.x_px = 1;
+    add.y_px = 1;
+    worker.post(add);
+    worker.start();
+    offer_frames(ring, 12);
+    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 12; }));
+    // Frames 0..11 arrived; the tracker's estimates end 4 frames behind the newest frame, so
+    // the view shows frame 11 - 4, the newest one with estimates.
+    auto view = worker.latest();
+    CHECK(view->frame_index == 7);
+    CHECK(view->tracks->newest_frame == 7);
+    // A click without a frame lands on the frame shown.
+    LiveCommand click{LiveCommand::Kind::kAddPoint};
+    click.x_px = 3;
+    click.y_px = 3;
+    worker.post(click);
+    offer_frames(ring, 1);
+    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 13; }));
+    view = worker.latest();
+    REQUIRE(view->tracks->tracks.size() == 2u);
+    CHECK(view->tracks->tracks[1].query_frame == 7);
+    CHECK(view->frame_index == 8);
+    worker.stop(true);
+  }
+
+  TEST_CASE("a refused point becomes the status line; right click removes the nearest") {
+    ScriptedTracker tracker(/*lag=*/0);
+    FrameRing ring(RingConfig{8, DropPolicy::kNone, 8, 0});
+    EngineWorker worker(tracker, ring, WorkerConfig{}, nullptr);
+    ViewLatch latch;
+    worker.set_on_view([&](const LiveView& v) { latch.on_view(v); });
+    worker.start();
+    offer_frames(ring, 1);
+    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 1; }));
+    for (float x : {1.f, 6.f, 100.f}) {
+      LiveCommand add{LiveCommand::Kind::kAddPoint};
+      add.x_px = x;
+      add.y_px = 2;
+      worker.post(add);
+    }
+    LiveCommand rm{LiveCommand::Kind::kRemoveNearest};
+    rm.x_px = 5;
+    rm.y_px = 2;
+    worker.post(rm);
+    offer_frames(ring, 1);
+    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 2; }));
+    auto view = worker.latest();
+    CHECK(view->status == "outside");
+    REQUIRE(view->tracks->tracks.size() == 1u);
+    CHECK(view->tracks->tracks[0].id == 0);  // the point at x = 6 (id 1) was nearest to x = 5
+    worker.stop(true);
+  }
+
+  TEST_CASE("a frame of another size restarts the stream and keeps the points, scaled") {
+    ScriptedTracker tracker(/*lag=*/0);
+    FrameRing ring(RingConfig{8, DropPolicy::kNone, 8, 0});
+    EngineWorker worker(tracker, ring, WorkerConfig{}, nullptr);
+    ViewLatch latch;
+    worker.set_on_view([&](const LiveView& v) { latch.on_view(v); });
+    LiveCommand add{LiveCommand::Kind::kAddPoint};
+    add.frame = 0;
+    add.x_px = 4;
+    add.y_px = 2;
+    worker.post(add);
+    worker.start();
+    offer_frames(ring, 1, 9, 5);  // x 4 of 0..8, y 2 of 0..4
+    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 1; }));
+    offer_frames(ring, 1, 17, 9);  // twice the size
+    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 2; }));
+    auto view = worker.latest();
+    CHECK(tracker.stream_resets == 1);
+    CHECK(view->width == 17);
+    REQUIRE(view->tracks->tracks.size() == 1u);
+    REQUIRE(view->tracks->tracks[0].estimates.size() == 1u);
+    CHECK(view->tracks->tracks[0].estimates[0].x_px == doctest::Approx(8));
+    CHECK(view->tracks->tracks[0].estimates[0].y_px == doctest::Approx(4));
+    CHECK(view->status.find("frame size changed") != std::string::npos);
+    worker.stop(true);
+  }
+
+  TEST_CASE("pause leaves frames in the ring; the first pop after it keeps only the newest") {
+    ScriptedTracker tracker(/*lag=*/0);
+    FrameRing ring(RingConfig{4, DropPolicy::kThin, 8, 0});
+    EngineWorker worker(tracker, ring, WorkerConfig{}, nullptr);
+    ViewLatch latch;
+    worker.set_on_view([&](const LiveView& v) { latch.on_view(v); });
+    worker.start();
+    offer_frames(ring, 1);
+    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 1; }));
+    worker.post({LiveCommand::Kind::kTogglePause});
+    REQUIRE(latch.wait([&](ViewLatch&) { return worker.latest()->paused; }));
+    std::vector<uint8_t> rgb(8 * 6 * 3, 0);
+    for (int i = 0; i < 10; ++i) ring.offer(rgb.data(), 8, 6, 24, 0, 0);  // 4 fit, 6 full
+    CHECK(ring.counters().full == 6);
+    CHECK(ring.counters().processed == 1);
+    worker.post({LiveCommand::Kind::kTogglePause});
+    REQUIRE(latch.wait([&](ViewLatch&) { return ring.counters().processed == 2; }));
+    worker.stop(true);
+    const auto c = ring.counters();
+    CHECK(c.stale == 3);
+    CHECK(c.received == c.processed + c.dropped());
+  }
+}
