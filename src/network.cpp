@@ -193,14 +193,20 @@ std::vector<std::pair<std::string, Shape>> expected_parameters(const ModelConfig
   for (int i = 0; i < c.time_depth; ++i) {
     add_block(out, fmt::format("updateformer.time_blocks.{}", i), h, mlp, false);
   }
-  for (int i = 0; i < c.space_depth; ++i) {
-    add_block(out, fmt::format("updateformer.space_virtual_blocks.{}", i), h, mlp, false);
-  }
-  for (int i = 0; i < c.space_depth; ++i) {
-    add_block(out, fmt::format("updateformer.space_point2virtual_blocks.{}", i), h, mlp, true);
-  }
-  for (int i = 0; i < c.space_depth; ++i) {
-    add_block(out, fmt::format("updateformer.space_virtual2point_blocks.{}", i), h, mlp, true);
+  if (c.num_virtual_tracks == 0) {  // group attention: every track attends to every other
+    for (int i = 0; i < c.space_depth; ++i) {
+      add_block(out, fmt::format("updateformer.space_blocks.{}", i), h, mlp, false);
+    }
+  } else {
+    for (int i = 0; i < c.space_depth; ++i) {
+      add_block(out, fmt::format("updateformer.space_virtual_blocks.{}", i), h, mlp, false);
+    }
+    for (int i = 0; i < c.space_depth; ++i) {
+      add_block(out, fmt::format("updateformer.space_point2virtual_blocks.{}", i), h, mlp, true);
+    }
+    for (int i = 0; i < c.space_depth; ++i) {
+      add_block(out, fmt::format("updateformer.space_virtual2point_blocks.{}", i), h, mlp, true);
+    }
   }
   add_linear(out, "corr_mlp.fc1", c.corr_dim(), c.corr_hidden);
   add_linear(out, "corr_mlp.fc2", c.corr_hidden, c.corr_out);
@@ -235,7 +241,10 @@ Network::Network(ModelConfig config,
   for (int i = 0; i < config_.time_depth; ++i) {
     time_blocks_.push_back(t.block(fmt::format("updateformer.time_blocks.{}", i), false));
   }
-  for (int i = 0; i < config_.space_depth; ++i) {
+  for (int i = 0; i < config_.space_depth && config_.num_virtual_tracks == 0; ++i) {
+    space_blocks_.push_back(t.block(fmt::format("updateformer.space_blocks.{}", i), false));
+  }
+  for (int i = 0; i < config_.space_depth && config_.num_virtual_tracks > 0; ++i) {
     space_virtual_blocks_.push_back(
         t.block(fmt::format("updateformer.space_virtual_blocks.{}", i), false));
     space_point2virtual_blocks_.push_back(
@@ -360,8 +369,8 @@ at::Tensor Network::update_transformer(const at::Tensor& input) const {
   const int64_t V = config_.num_virtual_tracks;
   if (V > 0) tokens = at::cat({tokens, virtual_tracks_.repeat({B, 1, T, 1})}, 1);
   const int64_t N = tokens.size(1);
-  const size_t space_every =
-      space_virtual_blocks_.empty() ? 0 : time_blocks_.size() / space_virtual_blocks_.size();
+  const size_t space_blocks = std::max(space_virtual_blocks_.size(), space_blocks_.size());
+  const size_t space_every = space_blocks == 0 ? 0 : time_blocks_.size() / space_blocks;
   size_t j = 0;
   for (size_t i = 0; i < time_blocks_.size(); ++i) {
     at::Tensor time_tokens = tokens.contiguous().view({B * N, T, -1});
@@ -369,6 +378,12 @@ at::Tensor Network::update_transformer(const at::Tensor& input) const {
     tokens = time_tokens.view({B, N, T, -1});
     if (space_every > 0 && i % space_every == 0) {
       at::Tensor space = tokens.permute({0, 2, 1, 3}).contiguous().view({B * T, N, -1});
+      if (V == 0) {
+        space = block(space_blocks_[j], space, nullptr);  // [B*T, N, C], tracks attend directly
+        tokens = space.view({B, T, N, -1}).permute({0, 2, 1, 3});
+        ++j;
+        continue;
+      }
       at::Tensor points = space.narrow(1, 0, N - V);
       at::Tensor virt = space.narrow(1, N - V, V);
       virt = block(space_virtual2point_blocks_[j], virt, &points);

@@ -125,8 +125,10 @@ class Network {
   LinearWeights input_transform_, flow_head_, vis_conf_head_;
   at::Tensor virtual_tracks_;  // [1, V, 1, hidden]
   at::Tensor time_emb_;        // [1, window_len, input_dim]
-  std::vector<BlockWeights> time_blocks_, space_virtual_blocks_, space_point2virtual_blocks_,
-      space_virtual2point_blocks_;
+  // Space attention: space_blocks_ (group attention, num_virtual_tracks = 0) or the three
+  // virtual-track block lists of CoTracker3.
+  std::vector<BlockWeights> time_blocks_, space_blocks_, space_virtual_blocks_,
+      space_point2virtual_blocks_, space_virtual2point_blocks_;
 };
 
 // The official initialisation of the window starting at frame `ind`: queries whose frame `qf`

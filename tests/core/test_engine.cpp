@@ -233,6 +233,37 @@ TEST_SUITE("unit") {
     CHECK(got.in_order);
   }
 
+  TEST_CASE("engine: group attention (no virtual tracks) tracks points jointly") {
+    cotrack::ModelConfig c = cotrack::ModelConfig::preset_named("cotrack-small-group");
+    c.model_height = 64;
+    c.model_width = 64;
+    cotrack::Model model = cotrack::Model::random(c, 12);
+    CHECK(model.config().num_virtual_tracks == 0);
+    CHECK(model.config().summary().find("group attention") != std::string::npos);
+    const auto clip = small_clip(12, 1, 8);
+    // The estimate of a point on the last frame, tracked alone or next to a second point.
+    auto last_x = [&](bool with_second) {
+      cotrack::OnlineEngine engine(model, cotrack::EngineConfig{});
+      Collected got;
+      attach(engine, got);
+      for (int t = 0; t < clip.frames; ++t) {
+        engine.push_frame(clip.frame(t), clip.width, clip.height);
+        if (t == 0) {
+          engine.add_point(0, 20.f, 20.f);
+          if (with_second) engine.add_point(0, 40.f, 30.f);
+        }
+        engine.step();
+      }
+      engine.flush();
+      REQUIRE(got.calls == clip.frames);
+      return got.rows[clip.frames - 1][0].x_px;
+    };
+    const float alone = last_x(false), joint = last_x(true);
+    CHECK(std::isfinite(alone));
+    CHECK(alone != joint);  // the second point reaches the first through the space attention
+    CHECK(last_x(false) == alone);
+  }
+
   TEST_CASE("engine: low-latency flush between windows uses only frames still held") {
     // With step > 1 the stream can end between two windows; the last window must then start
     // at a frame the engine still holds (this crashed the live app at its end of stream).

@@ -29,15 +29,22 @@ cotrack::TrainConfig tiny_config() {
 
 TEST_SUITE("train") {
   TEST_CASE("training: one step reduces the loss on its own batch") {
-    cotrack::Trainer trainer(tiny_config());
-    const auto before = trainer.evaluate(0);
-    const auto stats = trainer.step();
-    const auto after = trainer.evaluate(0);
-    MESSAGE("loss " << before.loss << " -> " << after.loss << ", grad norm " << stats.grad_norm);
-    CHECK(stats.loss == doctest::Approx(before.loss).epsilon(1e-5));
-    CHECK(std::isfinite(stats.grad_norm));
-    CHECK(stats.grad_norm > 0);
-    CHECK(after.loss < before.loss);
+    // Both space-attention designs: virtual tracks (CoTracker3) and group attention.
+    for (const std::string preset : {"cotrack-small", "cotrack-small-group"}) {
+      CAPTURE(preset);
+      cotrack::TrainConfig config = tiny_config();
+      config.preset = preset;
+      cotrack::Trainer trainer(config);
+      const auto before = trainer.evaluate(0);
+      const auto stats = trainer.step();
+      const auto after = trainer.evaluate(0);
+      MESSAGE(preset << ": loss " << before.loss << " -> " << after.loss << ", grad norm "
+                     << stats.grad_norm);
+      CHECK(stats.loss == doctest::Approx(before.loss).epsilon(1e-5));
+      CHECK(std::isfinite(stats.grad_norm));
+      CHECK(stats.grad_norm > 0);
+      CHECK(after.loss < before.loss);
+    }
   }
 
   TEST_CASE("training: save and resume give the identical next step") {
