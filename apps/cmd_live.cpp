@@ -378,7 +378,11 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
         c.y_px = e.y;
         switch (e.kind) {
           case UiEvent::Kind::kLeftClick:
-            if (e.x < 0 || e.y < 0 || e.x > shown->width - 1 || e.y > shown->height - 1) break;
+            if (e.x < 0 || e.y < 0 || e.x > shown->width - 1 || e.y > shown->height - 1) {
+              fmt::print(stderr, "cotrack live: click at ({}, {}) is outside the {}x{} image: "
+                         "ignored\n", e.x, e.y, shown->width, shown->height);
+              break;
+            }
             worker.post(c);
             break;
           case UiEvent::Kind::kRightClick:

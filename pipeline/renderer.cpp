@@ -443,11 +443,12 @@ void PreviewWindow::on_mouse(int event, int x, int y, int /*flags*/, void* self)
   } else {
     return;
   }
-  // HighGUI (Qt and GTK) already reports image pixels, scaled back when the window is resized;
-  // clamp to the image in case of a click on the letterbox.
+  // HighGUI (Qt and GTK) already reports image pixels, scaled back when the window is resized.
+  // A click on the letterbox of a resized window lies outside the image: it is passed on as it
+  // is, for the caller to refuse with a notice (a clamped click would add a point on the edge).
   std::lock_guard<std::mutex> lock(window->mutex_);
-  e.x = static_cast<float>(std::clamp(x, 0, std::max(0, window->image_width_ - 1)));
-  e.y = static_cast<float>(std::clamp(y, 0, std::max(0, window->image_height_ - 1)));
+  e.x = static_cast<float>(x);
+  e.y = static_cast<float>(y);
   window->clicks_.push_back(e);
 }
 

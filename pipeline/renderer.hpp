@@ -91,7 +91,8 @@ class Renderer {
 // What the preview window saw between two polls.
 struct UiEvent {
   enum class Kind { kLeftClick, kRightClick, kKey, kClosed } kind = Kind::kKey;
-  float x = 0, y = 0;  // clicks: image pixels (window coordinates scaled back when resized)
+  float x = 0, y = 0;  // clicks: image pixels (window coordinates scaled back when resized);
+                       // outside the image for a click on a resized window's letterbox
   int key = 0;         // kKey: cv::waitKey's code (low byte: 'q', 27 for Esc, ' ', ...)
 };
 
