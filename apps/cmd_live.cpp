@@ -51,7 +51,7 @@ struct LiveOptions {
   std::string engine = "lk";
   ModelOptions model;
   std::string mode = "low-latency";
-  int step = 0, iters = 0, max_points = 256, support_grid = 0, local_grid = 0;
+  int step = 2, iters = 2, max_points = 256, support_grid = 0, local_grid = 0;
   std::string points_path;
   int grid = 0;
   int ring_slots = 16, max_thin = 8;
@@ -522,8 +522,9 @@ Command add_live(CLI::App& app) {
   o->model.add_to(s);
   s->add_option("--mode", o->mode, "cotrack engine: exact or low-latency")
       ->capture_default_str();
-  s->add_option("--step", o->step, "low-latency window step (0 = 1)")->capture_default_str();
-  s->add_option("--iters", o->iters, "refinement iterations (0 = the model's)")
+  s->add_option("--step", o->step, "low-latency: frames between windows (0 = 1)")
+      ->capture_default_str();
+  s->add_option("--iters", o->iters, "refinement iterations per window (0 = the model's)")
       ->capture_default_str();
   s->add_flag("--refine", o->refine,
               "cotrack engine: refine the network's estimates with Lucas-Kanade at full "
