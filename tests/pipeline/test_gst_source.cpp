@@ -17,10 +17,13 @@
 
 #include <doctest/doctest.h>
 
+#include "test_util.hpp"
+
 #include "cotrack/error.hpp"
 #include "gst_source.hpp"
 #include "rtsp_test_server.hpp"
 
+using cotrack::testing::TempDir;
 namespace {
 
 namespace fs = std::filesystem;
@@ -163,24 +166,6 @@ double timed_stop(GstSource& source, Recorder& rec) {
   return ms;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    const auto ticks = Clock::now().time_since_epoch().count();
-    path_ = fs::temp_directory_path() / ("cotrack_test_gst_source_" + std::to_string(ticks));
-    fs::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Runs a finite pipeline to its end; false (and the reason in `error`) if it fails.
 bool run_pipeline(const std::string& description, std::string* error) {
@@ -320,7 +305,7 @@ TEST_SUITE("gst_source") {
   }
 
   TEST_CASE("file, realtime = false: every frame once, in order, despite refusals; then EOS") {
-    TempDir dir;
+    TempDir dir("gst_source");
     constexpr int kFrames = 20;
     const fs::path clip = write_mp4(dir.path(), kFrames);
 
@@ -359,7 +344,7 @@ TEST_SUITE("gst_source") {
   }
 
   TEST_CASE("file, realtime = true: plays at the file's own rate") {
-    TempDir dir;
+    TempDir dir("gst_source");
     constexpr int kFrames = 10;
     const fs::path clip = write_mp4(dir.path(), kFrames);
     Recorder rec;
@@ -409,7 +394,7 @@ TEST_SUITE("gst_source") {
   }
 
   TEST_CASE("start-up failures are one-line input errors naming the source") {
-    TempDir dir;
+    TempDir dir("gst_source");
     const std::string missing = (dir.path() / "missing.mp4").string();
     std::string msg = start_error(missing);
     CHECK(msg.find(missing) != std::string::npos);

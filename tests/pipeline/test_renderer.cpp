@@ -24,6 +24,8 @@
 
 #include <doctest/doctest.h>
 
+#include "test_util.hpp"
+
 #include <opencv2/core.hpp>
 #include <opencv2/highgui.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -33,6 +35,7 @@
 #include "cotrack/error.hpp"
 #include "renderer.hpp"
 
+using cotrack::testing::TempDir;
 namespace {
 
 namespace fs = std::filesystem;
@@ -110,26 +113,6 @@ RenderConfig no_hud() {
   return c;
 }
 
-// A fresh directory under the system temp dir, removed when the object goes away.
-class TempDir {
- public:
-  explicit TempDir(const char* tag) {
-    const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = fs::temp_directory_path() /
-            ("cotrack_test_renderer_" + std::string(tag) + "_" + std::to_string(ticks));
-    fs::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 // Sets (or unsets, with nullopt) an environment variable and restores it on destruction.
 class EnvGuard {
@@ -440,7 +423,7 @@ TEST_SUITE("renderer") {
   }
 
   TEST_CASE("VideoOut writes an MP4 that reads back with every frame") {
-    TempDir dir("mp4");
+    TempDir dir("renderer_mp4");
     const std::string path = dir.file("out.mp4");
     std::vector<uint8_t> first;
     {
@@ -460,7 +443,7 @@ TEST_SUITE("renderer") {
   }
 
   TEST_CASE("VideoOut closed from another thread mid-stream (the shutdown path) reads back") {
-    TempDir dir("shutdown");
+    TempDir dir("renderer_shutdown");
     const std::string path = dir.file("live.mp4");
     VideoOut out(path, 160, 120, 30.0);
     std::atomic<bool> stop{false};
@@ -478,7 +461,7 @@ TEST_SUITE("renderer") {
   }
 
   TEST_CASE("VideoOut: MKV, AVI and odd frame sizes; the destructor closes") {
-    TempDir dir("formats");
+    TempDir dir("renderer_formats");
     for (const std::string name : {"out.mkv", "out.AVI"}) {
       CAPTURE(name);
       const std::string path = dir.file(name);
@@ -528,7 +511,7 @@ TEST_SUITE("renderer") {
       CHECK(std::string(e.what()).find(bad) != std::string::npos);
       CHECK(std::string(e.what()).find('\n') == std::string::npos);
     }
-    TempDir dir("errors");
+    TempDir dir("renderer_errors");
     CHECK_THROWS_AS(VideoOut(dir.file("x.gif"), 160, 120, 30.0), cotrack::UsageError);
     CHECK_THROWS_AS(VideoOut(dir.file("x.mp4"), 0, 120, 30.0), cotrack::UsageError);
     CHECK_THROWS_AS(VideoOut(dir.file("x.mp4"), 160, 120, 0.0), cotrack::UsageError);
@@ -536,7 +519,7 @@ TEST_SUITE("renderer") {
   }
 
   TEST_CASE("write_png writes a screenshot that reads back exactly") {
-    TempDir dir("png");
+    TempDir dir("renderer_png");
     const int w = 64, h = 48;
     const std::vector<uint8_t> rgb = pattern_rgb(w, h);  // any bytes will do as BGR
     const std::string path = dir.file("shot.png");
@@ -713,7 +696,7 @@ TEST_SUITE("renderer") {
       MESSAGE("skipped: Xvfb did not start");
       return;
     }
-    TempDir dir("window");
+    TempDir dir("renderer_window");
     const std::string self = fs::read_symlink("/proc/self/exe").string();
     const std::string log = dir.file("child.log"), done = dir.file("child.done");
     const std::string cmd = std::string("env ") + kChildEnv + "='" + done +

@@ -11,6 +11,8 @@
 
 #include <doctest/doctest.h>
 
+#include "test_util.hpp"
+
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -22,32 +24,12 @@
 #include "cotrack/synth.hpp"
 #include "video_reader.hpp"
 
+using cotrack::testing::TempDir;
 namespace {
 
 namespace fs = std::filesystem;
 using cotrack::VideoFrames;
 
-// A fresh directory under the system temp dir, removed when the object goes away.
-class TempDir {
- public:
-  explicit TempDir(const char* tag) {
-    const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-    path_ = fs::temp_directory_path() /
-            ("cotrack_test_reader_" + std::string(tag) + "_" + std::to_string(ticks));
-    fs::create_directories(path_);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
 
 // A small clip of textured frames. `clean` switches off noise and blur (kinder to lossy codecs).
 VideoFrames test_video(int width, int height, int frames, bool clean, uint64_t seed = 3) {
@@ -136,7 +118,7 @@ TEST_SUITE("pipeline") {
 
 TEST_CASE("video_reader: PNG frames round-trip byte for byte") {
   const VideoFrames video = test_video(48, 40, 6, /*clean=*/false);
-  TempDir dir("png");
+  TempDir dir("reader_png");
   cotrack::write_frames_png(video, dir.str());
   CHECK(fs::exists(dir.path() / "frames" / "000000.png"));
   CHECK(fs::exists(dir.path() / "frames" / "000005.png"));
@@ -185,7 +167,7 @@ TEST_CASE("video_reader: reads the PPM clips of cotrack::write_clip exactly") {
   p.frames = 5;
   p.num_points = 4;
   const cotrack::SynthClip clip = cotrack::generate_clip(p, 17);
-  TempDir dir("ppm");
+  TempDir dir("reader_ppm");
   cotrack::write_clip(clip, dir.str());
   const VideoFrames back = cotrack::read_all(dir.str());
   CHECK(back.width == clip.width);
@@ -199,7 +181,7 @@ TEST_CASE("video_reader: reads the PPM clips of cotrack::write_clip exactly") {
 }
 
 TEST_CASE("video_reader: natural name order; other files are ignored") {
-  TempDir dir("order");
+  TempDir dir("reader_order");
   const VideoFrames video = test_video(16, 12, 3, /*clean=*/false);
   // Plain text order would be img10, img2, img9; natural order is img2, img9, img10.
   write_image(dir.path() / "img9.png", video.frame(0), 16, 12);
@@ -216,7 +198,7 @@ TEST_CASE("video_reader: natural name order; other files are ignored") {
 
 TEST_CASE("video_reader: MP4 written through OpenCV reads back") {
   const VideoFrames video = test_video(128, 96, 12, /*clean=*/true);
-  TempDir dir("mp4");
+  TempDir dir("reader_mp4");
   const fs::path file = dir.path() / "clip.mp4";
   const std::string writer = write_mp4(video, file, /*faststart=*/true);
   REQUIRE_MESSAGE(!writer.empty(), "neither GStreamer x264enc nor FFMPEG mp4v can write MP4");
@@ -255,7 +237,7 @@ TEST_CASE("video_reader: MP4 written through OpenCV reads back") {
 }
 
 TEST_CASE("video_reader: errors are one line naming the file") {
-  TempDir dir("errors");
+  TempDir dir("reader_errors");
   const std::string missing = (dir.path() / "nope.mp4").string();
   std::string msg = input_error([&] { cotrack::VideoReader r(missing); });
   CHECK(contains(msg, missing));
