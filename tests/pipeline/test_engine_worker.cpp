@@ -134,6 +134,29 @@ void offer_frames(FrameRing& ring, int count, int width = 8, int height = 6) {
   }
 }
 
+// A worker over a scripted tracker and a ring, with a latch on its views.
+struct Rig {
+  explicit Rig(int lag, RingConfig ring_config = RingConfig{8, DropPolicy::kNone, 8, 0})
+      : tracker(lag), ring(ring_config), worker(tracker, ring, WorkerConfig{}, nullptr) {
+    worker.set_on_view([this](const LiveView& v) { latch.on_view(v); });
+  }
+  bool wait_views(int64_t n) {
+    return latch.wait([n](ViewLatch& l) { return l.views >= n; });
+  }
+  ScriptedTracker tracker;
+  FrameRing ring;
+  EngineWorker worker;
+  ViewLatch latch;
+};
+
+LiveCommand add_point(float x, float y, int64_t frame = -1) {
+  LiveCommand c{LiveCommand::Kind::kAddPoint};
+  c.x_px = x;
+  c.y_px = y;
+  c.frame = frame;
+  return c;
+}
+
 }  // namespace
 
 TEST_SUITE("worker") {
@@ -144,11 +167,7 @@ TEST_SUITE("worker") {
     EngineWorker worker(tracker, ring, WorkerConfig{}, [&](const FinalFrame& f) {
       finals.push_back(f);
     });
-    LiveCommand add{LiveCommand::Kind::kAddPoint};
-    add.frame = 0;
-    add.x_px = 2;
-    add.y_px = 3;
-    REQUIRE(worker.post(add));  // posted before any frame: applied with the first one
+    REQUIRE(worker.post(add_point(2, 3, /*frame=*/0)));  // before any frame: applied with the first
     worker.start();
     offer_frames(ring, 20);
     worker.end_of_stream();
@@ -171,31 +190,21 @@ TEST_SUITE("worker") {
   }
 
   TEST_CASE("views show the newest estimated frame at a steady delay; clicks use that frame") {
-    ScriptedTracker tracker(/*lag=*/4);
-    FrameRing ring(RingConfig{8, DropPolicy::kNone, 8, 0});
-    EngineWorker worker(tracker, ring, WorkerConfig{}, nullptr);
-    ViewLatch latch;
-    worker.set_on_view([&](const LiveView& v) { latch.on_view(v); });
-    LiveCommand add{LiveCommand::Kind::kAddPoint};
-    add.frame = 0;
-    add.x_px = 1;
-    add.y_px = 1;
-    worker.post(add);
+    Rig rig(/*lag=*/4);
+    auto& worker = rig.worker;
+    worker.post(add_point(1, 1, /*frame=*/0));
     worker.start();
-    offer_frames(ring, 12);
-    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 12; }));
+    offer_frames(rig.ring, 12);
+    REQUIRE(rig.wait_views(12));
     // Frames 0..11 arrived; the tracker's estimates end 4 frames behind the newest frame, so
     // the view shows frame 11 - 4, the newest one with estimates.
     auto view = worker.latest();
     CHECK(view->frame_index == 7);
     CHECK(view->tracks->newest_frame == 7);
     // A click without a frame lands on the frame shown.
-    LiveCommand click{LiveCommand::Kind::kAddPoint};
-    click.x_px = 3;
-    click.y_px = 3;
-    worker.post(click);
-    offer_frames(ring, 1);
-    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 13; }));
+    worker.post(add_point(3, 3));
+    offer_frames(rig.ring, 1);
+    REQUIRE(rig.wait_views(13));
     view = worker.latest();
     REQUIRE(view->tracks->tracks.size() == 2u);
     CHECK(view->tracks->tracks[1].query_frame == 7);
@@ -204,26 +213,18 @@ TEST_SUITE("worker") {
   }
 
   TEST_CASE("a refused point becomes the status line; right click removes the nearest") {
-    ScriptedTracker tracker(/*lag=*/0);
-    FrameRing ring(RingConfig{8, DropPolicy::kNone, 8, 0});
-    EngineWorker worker(tracker, ring, WorkerConfig{}, nullptr);
-    ViewLatch latch;
-    worker.set_on_view([&](const LiveView& v) { latch.on_view(v); });
+    Rig rig(/*lag=*/0);
+    auto& worker = rig.worker;
     worker.start();
-    offer_frames(ring, 1);
-    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 1; }));
-    for (float x : {1.f, 6.f, 100.f}) {
-      LiveCommand add{LiveCommand::Kind::kAddPoint};
-      add.x_px = x;
-      add.y_px = 2;
-      worker.post(add);
-    }
+    offer_frames(rig.ring, 1);
+    REQUIRE(rig.wait_views(1));
+    for (float x : {1.f, 6.f, 100.f}) worker.post(add_point(x, 2));
     LiveCommand rm{LiveCommand::Kind::kRemoveNearest};
     rm.x_px = 5;
     rm.y_px = 2;
     worker.post(rm);
-    offer_frames(ring, 1);
-    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 2; }));
+    offer_frames(rig.ring, 1);
+    REQUIRE(rig.wait_views(2));
     auto view = worker.latest();
     CHECK(view->status == "outside");
     REQUIRE(view->tracks->tracks.size() == 1u);
@@ -232,23 +233,16 @@ TEST_SUITE("worker") {
   }
 
   TEST_CASE("a frame of another size restarts the stream and keeps the points, scaled") {
-    ScriptedTracker tracker(/*lag=*/0);
-    FrameRing ring(RingConfig{8, DropPolicy::kNone, 8, 0});
-    EngineWorker worker(tracker, ring, WorkerConfig{}, nullptr);
-    ViewLatch latch;
-    worker.set_on_view([&](const LiveView& v) { latch.on_view(v); });
-    LiveCommand add{LiveCommand::Kind::kAddPoint};
-    add.frame = 0;
-    add.x_px = 4;
-    add.y_px = 2;
-    worker.post(add);
+    Rig rig(/*lag=*/0);
+    auto& worker = rig.worker;
+    worker.post(add_point(4, 2, /*frame=*/0));
     worker.start();
-    offer_frames(ring, 1, 9, 5);  // x 4 of 0..8, y 2 of 0..4
-    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 1; }));
-    offer_frames(ring, 1, 17, 9);  // twice the size
-    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 2; }));
+    offer_frames(rig.ring, 1, 9, 5);  // x 4 of 0..8, y 2 of 0..4
+    REQUIRE(rig.wait_views(1));
+    offer_frames(rig.ring, 1, 17, 9);  // twice the size
+    REQUIRE(rig.wait_views(2));
     auto view = worker.latest();
-    CHECK(tracker.stream_resets == 1);
+    CHECK(rig.tracker.stream_resets == 1);
     CHECK(view->width == 17);
     REQUIRE(view->tracks->tracks.size() == 1u);
     REQUIRE(view->tracks->tracks[0].estimates.size() == 1u);
@@ -259,22 +253,20 @@ TEST_SUITE("worker") {
   }
 
   TEST_CASE("pause leaves frames in the ring; the first pop after it keeps only the newest") {
-    ScriptedTracker tracker(/*lag=*/0);
-    FrameRing ring(RingConfig{4, DropPolicy::kThin, 8, 0});
-    EngineWorker worker(tracker, ring, WorkerConfig{}, nullptr);
-    ViewLatch latch;
-    worker.set_on_view([&](const LiveView& v) { latch.on_view(v); });
+    Rig rig(/*lag=*/0, RingConfig{4, DropPolicy::kThin, 8, 0});
+    auto& worker = rig.worker;
+    auto& ring = rig.ring;
     worker.start();
     offer_frames(ring, 1);
-    REQUIRE(latch.wait([](ViewLatch& l) { return l.views >= 1; }));
+    REQUIRE(rig.wait_views(1));
     worker.post({LiveCommand::Kind::kTogglePause});
-    REQUIRE(latch.wait([&](ViewLatch&) { return worker.latest()->paused; }));
+    REQUIRE(rig.latch.wait([&](ViewLatch&) { return worker.latest()->paused; }));
     std::vector<uint8_t> rgb(8 * 6 * 3, 0);
     for (int i = 0; i < 10; ++i) ring.offer(rgb.data(), 8, 6, 24, 0, 0);  // 4 fit, 6 full
     CHECK(ring.counters().full == 6);
     CHECK(ring.counters().processed == 1);
     worker.post({LiveCommand::Kind::kTogglePause});
-    REQUIRE(latch.wait([&](ViewLatch&) { return ring.counters().processed == 2; }));
+    REQUIRE(rig.latch.wait([&](ViewLatch&) { return ring.counters().processed == 2; }));
     worker.stop(true);
     const auto c = ring.counters();
     CHECK(c.stale == 3);
