@@ -190,8 +190,8 @@ std::string json_escape(const std::string& s) {
   return out;
 }
 
-int run_live(LiveOptions& o, const CLI::App& sub) {
-  // Everything is validated before anything starts.
+// Checks every setting before anything starts; returns the ring's configuration.
+RingConfig validate(const LiveOptions& o) {
   o.source.validate();
   RingConfig rc;
   rc.slots = o.ring_slots;
@@ -209,6 +209,91 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   if (o.trail < 1 || o.trail > 1000) throw UsageError("trail: expected 1..1000 frames");
   if (o.grid < 0 || o.grid > 64) throw UsageError("grid: expected 0..64");
   if (o.duration_s < 0) throw UsageError("duration: expected >= 0 seconds");
+  return rc;
+}
+
+HudStats hud_for(const LiveView& view, const std::string& mode_label, int64_t now_ns) {
+  HudStats hud;
+  hud.input_fps = view.input_fps;
+  hud.tracked_fps = view.tracked_fps;
+  hud.received = view.counters.received;
+  hud.processed = view.counters.processed;
+  hud.dropped = view.counters.dropped();
+  hud.points = view.points;
+  hud.thin = view.thin;
+  hud.mode = mode_label;
+  hud.paused = view.paused;
+  hud.status = view.status;
+  hud.latency_ms = static_cast<double>(now_ns - view.arrival_ns) * 1e-6;
+  return hud;
+}
+
+// The window's input: clicks and keys become commands for the engine thread, or change the
+// drawing. Returns a quit reason, or "" to go on.
+std::string handle_ui_event(const UiEvent& e, const LiveView& shown, const LiveOptions& o,
+                            EngineWorker& worker, RenderConfig& render_cfg, Renderer& renderer,
+                            const std::vector<uint8_t>& bgr, bool& redraw) {
+  LiveCommand c{LiveCommand::Kind::kAddPoint};
+  c.frame = shown.frame_index;
+  c.x_px = e.x;
+  c.y_px = e.y;
+  switch (e.kind) {
+    case UiEvent::Kind::kLeftClick:
+      if (e.x < 0 || e.y < 0 || e.x > shown.width - 1 || e.y > shown.height - 1) {
+        fmt::print(stderr, "cotrack live: click at ({}, {}) is outside the {}x{} image: ignored\n",
+                   e.x, e.y, shown.width, shown.height);
+      } else {
+        worker.post(c);
+      }
+      return "";
+    case UiEvent::Kind::kRightClick:
+      c.kind = LiveCommand::Kind::kRemoveNearest;
+      worker.post(c);
+      return "";
+    case UiEvent::Kind::kClosed:
+      return "window closed";
+    case UiEvent::Kind::kKey:
+      break;
+  }
+  switch (e.key) {
+    case 'q':
+    case 27:
+      return "quit";
+    case 'c':
+      worker.post({LiveCommand::Kind::kClear});
+      break;
+    case 'g': {
+      LiveCommand g{LiveCommand::Kind::kGrid};
+      g.grid = o.grid > 0 ? o.grid : 4;
+      worker.post(g);
+      break;
+    }
+    case ' ':
+    case 'p':
+      worker.post({LiveCommand::Kind::kTogglePause});
+      break;
+    case 'h':
+      render_cfg.show_help = !render_cfg.show_help;
+      renderer.set_config(render_cfg);
+      redraw = true;
+      break;
+    case 's': {
+      const std::string path = (std::filesystem::path(o.screenshot_dir) /
+                                fmt::format("cotrack-{:06d}.png", shown.seq))
+                                   .string();
+      fmt::print(stderr, "cotrack live: screenshot {} {}\n", path,
+                 write_png(path, bgr, shown.width, shown.height) ? "written" : "FAILED");
+      break;
+    }
+    default:
+      break;
+  }
+  return "";
+}
+
+int run_live(LiveOptions& o, const CLI::App& sub) {
+  const RingConfig rc = validate(o);
+  const SourceKind kind = source_kind(o.source.spec);
   std::vector<PointQuery> initial_points;
   if (!o.points_path.empty()) initial_points = read_points_csv(o.points_path);
 
@@ -340,27 +425,15 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
     if (o.duration_s > 0 && elapsed_s >= o.duration_s) quit_reason = "duration reached";
     if (source_done.load() && !worker.finished()) worker.end_of_stream();
     if (worker.finished()) {
-      quit_reason = source_failed.load() ? "source failed" : "end of stream";
-      if (!worker.error().empty()) {
-        throw Error(ExitCode::kRuntime, "engine thread: " + worker.error());
-      }
+      quit_reason = !worker.error().empty() ? "engine error"
+                    : source_failed.load() ? "source failed"
+                                           : "end of stream";
     }
     auto view = worker.latest();
     if (o.max_frames > 0 && view->counters.processed >= o.max_frames) quit_reason = "max-frames";
     if (view != shown && view->rgb) {
       shown = view;
-      HudStats hud;
-      hud.input_fps = view->input_fps;
-      hud.tracked_fps = view->tracked_fps;
-      hud.received = view->counters.received;
-      hud.processed = view->counters.processed;
-      hud.dropped = view->counters.dropped();
-      hud.points = view->points;
-      hud.thin = view->thin;
-      hud.mode = mode_label;
-      hud.paused = view->paused;
-      hud.status = view->status;
-      hud.latency_ms = (steady_ns() - view->arrival_ns) * 1e-6;
+      const HudStats hud = hud_for(*view, mode_label, steady_ns());
       renderer.draw(view->rgb->data(), view->width, view->height, *view->tracks,
                     view->frame_index, hud, bgr);
       if (!view->paused) latencies_ms.push_back(hud.latency_ms);
@@ -371,56 +444,10 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
     }
     if (win) {
       for (const UiEvent& e : win->poll(5)) {
-        if (!shown) continue;
-        LiveCommand c{LiveCommand::Kind::kAddPoint};
-        c.frame = shown->frame_index;
-        c.x_px = e.x;
-        c.y_px = e.y;
-        switch (e.kind) {
-          case UiEvent::Kind::kLeftClick:
-            if (e.x < 0 || e.y < 0 || e.x > shown->width - 1 || e.y > shown->height - 1) {
-              fmt::print(stderr, "cotrack live: click at ({}, {}) is outside the {}x{} image: "
-                         "ignored\n", e.x, e.y, shown->width, shown->height);
-              break;
-            }
-            worker.post(c);
-            break;
-          case UiEvent::Kind::kRightClick:
-            c.kind = LiveCommand::Kind::kRemoveNearest;
-            worker.post(c);
-            break;
-          case UiEvent::Kind::kClosed:
-            quit_reason = "window closed";
-            break;
-          case UiEvent::Kind::kKey:
-            switch (e.key) {
-              case 'q': case 27: quit_reason = "quit"; break;
-              case 'c': worker.post({LiveCommand::Kind::kClear}); break;
-              case 'g': {
-                LiveCommand g{LiveCommand::Kind::kGrid};
-                g.grid = o.grid > 0 ? o.grid : 4;
-                worker.post(g);
-                break;
-              }
-              case ' ': case 'p': worker.post({LiveCommand::Kind::kTogglePause}); break;
-              case 'h':
-                render_cfg.show_help = !render_cfg.show_help;
-                renderer.set_config(render_cfg);
-                shown = nullptr;  // redraw
-                break;
-              case 's': {
-                const std::string path = (std::filesystem::path(o.screenshot_dir) /
-                                          fmt::format("cotrack-{:06d}.png", shown->seq))
-                                             .string();
-                fmt::print(stderr, "cotrack live: screenshot {} {}\n", path,
-                           write_png(path, bgr, shown->width, shown->height) ? "written"
-                                                                             : "FAILED");
-                break;
-              }
-              default: break;
-            }
-            break;
-        }
+        if (!shown || !quit_reason.empty()) continue;
+        bool redraw = false;
+        quit_reason = handle_ui_event(e, *shown, o, worker, render_cfg, renderer, bgr, redraw);
+        if (redraw) shown = nullptr;
       }
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));

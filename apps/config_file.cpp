@@ -5,7 +5,12 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <sstream>
+#include <string_view>
 
 #include "cotrack/error.hpp"
 
@@ -53,6 +58,77 @@ bool scalar_text(const toml::node& v, std::string& out) {
   return true;
 }
 
+// toml++ 3.3 (Debian 12) reaches __builtin_unreachable, undefined behaviour, when it asks
+// whether certain non-ASCII characters are whitespace (marzer/tomlplusplus#190, #295). It asks
+// at every character outside strings and comments, where TOML allows only ASCII anyway, and in
+// a multi-line basic string at the character after a backslash and, after a line-ending
+// backslash, at the blanks and the first character after them. Returns the 1-based line of the
+// first non-ASCII byte at such a place, or 0 when toml++ can parse `text` safely.
+int unsafe_non_ascii_line(std::string_view text) {
+  const size_t n = text.size();
+  auto line_of = [&](size_t pos) {
+    return 1 + static_cast<int>(std::count(text.begin(), text.begin() + pos, '\n'));
+  };
+  auto non_ascii = [&](size_t i) { return i < n && static_cast<unsigned char>(text[i]) >= 0x80; };
+  auto at = [&](size_t i, std::string_view s) { return text.substr(i, s.size()) == s; };
+  auto skip = [&](size_t i, std::string_view chars) {
+    while (i < n && chars.find(text[i]) != std::string_view::npos) ++i;
+    return i;
+  };
+  enum class In { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral };
+  In in = In::kCode;
+  for (size_t i = at(0, "\xEF\xBB\xBF") ? 3 : 0; i < n; ++i) {  // toml++ skips a UTF-8 BOM
+    const char c = text[i];
+    switch (in) {
+      case In::kCode:
+        if (non_ascii(i)) return line_of(i);
+        if (c == '#') {
+          in = In::kComment;
+        } else if (at(i, "\"\"\"") || at(i, "'''")) {
+          in = c == '"' ? In::kMultiBasic : In::kMultiLiteral;
+          i += 2;
+        } else if (c == '"' || c == '\'') {
+          in = c == '"' ? In::kBasic : In::kLiteral;
+        }
+        break;
+      case In::kComment:
+        if (c == '\n') in = In::kCode;
+        break;
+      case In::kBasic:
+        if (c == '\\') {
+          ++i;  // the escaped character
+        } else if (c == '"' || c == '\n') {
+          in = In::kCode;
+        }
+        break;
+      case In::kLiteral:
+        if (c == '\'' || c == '\n') in = In::kCode;
+        break;
+      case In::kMultiBasic:
+      case In::kMultiLiteral: {
+        const char quote = in == In::kMultiBasic ? '"' : '\'';
+        if (in == In::kMultiBasic && c == '\\') {
+          size_t j = i + 1;
+          if (non_ascii(j)) return line_of(j);
+          if (j < n && std::string_view(" \t\r\n").find(text[j]) != std::string_view::npos) {
+            j = skip(j, " \t");  // a line-ending backslash: blanks, line breaks, blanks
+            if (non_ascii(j)) return line_of(j);
+            j = skip(j, " \t\r\n");
+            if (non_ascii(j)) return line_of(j);
+          }
+          i = j > i + 1 ? j - 1 : j;  // continue after the blanks or the escaped character
+        } else if (at(i, std::string(3, quote))) {
+          i += 2;  // the closing quotes, and up to two more that belong to the string
+          for (int extra = 0; extra < 2 && i + 1 < n && text[i + 1] == quote; ++extra) ++i;
+          in = In::kCode;
+        }
+        break;
+      }
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::string nearest_name(const std::string& key, const std::vector<std::string>& names) {
@@ -66,9 +142,21 @@ std::string nearest_name(const std::string& key, const std::vector<std::string>&
 }
 
 std::vector<std::string> config_file_args(const CLI::App& sub, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) {
+    throw UsageError(fmt::format("{}: cannot read the config file ({})", path,
+                                 std::strerror(errno)));
+  }
+  if (const int line = unsafe_non_ascii_line(text)) {
+    throw UsageError(fmt::format(
+        "{}:{}: non-ASCII character outside a string, or after a backslash in a multi-line "
+        "string (not supported)",
+        path, line));
+  }
   toml::table table;
   try {
-    table = toml::parse_file(path);
+    table = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     if (where.line == 0) {
