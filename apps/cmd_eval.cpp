@@ -44,7 +44,7 @@ Command add_eval(CLI::App& app) {
   struct Options {
     ModelOptions model;
     std::vector<std::string> clips, engines{"cotrack"};
-    int synthetic = 0;
+    int synthetic = 0, first_seed = 1;
     std::string query_mode = "first", mode = "exact", json, chart, predictions, points;
     int iters = 0, step = 0, support_grid = 0;
     double visibility_threshold = 0.6;
@@ -58,8 +58,12 @@ Command add_eval(CLI::App& app) {
   o->model.add_to(c.sub);
   c.sub->add_option("--clips", o->clips, "clip folders (frames/, gt.csv)");
   c.sub->add_option("--synthetic", o->synthetic,
-                    "the synthetic benchmark: clips from seeds 1..N, 256x256, 48 frames")
+                    "the synthetic benchmark: N clips from --first-seed on, 256x256, 48 frames")
       ->capture_default_str();
+  c.sub->add_option("--first-seed", o->first_seed,
+                    "first seed of --synthetic (1: the benchmark; 101..: a disjoint tuning set)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   c.sub->add_option("--engine", o->engines, "cotrack, lk or static (repeatable)")
       ->capture_default_str();
   c.sub->add_option("--mode", o->mode, "cotrack engine mode: exact or low-latency")
@@ -88,7 +92,9 @@ Command add_eval(CLI::App& app) {
     const QueryMode qmode = parse_query_mode(o->query_mode);
     std::vector<SynthClip> clips;
     for (const auto& dir : o->clips) clips.push_back(load_clip(dir));
-    for (int s = 1; s <= o->synthetic; ++s) clips.push_back(generate_clip(SynthParams{}, s));
+    for (int s = o->first_seed; s < o->first_seed + o->synthetic; ++s) {
+      clips.push_back(generate_clip(SynthParams{}, static_cast<uint64_t>(s)));
+    }
     if (clips.empty()) throw UsageError("eval: give --clips DIR... or --synthetic N");
 
     std::string json = "{\"query_mode\":\"" + o->query_mode + "\",\"clips\":" +

@@ -61,6 +61,7 @@ struct LiveOptions {
   int trail = 32;
   bool refine = false;
   float refine_max_offset_px = 3.f;
+  double visibility_threshold = 0.6;
   double duration_s = 0;
   int64_t max_frames = 0;
   double log_every_s = 5;
@@ -172,6 +173,7 @@ std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, std::unique_ptr
   ec.support_grid = o.support_grid;
   ec.local_grid = o.local_grid;
   ec.trail_frames = o.trail;
+  ec.visibility_threshold = o.visibility_threshold;
   history_frames = 2 * model->config().window_len + 8;
   auto engine = std::make_unique<OnlineEngine>(*model, ec);
   if (!o.refine) return engine;
@@ -558,6 +560,9 @@ Command add_live(CLI::App& app) {
               "resolution");
   s->add_option("--refine-max-offset", o->refine_max_offset_px,
                 "largest refinement of a network estimate, video pixels")
+      ->capture_default_str();
+  s->add_option("--visibility-threshold", o->visibility_threshold,
+                "cotrack engine: visible when visibility * confidence exceeds this")
       ->capture_default_str();
   s->add_option("--max-points", o->max_points, "points at once")->capture_default_str();
   s->add_option("--support-grid", o->support_grid, "N x N support points (cotrack engine)")
