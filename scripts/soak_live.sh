@@ -39,7 +39,7 @@ gnuplot <<GP
 set terminal pngcairo size 900,420 font ",10"
 set output "$dir/soak.png"
 set datafile separator ","
-set key top left
+set key center right
 set xlabel "minute"
 set ylabel "RSS (MiB)"
 set y2label "frames per second, drops per minute"
