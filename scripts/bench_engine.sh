@@ -8,12 +8,13 @@ threads="${2:-1}"
 bench=./build/apps/cotrack-bench
 run() { "$bench" --threads "$threads" --input-size 640x480 "$@"; }
 for res in 384x512 192x256; do
-  for n in 16 64; do
+  for n in 16 64 256; do
     run --model "$ckpt" --resolution "$res" --points "$n" --frames 24 --warmup 8 --mode exact
   done
   run --model "$ckpt" --resolution "$res" --points 16 --frames 24 --warmup 8 --mode low-latency \
     --step 1 --iters 2
 done
-for mode in exact low-latency; do
-  run --preset cotrack-small --points 64 --frames 64 --warmup 16 --mode "$mode" --iters 0
+for preset in cotrack-small cotrack-small-group; do
+  run --preset "$preset" --points 64 --frames 64 --warmup 16 --mode exact
+  run --preset "$preset" --points 64 --frames 64 --warmup 16 --mode low-latency --step 2 --iters 2
 done
