@@ -60,10 +60,14 @@ bool scalar_text(const toml::node& v, std::string& out) {
 
 // toml++ 3.3 (Debian 12) reaches __builtin_unreachable, undefined behaviour, when it asks
 // whether certain non-ASCII characters are whitespace (marzer/tomlplusplus#190, #295). It asks
-// at every character outside strings and comments, where TOML allows only ASCII anyway, and in
-// a multi-line basic string at the character after a backslash and, after a line-ending
+// at every character it reads outside strings and comments, where TOML allows only ASCII anyway,
+// and in a multi-line basic string at the character after a backslash and, after a line-ending
 // backslash, at the blanks and the first character after them. Returns the 1-based line of the
 // first non-ASCII byte at such a place, or 0 when toml++ can parse `text` safely.
+//
+// toml++ stops at the first syntax error, so this needs to agree with it only up to there. It
+// opens strings where TOML does: not after a token character (`x = 25"é"` is one bad token,
+// which toml++ reads to its end), and after '=' or '.' only in a key.
 int unsafe_non_ascii_line(std::string_view text) {
   const size_t n = text.size();
   auto line_of = [&](size_t pos) {
@@ -77,32 +81,81 @@ int unsafe_non_ascii_line(std::string_view text) {
   };
   enum class In { kCode, kComment, kBasic, kLiteral, kMultiBasic, kMultiLiteral };
   In in = In::kCode;
+  bool key = true;     // in a key (line start, after '{' or a ',' in an inline table)
+  bool token = false;  // the previous character belongs to a bare key or value
+  std::string open;    // the arrays and inline tables open at this point
   for (size_t i = at(0, "\xEF\xBB\xBF") ? 3 : 0; i < n; ++i) {  // toml++ skips a UTF-8 BOM
     const char c = text[i];
+    if (in == In::kCode) {
+      if (non_ascii(i)) return line_of(i);
+      const bool after_token = token;
+      token = false;
+      switch (c) {
+        case '\n':
+          key = open.empty() || open.back() != '[';  // only arrays span lines
+          if (key) open.clear();
+          break;
+        case ' ':
+        case '\t':
+        case '\r':
+          break;
+        case ']':
+        case '}':
+          if (!open.empty() && open.back() == (c == ']' ? '[' : '{')) open.pop_back();
+          break;
+        case ',':
+          key = !open.empty() && open.back() == '{';
+          break;
+        case '#':
+          in = In::kComment;
+          break;
+        case '[':
+        case '{':
+          if (after_token) {
+            token = true;
+          } else {
+            open += c;
+            key = key || c == '{';
+          }
+          break;
+        case '=':
+          token = !key;
+          key = false;
+          break;
+        case '.':
+          token = !key;
+          break;
+        case '"':
+        case '\'':
+          if (after_token) {
+            token = true;
+          } else if (at(i, std::string(3, c))) {
+            in = c == '"' ? In::kMultiBasic : In::kMultiLiteral;
+            i += 2;
+          } else {
+            in = c == '"' ? In::kBasic : In::kLiteral;
+          }
+          break;
+        default:
+          token = true;
+      }
+      continue;
+    }
     switch (in) {
       case In::kCode:
-        if (non_ascii(i)) return line_of(i);
-        if (c == '#') {
-          in = In::kComment;
-        } else if (at(i, "\"\"\"") || at(i, "'''")) {
-          in = c == '"' ? In::kMultiBasic : In::kMultiLiteral;
-          i += 2;
-        } else if (c == '"' || c == '\'') {
-          in = c == '"' ? In::kBasic : In::kLiteral;
-        }
         break;
       case In::kComment:
-        if (c == '\n') in = In::kCode;
-        break;
       case In::kBasic:
-        if (c == '\\') {
-          ++i;  // the escaped character
-        } else if (c == '"' || c == '\n') {
-          in = In::kCode;
-        }
-        break;
       case In::kLiteral:
-        if (c == '\'' || c == '\n') in = In::kCode;
+        if (c == '\n') {
+          in = In::kCode;
+          --i;  // the code state handles the line break
+        } else if (in == In::kBasic && c == '\\') {
+          ++i;  // the escaped character
+        } else if (c == (in == In::kBasic ? '"' : '\'') && in != In::kComment) {
+          in = In::kCode;
+          token = true;  // toml++ checks the character after a string
+        }
         break;
       case In::kMultiBasic:
       case In::kMultiLiteral: {
@@ -121,6 +174,7 @@ int unsafe_non_ascii_line(std::string_view text) {
           i += 2;  // the closing quotes, and up to two more that belong to the string
           for (int extra = 0; extra < 2 && i + 1 < n && text[i + 1] == quote; ++extra) ++i;
           in = In::kCode;
+          token = true;
         }
         break;
       }
@@ -145,8 +199,8 @@ std::vector<std::string> config_file_args(const CLI::App& sub, const std::string
   std::ifstream in(path, std::ios::binary);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (!in.good() && !in.eof()) {
-    throw UsageError(fmt::format("{}: cannot read the config file ({})", path,
-                                 std::strerror(errno)));
+    throw UsageError(
+        fmt::format("{}: cannot read the config file ({})", path, std::strerror(errno)));
   }
   if (const int line = unsafe_non_ascii_line(text)) {
     throw UsageError(fmt::format(

@@ -5,6 +5,7 @@
 #include <c10/core/Storage.h>
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/versions.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -154,6 +155,8 @@ class ZipIndex {
     const auto it = records_.find(prefix_ + lower(name));
     return it == records_.end() ? nullptr : &it->second;
   }
+  // "" when the first record is not inside a folder (or there are no records).
+  const std::string& folder() const { return prefix_; }
 
  private:
   std::unordered_map<std::string, Record> records_;
@@ -231,10 +234,17 @@ ZipIndex::ZipIndex(const ReadAdapterInterface& in, const std::string& file) {
     }
     if (i == 0 && name.find('/') != std::string::npos)
       prefix_ = lower(name.substr(0, name.find('/') + 1));
-    if (load_le(h + 8, 2) & 1) fail(file, bad_zip("record " + printable(name) + " is encrypted"));
+    if (load_le(h + 8, 2) & 0x61) {  // the flags miniz refuses after allocating the record
+      fail(file, bad_zip("record " + printable(name) + " is encrypted or a patch"));
+    }
     if (load_le(h + 10, 2) != 0 || comp != uncomp) {
       fail(file, bad_zip("record " + printable(name) +
                          " is compressed; torch.save stores records uncompressed"));
+    }
+    // miniz takes these for folders and hands back their bytes unread (uninitialised memory).
+    const bool folder = (!name.empty() && name.back() == '/') || (load_le(h + 38, 4) & 0x10);
+    if (folder && uncomp != 0) {
+      fail(file, bad_zip("record " + printable(name) + " is marked as a folder but holds data"));
     }
     if (local > size || size - local < 30)
       fail(file, bad_zip("record " + printable(name) + " lies past the end of the file"));
@@ -865,8 +875,37 @@ std::vector<at::Tensor> load_tensors(
   return out;
 }
 
+// PyTorchStreamReader (1.13) leaks its zip state when its constructor throws after opening the
+// zip, so what it checks there is checked here first: the records lie in a folder and "version"
+// holds what std::stoull reads as a supported format version.
+void check_reader_preconditions(const ReadAdapterInterface& in, const ZipIndex& index,
+                                const std::string& file) {
+  if (index.folder().empty()) fail(file, bad_zip("the records are not inside a folder"));
+  const Record* version = index.find("version");
+  if (!version) fail(file, bad_zip("no version record"));
+  constexpr uint64_t kMaxVersionBytes = 64;
+  std::string text(std::min(version->size, kMaxVersionBytes), '\0');
+  if (version->size > kMaxVersionBytes ||
+      in.read(version->offset, text.data(), text.size()) != text.size()) {
+    fail(file, bad_zip("unreadable version record"));
+  }
+  size_t p = 0;
+  while (p < text.size() && std::isspace(static_cast<unsigned char>(text[p]))) ++p;
+  if (p < text.size() && text[p] == '+') ++p;
+  uint64_t value = 0;
+  size_t digits = 0;
+  for (; p < text.size() && std::isdigit(static_cast<unsigned char>(text[p])); ++p, ++digits) {
+    value = std::min<uint64_t>(value * 10 + (text[p] - '0'), uint64_t{1} << 32);
+  }
+  if (digits == 0 || value < caffe2::serialize::kMinSupportedFileFormatVersion ||
+      value > caffe2::serialize::kMaxSupportedFileFormatVersion) {
+    fail(file, bad_zip("unsupported format version " + printable(text)));
+  }
+}
+
 Checkpoint read_archive(const std::shared_ptr<ReadAdapterInterface>& in, const std::string& file) {
   const ZipIndex index(*in, file);
+  check_reader_preconditions(*in, index, file);
   std::unique_ptr<PyTorchStreamReader> reader;
   try {
     reader = std::make_unique<PyTorchStreamReader>(in);

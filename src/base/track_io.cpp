@@ -169,8 +169,10 @@ TrackTable read_tracks_csv(const std::string& path, const std::vector<int>& poin
           throw InputError(fmt::format("{}: expected {} columns", where, has_conf ? 6 : 5));
         }
         const double id = parse_number(cells[0], where), f = parse_number(cells[1], where);
-        auto it = column.find(static_cast<int>(id));
-        if (id != std::floor(id) || it == column.end()) {
+        // Only integral ids in int range may be cast (anything else is undefined behaviour).
+        const bool is_int = id == std::floor(id) && std::abs(id) <= 2e9;
+        const auto it = is_int ? column.find(static_cast<int>(id)) : column.end();
+        if (it == column.end()) {
           throw InputError(fmt::format("{}: unknown point_id '{}'", where, cells[0]));
         }
         if (f != std::floor(f) || f < 0 || f >= frames) {

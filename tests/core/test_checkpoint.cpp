@@ -528,12 +528,22 @@ TEST_SUITE("unit") {
     put_le32(claims_more, central_header(good, "data/0") + 24, 0x7fff0000);
     CHECK_REFUSED(claims_more, "past the end");
 
-    std::string bad_version = good;  // PyTorchStreamReader's own (multi-line) error
+    // The version record is checked before PyTorchStreamReader sees it: its constructor leaks
+    // the zip state when it throws (found by fuzz/fuzz_checkpoint).
+    std::string bad_version = good;
     const size_t version_header = local_header(good, "version");
     const size_t extra_len = static_cast<uint8_t>(good[version_header + 28]) +
                              256 * static_cast<uint8_t>(good[version_header + 29]);
     bad_version[version_header + 30 + std::strlen("archive/version") + extra_len] = '0';
-    CHECK_REFUSED(bad_version, "zip archive");
+    CHECK_REFUSED(bad_version, "unsupported format version");
+    std::string no_version = good;
+    const size_t name_at = std::strlen("archive/versio");
+    no_version[local_header(good, "version") + 30 + name_at] = 'x';
+    no_version[central_header(good, "version") + 46 + name_at] = 'x';
+    CHECK_REFUSED(no_version, "no version record");
+    std::string folder_flag = good;  // miniz would return the record's bytes unread
+    put_le32(folder_flag, central_header(good, "data.pkl") + 38, 0x10);
+    CHECK_REFUSED(folder_flag, "marked as a folder");
 
     Pickle p;
     p.empty_dict().str("w").tensor("FloatStorage", "0", 6, {6}, {1}).setitem();

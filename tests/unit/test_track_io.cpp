@@ -94,6 +94,10 @@ TEST_SUITE("unit") {
           std::string::npos);
     CHECK(error_of([&] { cotrack::read_points_csv("/nonexistent/x.csv"); })
               .find("cannot open") != std::string::npos);
-    for (const auto& f : {p, h, e, n, t, m}) std::filesystem::remove(f);
+    // An id beyond int range was cast to int (undefined behaviour; found by fuzz_tracks_csv).
+    const std::string b = temp_file("b.csv", "point_id,frame,x,y,visible\n1e20,0,1,1,1\n");
+    CHECK(error_of([&] { cotrack::read_tracks_csv(b, {0}, 1); }).find("unknown point_id") !=
+          std::string::npos);
+    for (const auto& f : {p, h, e, n, t, m, b}) std::filesystem::remove(f);
   }
 }
