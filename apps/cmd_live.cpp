@@ -28,6 +28,8 @@
 #include "engine_worker.hpp"
 #include "frame_ring.hpp"
 #include "gst_source.hpp"
+#include "percentile.hpp"
+#include "steady_clock.hpp"
 #include "lk_tracker.hpp"
 #include "refined_tracker.hpp"
 #include "renderer.hpp"
@@ -37,12 +39,6 @@ namespace {
 
 std::atomic<int> g_signal{0};
 extern "C" void on_signal(int sig) { g_signal.store(sig); }
-
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 struct LiveOptions {
   std::string config;
@@ -67,13 +63,6 @@ struct LiveOptions {
   double log_every_s = 5;
   bool help_overlay = false;
 };
-
-// Median and p95 of a sample (sorted in place); zeros when empty.
-std::pair<double, double> median_p95(std::vector<double>& v) {
-  if (v.empty()) return {0, 0};
-  std::sort(v.begin(), v.end());
-  return {v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 95 / 100)]};
-}
 
 // Renders final frames into the video file on its own thread, so encoding never holds up the
 // engine. The queue is bounded: when the encoder falls behind, the engine thread waits (and the
@@ -481,7 +470,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
 
   const double seconds = (steady_ns() - t_start) * 1e-9;
   const RingCounters c = ring.counters();
-  auto [lat_med, lat_p95] = median_p95(latencies_ms);
+  const double lat_med = percentile(latencies_ms, 0.5), lat_p95 = percentile(latencies_ms, 0.95);
   fmt::print(stderr,
              "cotrack live: stopped ({}) after {:.1f} s: received {} = processed {} + dropped {} "
              "(thinned {}, full {}, stale {}); latency median {:.1f} ms, p95 {:.1f} ms\n",

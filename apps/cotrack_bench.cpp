@@ -15,17 +15,9 @@
 #include "cotrack/model.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/synth.hpp"
+#include "percentile.hpp"
 
-namespace {
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  return v[i];
-}
-
-}  // namespace
+using cotrack::app::percentile;
 
 int main(int argc, char** argv) {
   std::string model_path, preset = "cotrack-small", resolution, mode = "exact", device = "auto";

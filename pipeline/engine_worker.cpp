@@ -8,14 +8,10 @@
 #include <condition_variable>
 #include <map>
 
+#include "steady_clock.hpp"
+
 namespace cotrack {
 namespace {
-
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // A frame the worker still holds: its image for display and outputs, and its source number.
 struct HeldFrame {

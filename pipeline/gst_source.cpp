@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "cotrack/error.hpp"
+#include "steady_clock.hpp"
 
 namespace cotrack {
 namespace {
@@ -44,11 +45,6 @@ constexpr const char* kLiveSources[] = {
     "ximagesrc", "pipewiresrc",  "libcamerasrc", "nvarguscamerasrc", "pulsesrc",
     "alsasrc",   "autovideosrc", "ristsrc",      "webrtcbin",        "shmsrc",
 };
-
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-      .count();
-}
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
