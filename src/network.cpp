@@ -331,6 +331,49 @@ at::Tensor Network::correlation_features(const at::Tensor& fmaps, const at::Tens
   return feat.view({B, S, C, N, R, R}).permute({0, 1, 3, 4, 5, 2});
 }
 
+at::Tensor Network::correlation_volume_reference(const at::Tensor& fmaps_level,
+                                                 const at::Tensor& coords,
+                                                 const at::Tensor& support) const {
+  const int64_t B = coords.size(0), S = coords.size(1), N = coords.size(2);
+  const int R = config_.corr_window();
+  at::Tensor corr_feat = correlation_features(fmaps_level, coords.reshape({B * S, N, 2}));
+  at::Tensor volume = at::einsum("btnhwc,bnijc->btnhwij", {corr_feat, support});
+  return volume.permute({0, 2, 1, 3, 4, 5, 6}).reshape({B, N, S, R * R * R * R});
+}
+
+at::Tensor Network::correlation_volume(const at::Tensor& fmaps_level, const at::Tensor& coords,
+                                       const at::Tensor& support) const {
+  const int64_t B = fmaps_level.size(0), S = fmaps_level.size(1), C = fmaps_level.size(2);
+  const int64_t h = fmaps_level.size(3), w = fmaps_level.size(4);
+  const int64_t N = coords.size(2);
+  const int r = config_.corr_radius, R = config_.corr_window(), P = R + 1;
+  const auto long_opts = coords.options().dtype(at::kLong);
+  // Channel-last features, one row per (b, s, y, x).
+  at::Tensor rows = fmaps_level.permute({0, 1, 3, 4, 2}).reshape({B * S * h * w, C});
+  // Per (b, n, s): the patch origin and the shared fractional offset.
+  at::Tensor xy = coords.permute({0, 2, 1, 3});  // [B, N, S, 2]
+  at::Tensor base = at::floor(xy);
+  at::Tensor frac = xy - base;
+  at::Tensor base_l = base.to(at::kLong);
+  at::Tensor offs = at::arange(-r, -r + P, long_opts);  // P patch offsets
+  // Patch index (a, b): a along x, b along y, matching the x-major sample order (h = x offset).
+  at::Tensor px = at::clamp(base_l.select(-1, 0).unsqueeze(-1) + offs, 0, w - 1);  // [B,N,S,P]
+  at::Tensor py = at::clamp(base_l.select(-1, 1).unsqueeze(-1) + offs, 0, h - 1);
+  at::Tensor frame = (at::arange(B, long_opts).view({B, 1, 1}) * S +
+                      at::arange(S, long_opts).view({1, 1, S})) * (h * w);  // [B, 1, S]
+  at::Tensor idx = frame.unsqueeze(-1).unsqueeze(-1) + py.unsqueeze(-2) * w + px.unsqueeze(-1);
+  // [B, N, S, P(a), P(b)] -> gathered patch features [B*N, S*P*P, C].
+  at::Tensor patch = rows.index_select(0, idx.reshape({-1})).view({B * N, S * P * P, C});
+  at::Tensor sup = support.reshape({B * N, R * R, C}).transpose(1, 2);  // [B*N, C, R*R]
+  at::Tensor g = at::bmm(patch, sup).view({B, N, S, P, P, R * R});
+  // Bilinear mix: along x (a) first, then along y (b).
+  at::Tensor fx = frac.select(-1, 0).view({B, N, S, 1, 1, 1});
+  at::Tensor fy = frac.select(-1, 1).view({B, N, S, 1, 1, 1});
+  at::Tensor gx = at::lerp(g.narrow(3, 0, R), g.narrow(3, 1, R), fx);   // [B,N,S,R,P,R*R]
+  at::Tensor out = at::lerp(gx.narrow(4, 0, R), gx.narrow(4, 1, R), fy);  // [B,N,S,R,R,R*R]
+  return out.reshape({B, N, S, R * R * R * R});
+}
+
 at::Tensor Network::attention(const AttentionWeights& w, const at::Tensor& x,
                               const at::Tensor& context) const {
   const int64_t B = x.size(0), N1 = x.size(1), C = x.size(2);
@@ -430,21 +473,21 @@ WindowOutput Network::forward_window(const std::vector<at::Tensor>& pyramid, at:
   for (int it = 0; it < iters; ++it) {
     coords = coords.detach();
     const auto t_corr = Clock::now();
-    at::Tensor coords_flat = coords.view({B * S, N, 2});
     std::vector<at::Tensor> corr_embs;
     for (int l = 0; l < config_.corr_levels; ++l) {
-      at::Tensor corr_feat = correlation_features(pyramid[l], coords_flat / std::pow(2.0, l));
-      at::Tensor volume = at::einsum("btnhwc,bnijc->btnhwij", {corr_feat, support_view[l]});
-      at::Tensor flat = volume.reshape({B * S * N, R * R * R * R});
-      at::Tensor emb = linear(corr_fc2_, at::gelu(linear(corr_fc1_, flat)));
+      // Rows in (b, n, s) order: the MLP works row by row, and only its small output is
+      // permuted back to (b, s, n).
+      at::Tensor volume = correlation_volume(pyramid[l], coords / std::pow(2.0, l),
+                                             support_view[l]);  // [B, N, S, R^4]
+      at::Tensor emb = linear(corr_fc2_, at::gelu(linear(corr_fc1_, volume)));
+      emb = emb.permute({0, 2, 1, 3});  // [B, S, N, corr_out]
       if (trace && it == 0) {
-        trace->corr_volume.push_back(flat);
-        trace->corr_emb.push_back(emb);
+        trace->corr_volume.push_back(volume.permute({0, 2, 1, 3}).reshape({B * S * N, -1}));
+        trace->corr_emb.push_back(emb.reshape({B * S * N, -1}));
       }
       corr_embs.push_back(emb);
     }
-    at::Tensor corr = at::cat(corr_embs, -1);
-    corr = corr.view({B, S, N, corr.size(-1)});
+    at::Tensor corr = at::cat(corr_embs, -1);  // [B, S, N, levels * corr_out]
     const auto t_transformer = Clock::now();
     if (times) times->correlation_ms += ms_since(t_corr);
 

@@ -101,6 +101,23 @@ class Network {
   // feature units with t relative to the first frame of fmaps -> [B, R*R, N, C].
   at::Tensor sample_support(const at::Tensor& fmaps_level, const at::Tensor& points) const;
 
+  // The correlation volume of one pyramid level, as the official code defines it: for every
+  // frame s, track n, sample offset (h, w) and support offset (i, j),
+  //   <bilinear(fmaps[s], coords[s, n] + (d_h, d_w)), support[n, i, j]>
+  // with d in [-r, r], border padding and align_corners=True, flattened h-w-i-j.
+  //   fmaps_level [B, S, C, h, w]; coords [B, S, N, 2] level units (x, y);
+  //   support [B, N, R, R, C] (x-major) -> [B, N, S, R^4] (note: N before S).
+  // The R x R samples around a point share one fractional offset, so each is the same bilinear
+  // mix of an (R+1) x (R+1) integer patch; the dot products are taken on the patch (one batched
+  // matmul per track) and mixed afterwards. Clamping the patch indices to the image equals
+  // grid_sample's border padding. Equal to correlation_volume_reference() up to float rounding.
+  at::Tensor correlation_volume(const at::Tensor& fmaps_level, const at::Tensor& coords,
+                                const at::Tensor& support) const;
+  // The official formulation (grid_sample of the R x R neighbourhood, then an einsum), same
+  // arguments and result; kept as the reference for tests and benchmarks.
+  at::Tensor correlation_volume_reference(const at::Tensor& fmaps_level, const at::Tensor& coords,
+                                          const at::Tensor& support) const;
+
   // The iterative refinement of one window.
   //   pyramid: per level [B, S, C, h, w]; coords [B, S, N, 2] feature units;
   //   support: per level [B, 1, R*R, N, C] (already masked); vis, conf [B, S, N, 1] logits.

@@ -180,4 +180,35 @@ TEST_SUITE("unit") {
     CHECK_THROWS_AS(a.to_device("tpu"), cotrack::UsageError);
     CHECK_THROWS_AS(cotrack::ModelConfig::preset_named("nope"), cotrack::UsageError);
   }
+
+  TEST_CASE("model: patch-based correlation equals the official grid_sample formulation") {
+    // Both radii in use (3: official, 2: cotrack-small); points inside, on the border, just
+    // outside and far outside the feature map, where border padding decides the result.
+    for (const std::string preset : {"cotracker3-online", "cotrack-small"}) {
+      CAPTURE(preset);
+      cotrack::ModelConfig c = cotrack::ModelConfig::preset_named(preset);
+      const cotrack::Model model = cotrack::Model::random(c, 5);
+      const cotrack::Network& net = model.network();
+      const int R = c.corr_window();
+      const int64_t B = 2, S = 3, N = 7, C = 16, h = 12, w = 20;
+      at::manual_seed(3);
+      at::Tensor fmaps = at::randn({B, S, C, h, w});
+      at::Tensor coords = at::rand({B, S, N, 2}) * at::tensor({w - 1.f, h - 1.f});
+      coords.index_put_({0, 0, 0}, at::tensor({0.f, 0.f}));
+      coords.index_put_({0, 1, 1}, at::tensor({w - 1.f, h - 1.f}));
+      coords.index_put_({0, 2, 2}, at::tensor({-0.4f, 5.5f}));
+      coords.index_put_({1, 0, 3}, at::tensor({w - 0.7f, -2.25f}));
+      coords.index_put_({1, 1, 4}, at::tensor({-30.f, 400.f}));
+      coords.index_put_({1, 2, 5}, at::tensor({3.f, 4.f}));  // integer: zero fractional part
+      at::Tensor support = at::randn({B, N, R, R, C});
+      const at::Tensor fast = net.correlation_volume(fmaps, coords, support);
+      const at::Tensor ref = net.correlation_volume_reference(fmaps, coords, support);
+      REQUIRE(fast.sizes() == ref.sizes());
+      CHECK(fast.size(-1) == R * R * R * R);
+      const double diff = (fast - ref).abs().max().item<double>();
+      MESSAGE(preset << ": max |patch - grid_sample| = " << diff
+                     << ", max |ref| = " << ref.abs().max().item<double>());
+      CHECK(diff < 1e-4);
+    }
+  }
 }
