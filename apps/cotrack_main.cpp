@@ -6,9 +6,11 @@
 #include "commands.hpp"
 #include "config_file.hpp"
 #include "cotrack/error.hpp"
+#include "cotrack/runtime.hpp"
 
 int main(int argc, char** argv) {
   using cotrack::ExitCode;
+  cotrack::reuse_freed_memory();
   CLI::App app{"cotrack: real-time point tracking with CoTracker3"};
   app.require_subcommand(1);
   std::vector<cotrack::app::Command> commands = {

@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include "cotrack/error.hpp"
+#include "cotrack/runtime.hpp"
 #include "cotrack/training.hpp"
 
 int main(int argc, char** argv) {
+  cotrack::reuse_freed_memory();
   cotrack::TrainConfig c;
   CLI::App app{"cotrack-train: train cotrack's own point-tracking model on synthetic clips. "
                "Resumes from OUT/checkpoint.ckpt when it exists."};

@@ -4,6 +4,10 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 
+#include <malloc.h>
+
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -32,6 +36,17 @@ std::string resolve_device(const std::string& requested) {
     return requested;
   }
   throw UsageError(fmt::format("device '{}': expected auto, cpu, cuda or cuda:N", requested));
+}
+
+const char* reuse_freed_memory() {
+  if (const char* env = std::getenv("COTRACK_SYSTEM_MALLOC"); env && std::strcmp(env, "1") == 0) {
+    return "system";
+  }
+  // M_MMAP_MAX = 0: big blocks come from the heap too; a huge trim threshold: freed memory at
+  // the top of the heap stays there for the next window.
+  const bool ok = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 &&
+                  mallopt(M_TOP_PAD, 64 << 20) == 1;
+  return ok ? "reuse" : "system";
 }
 
 double process_memory_mib(const std::string& field) {
