@@ -45,7 +45,7 @@ Command add_eval(CLI::App& app) {
     ModelOptions model;
     std::vector<std::string> clips, engines{"cotrack"};
     int synthetic = 0, first_seed = 1;
-    std::string query_mode = "first", mode = "exact", json, chart, predictions, points;
+    std::string query_mode = "first", mode = "exact", json, chart, strip, predictions, points;
     int iters = 0, step = 0, support_grid = 0;
     double visibility_threshold = 0.6;
     bool refine = false;
@@ -87,6 +87,9 @@ Command add_eval(CLI::App& app) {
                     "clip given with --clips");
   c.sub->add_option("--points", o->points, "queries of --predictions (default: derived)");
   c.sub->add_option("--json", o->json, "write the results as JSON here");
+  c.sub->add_option("--strip", o->strip,
+                    "write a side-by-side image strip (PNG/JPEG) of every engine on the first "
+                    "clip here");
   c.sub->add_option("--chart", o->chart, "write a PNG bar chart of AJ, delta_avg and OA here");
   c.run = [o] {
     const QueryMode qmode = parse_query_mode(o->query_mode);
@@ -130,6 +133,11 @@ Command add_eval(CLI::App& app) {
     std::unique_ptr<Model> model;
     bool first_result = true;
     std::vector<std::pair<std::string, TapVidMetrics>> summary;
+#ifdef COTRACK_HAVE_PIPELINE
+    std::vector<StripRow> strip_rows;
+#else
+    if (!o->strip.empty()) throw UsageError("eval: --strip needs the pipeline build (OpenCV)");
+#endif
     for (const auto& engine_name : o->engines) {
       std::vector<TapVidMetrics> per_clip;
       double seconds = 0;
@@ -181,6 +189,15 @@ Command add_eval(CLI::App& app) {
         seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         frames += clip.frames;
         per_clip.push_back(compute_tapvid_metrics(tapvid_set(clip, eq, pred), qmode));
+#ifdef COTRACK_HAVE_PIPELINE
+        if (k == 0 && !o->strip.empty()) {
+          std::string label = engine_name;
+          if (engine_name == "cotrack" && o->refine) label += " + LK refinement";
+          label += fmt::format("  AJ {:.1f} OA {:.1f}", 100 * per_clip.back().average_jaccard,
+                               100 * per_clip.back().occlusion_accuracy);
+          strip_rows.push_back({label, std::move(pred)});
+        }
+#endif
         fmt::print(stderr, "\r  {}: clip {}/{}", engine_name, k + 1, clips.size());
       }
       fmt::print(stderr, "\n");
@@ -210,6 +227,15 @@ Command add_eval(CLI::App& app) {
       throw UsageError("eval: --chart needs the pipeline build (OpenCV)");
 #endif
     }
+#ifdef COTRACK_HAVE_PIPELINE
+    if (!o->strip.empty()) {
+      write_track_strip(o->strip,
+                        o->clips.empty()
+                            ? fmt::format("synthetic benchmark clip, seed {}", o->first_seed)
+                            : o->clips[0],
+                        clips[0], tapvid_queries(clips[0], qmode), strip_rows);
+    }
+#endif
     if (!o->json.empty()) {
       std::ofstream out(o->json);
       out << json;
