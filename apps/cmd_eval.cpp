@@ -49,7 +49,7 @@ Command add_eval(CLI::App& app) {
     int iters = 0, step = 0, support_grid = 0;
     double visibility_threshold = 0.6;
     bool refine = false;
-    float refine_max_offset_px = 3.f;
+    float refine_max_offset_px = 0.f;
   };
   auto o = std::make_shared<Options>();
   Command c;
@@ -79,7 +79,8 @@ Command add_eval(CLI::App& app) {
   c.sub->add_flag("--refine", o->refine,
                   "cotrack engine: refine its estimates with Lucas-Kanade at full resolution");
   c.sub->add_option("--refine-max-offset", o->refine_max_offset_px,
-                    "largest refinement of a network estimate, video pixels")
+                    "largest distance LK may move a point from the network's estimate, video "
+                    "pixels (0 = no limit)")
       ->capture_default_str();
   c.sub->add_option("--query-mode", o->query_mode, "first or strided")->capture_default_str();
   c.sub->add_option("--predictions", o->predictions,

@@ -56,7 +56,7 @@ struct LiveOptions {
   std::string out_video, out_tracks, stats_json, screenshot_dir = ".";
   int trail = 32;
   bool refine = false;
-  float refine_max_offset_px = 3.f;
+  float refine_max_offset_px = 0.f;
   double visibility_threshold = 0.6;
   double duration_s = 0;
   int64_t max_frames = 0;
@@ -548,7 +548,8 @@ Command add_live(CLI::App& app) {
               "cotrack engine: refine the network's estimates with Lucas-Kanade at full "
               "resolution");
   s->add_option("--refine-max-offset", o->refine_max_offset_px,
-                "largest refinement of a network estimate, video pixels")
+                "largest distance LK may move a point from the network's estimate, video "
+                "pixels (0 = no limit)")
       ->capture_default_str();
   s->add_option("--visibility-threshold", o->visibility_threshold,
                 "cotrack engine: visible when visibility * confidence exceeds this")

@@ -24,7 +24,6 @@ struct PointState {
   cv::Point2f query;
   int64_t frame = -1;  // last final frame seen for this point
   cv::Point2f coarse, refined;
-  bool visible = false;
   std::deque<std::pair<int64_t, PointEstimate>> trail;  // refined, ascending frames
 };
 
@@ -36,8 +35,9 @@ void RefineConfig::validate() const {
     fail(fmt::format("window must be odd and in [5, 101] (got {})", window));
   }
   if (levels < 0 || levels > 8) fail(fmt::format("levels must be in [0, 8] (got {})", levels));
-  if (!(max_offset_px > 0.f) || !std::isfinite(max_offset_px)) {
-    fail(fmt::format("max_offset_px must be a positive number (got {})", max_offset_px));
+  if (!(max_offset_px >= 0.f) || !std::isfinite(max_offset_px)) {
+    fail(fmt::format("max_offset_px must be 0 (no limit) or a positive number (got {})",
+                     max_offset_px));
   }
   if (!(fb_threshold_px > 0.f) || !std::isfinite(fb_threshold_px)) {
     fail(fmt::format("fb_threshold_px must be a positive number (got {})", fb_threshold_px));
@@ -68,7 +68,7 @@ struct RefinedTracker::Impl {
       auto it = points.find(e.id);
       if (it == points.end() || !e.estimated) continue;
       const PointState& s = it->second;
-      if (e.visible && s.visible && s.frame == t - 1 && t != s.query_frame) {
+      if (s.frame == t - 1 && t != s.query_frame) {
         carry.push_back(i);
         from.push_back(s.refined);
         guess.push_back(s.refined + (cv::Point2f(e.x_px, e.y_px) - s.coarse));
@@ -94,7 +94,7 @@ struct RefinedTracker::Impl {
       const cv::Point2f n(e.x_px, e.y_px);
       const bool good = ok_fwd[k] && ok_bwd[k] &&
                         cv::norm(back[k] - from[k]) <= cfg.fb_threshold_px &&
-                        cv::norm(guess[k] - n) <= cfg.max_offset_px;
+                        (cfg.max_offset_px <= 0.f || cv::norm(guess[k] - n) <= cfg.max_offset_px);
       if (good) {
         e.x_px = guess[k].x;
         e.y_px = guess[k].y;
@@ -112,7 +112,6 @@ struct RefinedTracker::Impl {
       s.coarse = cv::Point2f(coarse_est[i].x_px, coarse_est[i].y_px);
       s.refined = cv::Point2f(e.x_px, e.y_px);
       s.frame = t;
-      s.visible = e.visible;
       s.trail.emplace_back(t, e);
       while (s.trail.size() > kTrailKept) s.trail.pop_front();
     }
