@@ -45,8 +45,8 @@ Model ModelOptions::load(const char* who) const {
       throw UsageError(fmt::format("{}: no --model given and the default model {} is missing",
                                    who, file));
     }
-    fmt::print(stderr, "{}: using the default model {}: an early training snapshot that tracks "
-               "worse than Lucas-Kanade for now (README, Training); --model selects another\n",
+    fmt::print(stderr, "{}: using the default model {}: an early training snapshot, level with "
+               "Lucas-Kanade with --refine (README, Evaluation); --model selects another\n",
                who, file);
   }
   Model model = file.empty() ? Model::random(ModelConfig::preset_named(preset), 0)
