@@ -20,6 +20,7 @@
 using cotrack::app::percentile;
 
 int main(int argc, char** argv) {
+  cotrack::pick_blas_kernels(argv);
   const std::string allocator = cotrack::reuse_freed_memory();
   std::string model_path, preset = "cotrack-small", resolution, mode = "exact", device = "auto";
   std::string input_size = "640x480";
@@ -127,7 +128,7 @@ int main(int argc, char** argv) {
         "\"frames\":{},\"fps\":{:.2f},\"latency_ms\":{{\"median\":{:.2f},\"p95\":{:.2f},"
         "\"max\":{:.2f}}},\"stage_ms_per_frame\":{{\"cnn\":{:.2f},\"correlation\":{:.2f},"
         "\"transformer\":{:.2f},\"other\":{:.2f}}},\"windows\":{},\"peak_rss_mib\":{:.1f},"
-        "\"allocator\":\"{}\"}}\n",
+        "\"allocator\":\"{}\",\"blas\":\"{}\"}}\n",
         model_path.empty() ? "random" : model_path, mc.preset, mc.model_height, mc.model_width,
         in_w, in_h, points, mode, ec.mode == cotrack::EngineMode::kExact ? mc.step() : std::max(step, 1),
         iters > 0 ? iters : mc.iters, cotrack::num_threads(), model.device(), frames,
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
         (after.correlation_ms - before.correlation_ms) * per_frame,
         (after.transformer_ms - before.transformer_ms) * per_frame,
         (after.other_ms - before.other_ms) * per_frame, after.windows - before.windows,
-        cotrack::process_memory_mib("VmHWM:"), allocator);
+        cotrack::process_memory_mib("VmHWM:"), allocator, cotrack::blas_core());
     return 0;
   } catch (const cotrack::Error& e) {
     fmt::print(stderr, "cotrack-bench: {}\n", e.what());

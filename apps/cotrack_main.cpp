@@ -9,6 +9,7 @@
 #include "cotrack/runtime.hpp"
 
 int main(int argc, char** argv) {
+  cotrack::pick_blas_kernels(argv);
   using cotrack::ExitCode;
   cotrack::reuse_freed_memory();
   CLI::App app{"cotrack: real-time point tracking with CoTracker3"};

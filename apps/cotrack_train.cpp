@@ -7,6 +7,7 @@
 #include "cotrack/training.hpp"
 
 int main(int argc, char** argv) {
+  cotrack::pick_blas_kernels(argv);
   cotrack::reuse_freed_memory();
   cotrack::TrainConfig c;
   CLI::App app{"cotrack-train: train cotrack's own point-tracking model on synthetic clips. "

@@ -4,10 +4,14 @@
 #include <ATen/Parallel.h>
 #include <fmt/format.h>
 
+#include <dlfcn.h>
 #include <malloc.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <fstream>
 #include <thread>
 
@@ -47,6 +51,36 @@ const char* reuse_freed_memory() {
   const bool ok = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 &&
                   mallopt(M_TOP_PAD, 64 << 20) == 1;
   return ok ? "reuse" : "system";
+}
+
+std::string blas_core() {
+  using CoreName = char* (*)();
+  auto fn = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (fn == nullptr) return "";
+  const char* name = fn();
+  return name != nullptr ? name : "";
+}
+
+void pick_blas_kernels(char** argv) {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
+  if (const char* env = std::getenv("COTRACK_BLAS_AS_IS"); env && std::strcmp(env, "1") == 0) {
+    return;
+  }
+  const std::string core = blas_core();
+  bool generic = false;
+  for (const char* g : {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Katmai",
+                        "Coppermine", "Northwood", "Banias", "Atom", "Unknown"}) {
+    if (strcasecmp(core.c_str(), g) == 0) generic = true;
+  }
+  if (!generic) return;
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return;
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  if (setenv("OPENBLAS_CORETYPE", avx512 ? "SkylakeX" : "Haswell", 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  // exec failed: go on with the generic kernels, and leave the variable as it was.
+  unsetenv("OPENBLAS_CORETYPE");
 }
 
 double process_memory_mib(const std::string& field) {

@@ -24,6 +24,18 @@ std::string resolve_device(const std::string& requested);
 // the allocator's defaults (to compare) or the settings were refused.
 const char* reuse_freed_memory();
 
+// OpenBLAS picks its kernels from the CPU model at load time. OpenBLAS 0.3.21 (Debian 12) does
+// not know recent CPUs such as Sapphire Rapids and falls back to its generic "Prescott" (SSE3)
+// kernels, which made every matmul of the transformer 3 to 4 times slower on such a machine.
+// When the BLAS is OpenBLAS, its kernels are a generic set, OPENBLAS_CORETYPE is unset and the
+// CPU has AVX2 and FMA, this sets OPENBLAS_CORETYPE ("SkylakeX" with AVX-512, else "Haswell") and
+// re-executes the program (/proc/self/exe, same arguments), since OpenBLAS reads the variable
+// only at load time. Call first thing in main(), before any thread starts. Otherwise, or when
+// COTRACK_BLAS_AS_IS=1, it does nothing. Returns only when it did not re-execute.
+void pick_blas_kernels(char** argv);
+// The OpenBLAS kernel set in use ("Haswell", "SkylakeX", ...); "" when the BLAS is not OpenBLAS.
+std::string blas_core();
+
 // A memory figure of this process from /proc/self/status, in MiB: "VmRSS:" (now) or "VmHWM:"
 // (peak). 0 when unavailable.
 double process_memory_mib(const std::string& field);
