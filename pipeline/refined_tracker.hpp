@@ -13,9 +13,8 @@
 //     |q - n_t| <= max_offset_px. This runs whether or not the coarse tracker calls the point
 //     visible: a point the network calls occluded by mistake keeps its sub-pixel track;
 //   - otherwise the refined position is n_t, and the chain restarts from it on t + 1.
-// On the tuning set, also calling a point occluded where LK failed changed AJ by +0.1 and cost
-// 0.5 OA, so visibility and confidence stay the coarse tracker's.
-// Visibility and confidence are otherwise the coarse tracker's. Points are refined in frame
+// Visibility and confidence stay the coarse tracker's: on the tuning set, also calling a point
+// occluded where LK failed changed AJ by +0.1 and cost 0.5 OA. Points are refined in frame
 // order, as frames become final, so the refined estimates reach the sink with the coarse
 // tracker's delay.
 //

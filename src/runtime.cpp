@@ -11,8 +11,8 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <initializer_list>
 #include <fstream>
+#include <initializer_list>
 #include <thread>
 
 #include "cotrack/error.hpp"
@@ -61,18 +61,20 @@ std::string blas_core() {
   return name != nullptr ? name : "";
 }
 
+bool is_generic_blas_core(const std::string& core) {
+  for (const char* g : {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Katmai",
+                        "Coppermine", "Northwood", "Banias", "Atom", "Unknown"}) {
+    if (strcasecmp(core.c_str(), g) == 0) return true;
+  }
+  return false;
+}
+
 void pick_blas_kernels(char** argv) {
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
   if (const char* env = std::getenv("COTRACK_BLAS_AS_IS"); env && std::strcmp(env, "1") == 0) {
     return;
   }
-  const std::string core = blas_core();
-  bool generic = false;
-  for (const char* g : {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Katmai",
-                        "Coppermine", "Northwood", "Banias", "Atom", "Unknown"}) {
-    if (strcasecmp(core.c_str(), g) == 0) generic = true;
-  }
-  if (!generic) return;
+  if (!is_generic_blas_core(blas_core())) return;
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return;
   const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&

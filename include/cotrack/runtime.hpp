@@ -35,6 +35,9 @@ const char* reuse_freed_memory();
 void pick_blas_kernels(char** argv);
 // The OpenBLAS kernel set in use ("Haswell", "SkylakeX", ...); "" when the BLAS is not OpenBLAS.
 std::string blas_core();
+// True for OpenBLAS's generic kernel sets (pre-AVX: "Prescott", "Core2", "Nehalem", ...), the ones
+// pick_blas_kernels replaces. Case-insensitive.
+bool is_generic_blas_core(const std::string& core);
 
 // A memory figure of this process from /proc/self/status, in MiB: "VmRSS:" (now) or "VmHWM:"
 // (peak). 0 when unavailable.

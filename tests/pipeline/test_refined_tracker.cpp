@@ -49,11 +49,11 @@ class BiasedTruthTracker final : public cotrack::PointTracker {
       const int t = static_cast<int>(done_++);
       FrameEstimates fe;
       fe.frame_index = t;
-      for (size_t i = 0; i < queries_.size(); ++i) {
+      for (size_t i = 0; i < query_frames_.size(); ++i) {
         const int n = static_cast<int>(i);
         PointEstimate e;
         e.id = static_cast<PointId>(i);
-        if (t < queries_[i].first) {
+        if (t < query_frames_[i]) {
           fe.points.push_back(e);
           continue;
         }
@@ -61,7 +61,7 @@ class BiasedTruthTracker final : public cotrack::PointTracker {
         e.x_px = clip_.x(t, n) + bx_;
         e.y_px = clip_.y(t, n) + by_;
         const bool visible = vis_ == CoarseVisibility::kTruth ? clip_.is_visible(t, n)
-                                                              : t == queries_[i].first;
+                                                              : t == query_frames_[i];
         e.visible = visible;
         e.visibility = e.confidence = visible ? 1.f : 0.f;
         fe.points.push_back(e);
@@ -74,16 +74,16 @@ class BiasedTruthTracker final : public cotrack::PointTracker {
     return r;
   }
   StepResult flush() override { return step(); }
-  AddPointResult add_point(int64_t frame_index, float x, float y) override {
-    queries_.emplace_back(static_cast<int>(frame_index), std::make_pair(x, y));
+  AddPointResult add_point(int64_t frame_index, float, float) override {
+    query_frames_.push_back(static_cast<int>(frame_index));
     AddPointResult r;
-    r.id = static_cast<PointId>(queries_.size() - 1);
+    r.id = static_cast<PointId>(query_frames_.size() - 1);
     return r;
   }
   bool remove_point(PointId) override { return false; }
-  void reset() override { queries_.clear(); }
+  void reset() override { query_frames_.clear(); }
   void reset_stream() override {
-    queries_.clear();
+    query_frames_.clear();
     pushed_ = done_ = 0;
   }
   void set_sink(std::function<void(const FrameEstimates&)> sink) override {
@@ -92,7 +92,7 @@ class BiasedTruthTracker final : public cotrack::PointTracker {
   std::shared_ptr<const Snapshot> snapshot() const override {
     return std::make_shared<Snapshot>();
   }
-  int num_points() const override { return static_cast<int>(queries_.size()); }
+  int num_points() const override { return static_cast<int>(query_frames_.size()); }
   int64_t frames_received() const override { return pushed_; }
   std::string name() const override { return "biased truth"; }
 
@@ -101,7 +101,7 @@ class BiasedTruthTracker final : public cotrack::PointTracker {
   float bx_, by_;
   CoarseVisibility vis_;
   int64_t pushed_ = 0, done_ = 0;
-  std::vector<std::pair<int, std::pair<float, float>>> queries_;
+  std::vector<int> query_frames_;  // point i's query frame
   std::function<void(const FrameEstimates&)> sink_;
 };
 
