@@ -38,6 +38,32 @@ void print_row(const std::string& name, const TapVidMetrics& m, double fps) {
              fps > 0 ? fmt::format("{:.1f}", fps) : std::string("-"));
 }
 
+std::string bin_label(const HorizonProfile& h, int i) {
+  const int lo = h.bin_start(i), hi = h.bin_end(i);
+  if (hi < 0) return fmt::format("{}+", lo);
+  return hi == lo + 1 ? fmt::format("{}", lo) : fmt::format("{}-{}", lo, hi - 1);
+}
+
+// The metrics by frames from the query, pooled over clips; returns the JSON array.
+std::string print_horizon(const HorizonProfile& h) {
+  fmt::print("  {:<26} {:>6} {:>6} {:>6}  {:>5} {:>5} {:>5} {:>5} {:>5}  {:>8}\n",
+             "frames from the query", "AJ", "d_avg", "OA", "<1", "<2", "<4", "<8", "<16",
+             "visible");
+  std::string json = "[";
+  for (int i = 0; i < h.num_bins(); ++i) {
+    const TapVidMetrics m = h.metrics(i);
+    fmt::print("  {:<26} {:6.1f} {:6.1f} {:6.1f}  {:5.1f} {:5.1f} {:5.1f} {:5.1f} {:5.1f}  {:>8}\n",
+               bin_label(h, i), 100 * m.average_jaccard, 100 * m.average_pts_within_thresh,
+               100 * m.occlusion_accuracy, 100 * m.pts_within[0], 100 * m.pts_within[1],
+               100 * m.pts_within[2], 100 * m.pts_within[3], 100 * m.pts_within[4],
+               h.counts(i).gt_visible);
+    json += fmt::format("{}{{\"from\":{},\"to\":{},\"visible\":{},\"metrics\":{}}}",
+                        i == 0 ? "" : ",", h.bin_start(i), h.bin_end(i), h.counts(i).gt_visible,
+                        metrics_json(m));
+  }
+  return json + "]";
+}
+
 }  // namespace
 
 Command add_eval(CLI::App& app) {
@@ -48,7 +74,7 @@ Command add_eval(CLI::App& app) {
     std::string query_mode = "first", mode = "exact", json, chart, strip, predictions, points;
     int iters = 0, step = 0, support_grid = 0;
     double visibility_threshold = 0.6;
-    bool refine = false;
+    bool refine = false, by_horizon = false;
     float refine_max_offset_px = 0.f;
   };
   auto o = std::make_shared<Options>();
@@ -87,6 +113,9 @@ Command add_eval(CLI::App& app) {
                     "score this tracks.csv (point_id = the query's row in --points) on the one "
                     "clip given with --clips");
   c.sub->add_option("--points", o->points, "queries of --predictions (default: derived)");
+  c.sub->add_flag("--by-horizon", o->by_horizon,
+                  "also print each tracker's metrics by frames from the query (drift), pooled "
+                  "over the clips");
   c.sub->add_option("--json", o->json, "write the results as JSON here");
   c.sub->add_option("--strip", o->strip,
                     "write a side-by-side image strip (PNG/JPEG) of every engine on the first "
@@ -141,6 +170,7 @@ Command add_eval(CLI::App& app) {
 #endif
     for (const auto& engine_name : o->engines) {
       std::vector<TapVidMetrics> per_clip;
+      HorizonProfile horizon;
       double seconds = 0;
       int64_t frames = 0;
       for (size_t k = 0; k < clips.size(); ++k) {
@@ -189,7 +219,9 @@ Command add_eval(CLI::App& app) {
         }
         seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         frames += clip.frames;
-        per_clip.push_back(compute_tapvid_metrics(tapvid_set(clip, eq, pred), qmode));
+        const TapVidTrackSet scored = tapvid_set(clip, eq, pred);
+        per_clip.push_back(compute_tapvid_metrics(scored, qmode));
+        if (o->by_horizon) horizon.add(scored, qmode);
 #ifdef COTRACK_HAVE_PIPELINE
         if (k == 0 && !o->strip.empty()) {
           std::string label = engine_name;
@@ -207,9 +239,11 @@ Command add_eval(CLI::App& app) {
       if (engine_name == "cotrack") label += " (" + o->mode + (o->refine ? ", refined" : "") + ")";
       print_row(label, mean, engine_name == "static" ? 0 : frames / std::max(seconds, 1e-9));
       summary.emplace_back(label, mean);
-      json += fmt::format("{}{{\"tracker\":\"{}\",\"fps\":{:.2f},\"metrics\":{}}}",
+      const std::string horizon_json =
+          o->by_horizon ? ",\"by_horizon\":" + print_horizon(horizon) : std::string();
+      json += fmt::format("{}{{\"tracker\":\"{}\",\"fps\":{:.2f},\"metrics\":{}{}}}",
                           first_result ? "" : ",", label, frames / std::max(seconds, 1e-9),
-                          metrics_json(mean));
+                          metrics_json(mean), horizon_json);
       first_result = false;
     }
     json += "]}\n";

@@ -93,6 +93,43 @@ std::vector<TapVidMetrics> compute_tapvid_trackwise_metrics(const TapVidTrackSet
 // Like numpy's mean, a NaN in any video makes that field NaN; an empty list gives all NaN.
 TapVidMetrics average_tapvid_metrics(const std::vector<TapVidMetrics>& per_video);
 
+// The integer counts behind every metric, over some set of evaluation frames; counts of disjoint
+// sets add. metrics_from_counts() turns them into the metrics (0 / 0 gives NaN).
+struct TapVidCounts {
+  std::int64_t evaluated = 0;        // evaluation frames
+  std::int64_t occlusion_agree = 0;  // ... with pred_occluded == gt_occluded
+  std::int64_t gt_visible = 0;       // ... with the ground truth visible
+  std::array<std::int64_t, kTapVidNumThresholds> within_visible{};  // gt visible and within d
+  std::array<std::int64_t, kTapVidNumThresholds> true_positive{};   // ... and predicted visible
+  std::array<std::int64_t, kTapVidNumThresholds> false_positive{};  // pred visible, not a match
+
+  void add(const TapVidCounts& other);
+};
+TapVidMetrics metrics_from_counts(const TapVidCounts& counts);
+
+// The metrics by distance from the query frame, to show drift. The evaluation frames t of every
+// track (the same as compute_tapvid_metrics' for the mode) are binned by h = |t - q|; bin i holds
+// starts[i] <= h < starts[i + 1], and the last bin is open. Counts pool over all tracks of all
+// videos added, so a bin's metrics are ratios of pooled counts, not means of per-video values.
+class HorizonProfile {
+ public:
+  // `starts` must be strictly increasing and start at 1 or more; throws UsageError otherwise.
+  explicit HorizonProfile(std::vector<int> starts = {1, 4, 8, 16, 24, 32});
+  // Throws InputError on bad shapes or query frames, as compute_tapvid_metrics.
+  void add(const TapVidTrackSet& video, QueryMode mode);
+
+  int num_bins() const { return static_cast<int>(starts_.size()); }
+  int bin_start(int i) const { return starts_.at(static_cast<std::size_t>(i)); }
+  // One past the bin's last distance; -1 for the open last bin.
+  int bin_end(int i) const;
+  const TapVidCounts& counts(int i) const { return counts_.at(static_cast<std::size_t>(i)); }
+  TapVidMetrics metrics(int i) const { return metrics_from_counts(counts(i)); }
+
+ private:
+  std::vector<int> starts_;
+  std::vector<TapVidCounts> counts_;
+};
+
 // Rescales pixel coordinates of a width x height video to the 256x256 metric raster:
 // x' = x * 256 / width, y' = y * 256 / height. This is a pure scale with no half-pixel offset,
 // exactly what the TAP-Vid loaders do (they multiply [0, 1]-normalised points by 256 after

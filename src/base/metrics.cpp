@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -16,26 +17,7 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// Integer counts behind every metric of one track (or of a whole video, once summed).
-struct Counts {
-  std::int64_t evaluated = 0;         // evaluation frames
-  std::int64_t occlusion_agree = 0;   // evaluation frames with pred_occluded == gt_occluded
-  std::int64_t gt_visible = 0;        // evaluation frames with the ground truth visible
-  std::array<std::int64_t, kTapVidNumThresholds> within_visible{};  // gt visible and within d
-  std::array<std::int64_t, kTapVidNumThresholds> true_positive{};   // ... and predicted visible
-  std::array<std::int64_t, kTapVidNumThresholds> false_positive{};  // pred visible, not a match
-
-  void add(const Counts& other) {
-    evaluated += other.evaluated;
-    occlusion_agree += other.occlusion_agree;
-    gt_visible += other.gt_visible;
-    for (int i = 0; i < kTapVidNumThresholds; ++i) {
-      within_visible[i] += other.within_visible[i];
-      true_positive[i] += other.true_positive[i];
-      false_positive[i] += other.false_positive[i];
-    }
-  }
-};
+using Counts = TapVidCounts;
 
 // num / den, with 0 / 0 = NaN as numpy gives (num <= den always holds here).
 double ratio(std::int64_t num, std::int64_t den) {
@@ -67,11 +49,15 @@ bool is_evaluated(QueryMode mode, int frame, int query) {
   return mode == QueryMode::kFirst ? frame > query : frame != query;
 }
 
-Counts count_track(const TapVidTrackSet& video, int track, QueryMode mode) {
+// The counts of one track over its evaluation frames t with lo <= |t - q| < hi.
+Counts count_track(const TapVidTrackSet& video, int track, QueryMode mode, int lo = 0,
+                   int hi = std::numeric_limits<int>::max()) {
   Counts c;
   const int query = query_frame(video, track);
   for (int t = 0; t < video.num_frames; ++t) {
     if (!is_evaluated(mode, t, query)) continue;
+    const int horizon = t > query ? t - query : query - t;
+    if (horizon < lo || horizon >= hi) continue;
     const std::size_t k = video.index(track, t);
     const bool gt_occluded = video.gt_occluded[k] != 0;
     const bool pred_occluded = video.pred_occluded[k] != 0;
@@ -99,7 +85,20 @@ Counts count_track(const TapVidTrackSet& video, int track, QueryMode mode) {
   return c;
 }
 
-TapVidMetrics metrics_from_counts(const Counts& c) {
+}  // namespace
+
+void TapVidCounts::add(const TapVidCounts& other) {
+  evaluated += other.evaluated;
+  occlusion_agree += other.occlusion_agree;
+  gt_visible += other.gt_visible;
+  for (int i = 0; i < kTapVidNumThresholds; ++i) {
+    within_visible[i] += other.within_visible[i];
+    true_positive[i] += other.true_positive[i];
+    false_positive[i] += other.false_positive[i];
+  }
+}
+
+TapVidMetrics metrics_from_counts(const TapVidCounts& c) {
   TapVidMetrics m;
   m.occlusion_accuracy = ratio(c.occlusion_agree, c.evaluated);
   double sum_jaccard = 0.0;
@@ -114,6 +113,8 @@ TapVidMetrics metrics_from_counts(const Counts& c) {
   m.average_pts_within_thresh = sum_within / kTapVidNumThresholds;
   return m;
 }
+
+namespace {
 
 void check_size(const char* name, std::size_t actual, std::size_t expected) {
   if (actual != expected) {
@@ -239,6 +240,32 @@ void rescale_to_tapvid_raster(TapVidTrackSet& video, int width, int height) {
   for (std::size_t i = 0; i < video.query_points.size(); i += 3) {
     video.query_points[i + 1] = scale_to_raster(video.query_points[i + 1], height);  // y
     video.query_points[i + 2] = scale_to_raster(video.query_points[i + 2], width);   // x
+  }
+}
+
+HorizonProfile::HorizonProfile(std::vector<int> starts) : starts_(std::move(starts)) {
+  if (starts_.empty() || starts_.front() < 1) {
+    throw UsageError("horizon profile: bins must start at a distance of 1 frame or more");
+  }
+  for (std::size_t i = 1; i < starts_.size(); ++i) {
+    if (starts_[i] <= starts_[i - 1]) {
+      throw UsageError("horizon profile: bin starts must be strictly increasing");
+    }
+  }
+  counts_.resize(starts_.size());
+}
+
+int HorizonProfile::bin_end(int i) const {
+  return i + 1 < num_bins() ? bin_start(i + 1) : -1;
+}
+
+void HorizonProfile::add(const TapVidTrackSet& video, QueryMode mode) {
+  video.validate_shapes();
+  for (int b = 0; b < num_bins(); ++b) {
+    const int hi = bin_end(b) < 0 ? std::numeric_limits<int>::max() : bin_end(b);
+    for (int n = 0; n < video.num_tracks; ++n) {
+      counts_[static_cast<std::size_t>(b)].add(count_track(video, n, mode, bin_start(b), hi));
+    }
   }
 }
 

@@ -380,3 +380,61 @@ TEST_CASE("tapvid metrics: rescaling to the 256x256 raster is x*256/W, y*256/H")
 }
 
 }  // TEST_SUITE("unit")
+
+TEST_CASE("horizon profile: bins by distance from the query, pooled counts, same totals") {
+  // Track 0 queried at 0 over 10 frames: the error grows by 1 px per frame (frame t is t px off
+  // along x), all visible. Track 1 queried at 6: exact, occluded at frame 8.
+  TapVidTrackSet video = TapVidTrackSet::zeros(2, 10);
+  video.query_points[0] = 0.0f;
+  video.query_points[3] = 6.0f;
+  for (int t = 0; t < 10; ++t) {
+    video.gt_tracks[2 * video.index(0, t)] = 50.0f;
+    video.pred_tracks[2 * video.index(0, t)] = 50.0f + static_cast<float>(t);
+    video.gt_tracks[2 * video.index(1, t)] = 80.0f;
+    video.pred_tracks[2 * video.index(1, t)] = 80.0f;
+  }
+  video.gt_occluded[video.index(1, 8)] = 1;
+  video.pred_occluded[video.index(1, 8)] = 1;
+
+  cotrack::HorizonProfile h({1, 2, 4});
+  REQUIRE(h.num_bins() == 3);
+  CHECK(h.bin_end(0) == 2);
+  CHECK(h.bin_end(2) == -1);
+  h.add(video, QueryMode::kFirst);
+  // Bin "1": track 0 frame 1 (1 px off: not within 1), track 1 frame 7 (exact).
+  CHECK(h.counts(0).evaluated == 2);
+  CHECK(h.counts(0).gt_visible == 2);
+  check_all_fields(h.metrics(0), 1.0, {0.5, 1, 1, 1, 1}, {1.0 / 3.0, 1, 1, 1, 1});
+  // Bin "2-3": track 0 frames 2, 3 (2 and 3 px off); track 1 frame 8 (occluded, right) and 9.
+  CHECK(h.counts(1).evaluated == 4);
+  CHECK(h.counts(1).gt_visible == 3);
+  check_all_fields(h.metrics(1), 1.0, {1.0 / 3, 1.0 / 3, 1, 1, 1},
+                   {1.0 / 5, 1.0 / 5, 1, 1, 1});
+  // Bin "4+": track 0 frames 4..9, 4 to 9 px off.
+  CHECK(h.counts(2).gt_visible == 6);
+  check_all_fields(h.metrics(2), 1.0, {0, 0, 0, 4.0 / 6, 1}, {0, 0, 0, 0.5, 1});
+
+  // The bins partition the evaluation frames: their counts add up to the whole video's.
+  cotrack::TapVidCounts total;
+  for (int i = 0; i < h.num_bins(); ++i) total.add(h.counts(i));
+  const TapVidMetrics whole = cotrack::compute_tapvid_metrics(video, QueryMode::kFirst);
+  const TapVidMetrics pooled = cotrack::metrics_from_counts(total);
+  CHECK(std::fabs(pooled.average_jaccard - whole.average_jaccard) <= kExact);
+  CHECK(std::fabs(pooled.occlusion_accuracy - whole.occlusion_accuracy) <= kExact);
+
+  // Adding a second video pools the counts.
+  h.add(video, QueryMode::kFirst);
+  CHECK(h.counts(2).gt_visible == 12);
+  check_all_fields(h.metrics(2), 1.0, {0, 0, 0, 4.0 / 6, 1}, {0, 0, 0, 0.5, 1});
+
+  // Strided mode bins frames before the query by |t - q| too.
+  cotrack::HorizonProfile s({1});
+  s.add(video, QueryMode::kStrided);
+  CHECK(s.counts(0).evaluated == 18);
+
+  CHECK_THROWS_AS(cotrack::HorizonProfile({0, 4}), cotrack::UsageError);
+  CHECK_THROWS_AS(cotrack::HorizonProfile({4, 4}), cotrack::UsageError);
+  CHECK_THROWS_AS(cotrack::HorizonProfile(std::vector<int>{}), cotrack::UsageError);
+  video.pred_tracks.pop_back();
+  CHECK_THROWS_AS(h.add(video, QueryMode::kFirst), cotrack::InputError);
+}
