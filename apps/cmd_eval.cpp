@@ -30,13 +30,19 @@ std::string metrics_json(const TapVidMetrics& m) {
       m.jaccard[1], m.jaccard[2], m.jaccard[3], m.jaccard[4]);
 }
 
-void print_row(const std::string& name, const TapVidMetrics& m, double fps) {
+void print_header(const std::string& first, const std::string& last) {
+  fmt::print("{:<28} {:>6} {:>6} {:>6}  {:>5} {:>5} {:>5} {:>5} {:>5}  {:>8}\n", first, "AJ",
+             "d_avg", "OA", "<1", "<2", "<4", "<8", "<16", last);
+}
+
+void print_row(const std::string& name, const TapVidMetrics& m, const std::string& last) {
   fmt::print("{:<28} {:6.1f} {:6.1f} {:6.1f}  {:5.1f} {:5.1f} {:5.1f} {:5.1f} {:5.1f}  {:>8}\n",
              name, 100 * m.average_jaccard, 100 * m.average_pts_within_thresh,
              100 * m.occlusion_accuracy, 100 * m.pts_within[0], 100 * m.pts_within[1],
-             100 * m.pts_within[2], 100 * m.pts_within[3], 100 * m.pts_within[4],
-             fps > 0 ? fmt::format("{:.1f}", fps) : std::string("-"));
+             100 * m.pts_within[2], 100 * m.pts_within[3], 100 * m.pts_within[4], last);
 }
+
+std::string fps_text(double fps) { return fps > 0 ? fmt::format("{:.1f}", fps) : "-"; }
 
 std::string bin_label(const HorizonProfile& h, int i) {
   const int lo = h.bin_start(i), hi = h.bin_end(i);
@@ -46,17 +52,11 @@ std::string bin_label(const HorizonProfile& h, int i) {
 
 // The metrics by frames from the query, pooled over clips; returns the JSON array.
 std::string print_horizon(const HorizonProfile& h) {
-  fmt::print("  {:<26} {:>6} {:>6} {:>6}  {:>5} {:>5} {:>5} {:>5} {:>5}  {:>8}\n",
-             "frames from the query", "AJ", "d_avg", "OA", "<1", "<2", "<4", "<8", "<16",
-             "visible");
+  print_header("  frames from the query", "visible");
   std::string json = "[";
   for (int i = 0; i < h.num_bins(); ++i) {
     const TapVidMetrics m = h.metrics(i);
-    fmt::print("  {:<26} {:6.1f} {:6.1f} {:6.1f}  {:5.1f} {:5.1f} {:5.1f} {:5.1f} {:5.1f}  {:>8}\n",
-               bin_label(h, i), 100 * m.average_jaccard, 100 * m.average_pts_within_thresh,
-               100 * m.occlusion_accuracy, 100 * m.pts_within[0], 100 * m.pts_within[1],
-               100 * m.pts_within[2], 100 * m.pts_within[3], 100 * m.pts_within[4],
-               h.counts(i).gt_visible);
+    print_row("  " + bin_label(h, i), m, std::to_string(h.counts(i).gt_visible));
     json += fmt::format("{}{{\"from\":{},\"to\":{},\"visible\":{},\"metrics\":{}}}",
                         i == 0 ? "" : ",", h.bin_start(i), h.bin_end(i), h.counts(i).gt_visible,
                         metrics_json(m));
@@ -132,8 +132,7 @@ Command add_eval(CLI::App& app) {
 
     std::string json = "{\"query_mode\":\"" + o->query_mode + "\",\"clips\":" +
                        std::to_string(clips.size()) + ",\"results\":[";
-    fmt::print("{:<28} {:>6} {:>6} {:>6}  {:>5} {:>5} {:>5} {:>5} {:>5}  {:>8}\n", "tracker", "AJ",
-               "d_avg", "OA", "<1", "<2", "<4", "<8", "<16", "fps");
+    print_header("tracker", "fps");
 
     if (!o->predictions.empty()) {
       if (clips.size() != 1 || o->clips.size() != 1) {
@@ -154,7 +153,7 @@ Command add_eval(CLI::App& app) {
       }
       const TrackTable pred = read_tracks_csv(o->predictions, ids, clips[0].frames);
       const TapVidMetrics m = compute_tapvid_metrics(tapvid_set(clips[0], eq, pred), qmode);
-      print_row(o->predictions, m, 0);
+      print_row(o->predictions, m, fps_text(0));
       json += fmt::format("{{\"tracker\":\"{}\",\"metrics\":{}}}]}}\n", o->predictions,
                           metrics_json(m));
       if (!o->json.empty()) std::ofstream(o->json) << json;
@@ -237,7 +236,8 @@ Command add_eval(CLI::App& app) {
       const TapVidMetrics mean = average_tapvid_metrics(per_clip);
       std::string label = engine_name;
       if (engine_name == "cotrack") label += " (" + o->mode + (o->refine ? ", refined" : "") + ")";
-      print_row(label, mean, engine_name == "static" ? 0 : frames / std::max(seconds, 1e-9));
+      print_row(label, mean,
+                fps_text(engine_name == "static" ? 0 : frames / std::max(seconds, 1e-9)));
       summary.emplace_back(label, mean);
       const std::string horizon_json =
           o->by_horizon ? ",\"by_horizon\":" + print_horizon(horizon) : std::string();

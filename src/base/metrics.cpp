@@ -1,6 +1,7 @@
 // TAP-Vid metrics; see include/cotrack/metrics.hpp for the contract and the reference.
 #include "cotrack/metrics.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -49,38 +50,37 @@ bool is_evaluated(QueryMode mode, int frame, int query) {
   return mode == QueryMode::kFirst ? frame > query : frame != query;
 }
 
-// The counts of one track over its evaluation frames t with lo <= |t - q| < hi.
-Counts count_track(const TapVidTrackSet& video, int track, QueryMode mode, int lo = 0,
-                   int hi = std::numeric_limits<int>::max()) {
+// Adds evaluation frame k (a flat track-major index) of `video` to `c`.
+void count_frame(const TapVidTrackSet& video, std::size_t k, Counts& c) {
+  const bool gt_occluded = video.gt_occluded[k] != 0;
+  const bool pred_occluded = video.pred_occluded[k] != 0;
+  const bool gt_visible = !gt_occluded;
+  const bool pred_visible = !pred_occluded;
+  const double dx = static_cast<double>(video.pred_tracks[2 * k]) -
+                    static_cast<double>(video.gt_tracks[2 * k]);
+  const double dy = static_cast<double>(video.pred_tracks[2 * k + 1]) -
+                    static_cast<double>(video.gt_tracks[2 * k + 1]);
+  const double dist_sq = dx * dx + dy * dy;  // NaN compares false: never within
+
+  ++c.evaluated;
+  if (gt_occluded == pred_occluded) ++c.occlusion_agree;
+  if (gt_visible) ++c.gt_visible;
+  for (int i = 0; i < kTapVidNumThresholds; ++i) {
+    const double d = kTapVidThresholdsPx[i];
+    const bool within = dist_sq < d * d;
+    if (within && gt_visible) {
+      ++c.within_visible[i];
+      if (pred_visible) ++c.true_positive[i];
+    }
+    if (pred_visible && (!gt_visible || !within)) ++c.false_positive[i];
+  }
+}
+
+Counts count_track(const TapVidTrackSet& video, int track, QueryMode mode) {
   Counts c;
   const int query = query_frame(video, track);
   for (int t = 0; t < video.num_frames; ++t) {
-    if (!is_evaluated(mode, t, query)) continue;
-    const int horizon = t > query ? t - query : query - t;
-    if (horizon < lo || horizon >= hi) continue;
-    const std::size_t k = video.index(track, t);
-    const bool gt_occluded = video.gt_occluded[k] != 0;
-    const bool pred_occluded = video.pred_occluded[k] != 0;
-    const bool gt_visible = !gt_occluded;
-    const bool pred_visible = !pred_occluded;
-    const double dx = static_cast<double>(video.pred_tracks[2 * k]) -
-                      static_cast<double>(video.gt_tracks[2 * k]);
-    const double dy = static_cast<double>(video.pred_tracks[2 * k + 1]) -
-                      static_cast<double>(video.gt_tracks[2 * k + 1]);
-    const double dist_sq = dx * dx + dy * dy;  // NaN compares false: never within
-
-    ++c.evaluated;
-    if (gt_occluded == pred_occluded) ++c.occlusion_agree;
-    if (gt_visible) ++c.gt_visible;
-    for (int i = 0; i < kTapVidNumThresholds; ++i) {
-      const double d = kTapVidThresholdsPx[i];
-      const bool within = dist_sq < d * d;
-      if (within && gt_visible) {
-        ++c.within_visible[i];
-        if (pred_visible) ++c.true_positive[i];
-      }
-      if (pred_visible && (!gt_visible || !within)) ++c.false_positive[i];
-    }
+    if (is_evaluated(mode, t, query)) count_frame(video, video.index(track, t), c);
   }
   return c;
 }
@@ -261,12 +261,21 @@ int HorizonProfile::bin_end(int i) const {
 
 void HorizonProfile::add(const TapVidTrackSet& video, QueryMode mode) {
   video.validate_shapes();
-  for (int b = 0; b < num_bins(); ++b) {
-    const int hi = bin_end(b) < 0 ? std::numeric_limits<int>::max() : bin_end(b);
-    for (int n = 0; n < video.num_tracks; ++n) {
-      counts_[static_cast<std::size_t>(b)].add(count_track(video, n, mode, bin_start(b), hi));
+  // Counted into a copy, so that a bad query frame leaves the profile as it was.
+  std::vector<TapVidCounts> counts = counts_;
+  for (int n = 0; n < video.num_tracks; ++n) {
+    const int query = query_frame(video, n);
+    for (int t = 0; t < video.num_frames; ++t) {
+      if (!is_evaluated(mode, t, query)) continue;
+      // The last bin starting at or before |t - q|; none when |t - q| < starts_[0].
+      const int horizon = t > query ? t - query : query - t;
+      const auto bin = std::upper_bound(starts_.begin(), starts_.end(), horizon);
+      if (bin == starts_.begin()) continue;
+      count_frame(video, video.index(n, t),
+                  counts[static_cast<std::size_t>(bin - starts_.begin() - 1)]);
     }
   }
+  counts_ = std::move(counts);
 }
 
 }  // namespace cotrack

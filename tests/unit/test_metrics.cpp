@@ -379,7 +379,6 @@ TEST_CASE("tapvid metrics: rescaling to the 256x256 raster is x*256/W, y*256/H")
   CHECK_THROWS_AS(cotrack::rescale_xy_to_tapvid_raster(xy, 0, 256), cotrack::UsageError);
 }
 
-}  // TEST_SUITE("unit")
 
 TEST_CASE("horizon profile: bins by distance from the query, pooled counts, same totals") {
   // Track 0 queried at 0 over 10 frames: the error grows by 1 px per frame (frame t is t px off
@@ -435,6 +434,14 @@ TEST_CASE("horizon profile: bins by distance from the query, pooled counts, same
   CHECK_THROWS_AS(cotrack::HorizonProfile({0, 4}), cotrack::UsageError);
   CHECK_THROWS_AS(cotrack::HorizonProfile({4, 4}), cotrack::UsageError);
   CHECK_THROWS_AS(cotrack::HorizonProfile(std::vector<int>{}), cotrack::UsageError);
+  // Bad input throws and leaves the profile as it was, also when earlier tracks were fine.
+  TapVidTrackSet late = video;
+  late.query_points[3] = 10.0f;
+  CHECK_THROWS_AS(h.add(late, QueryMode::kFirst), cotrack::InputError);
+  CHECK(h.counts(0).evaluated == 4);
+  CHECK(h.counts(2).gt_visible == 12);
   video.pred_tracks.pop_back();
   CHECK_THROWS_AS(h.add(video, QueryMode::kFirst), cotrack::InputError);
 }
+
+}  // TEST_SUITE("unit")
