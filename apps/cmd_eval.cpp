@@ -76,6 +76,13 @@ Command add_eval(CLI::App& app) {
     double visibility_threshold = 0.6;
     bool refine = false, by_horizon = false;
     float refine_max_offset_px = 0.f;
+#ifdef COTRACK_HAVE_PIPELINE
+    float refine_anchor_px = RefineConfig{}.anchor_max_px;
+    bool refine_redetect = RefineConfig{}.redetect;
+#else  // --refine is refused without the pipeline
+    float refine_anchor_px = 0.f;
+    bool refine_redetect = false;
+#endif
   };
   auto o = std::make_shared<Options>();
   Command c;
@@ -107,6 +114,14 @@ Command add_eval(CLI::App& app) {
   c.sub->add_option("--refine-max-offset", o->refine_max_offset_px,
                     "largest distance LK may move a point from the network's estimate, video "
                     "pixels (0 = no limit)")
+      ->capture_default_str();
+  c.sub->add_option("--refine-anchor", o->refine_anchor_px,
+                    "largest correction of a refined point by LK against its query frame, "
+                    "video pixels (0 = off)")
+      ->capture_default_str();
+  c.sub->add_option("--refine-redetect", o->refine_redetect,
+                    "also match the query frame at the network's estimate and keep the better "
+                    "match")
       ->capture_default_str();
   c.sub->add_option("--query-mode", o->query_mode, "first or strided")->capture_default_str();
   c.sub->add_option("--predictions", o->predictions,
@@ -195,6 +210,8 @@ Command add_eval(CLI::App& app) {
 #ifdef COTRACK_HAVE_PIPELINE
             RefineConfig rc;
             rc.max_offset_px = o->refine_max_offset_px;
+            rc.anchor_max_px = o->refine_anchor_px;
+            rc.redetect = o->refine_redetect;
             RefinedTracker refined(std::move(engine), rc);
             pred = track_video_with(refined, video, queries);
 #else

@@ -57,6 +57,8 @@ struct LiveOptions {
   int trail = 32;
   bool refine = false;
   float refine_max_offset_px = 0.f;
+  float refine_anchor_px = RefineConfig{}.anchor_max_px;
+  bool refine_redetect = RefineConfig{}.redetect;
   double visibility_threshold = 0.6;
   double duration_s = 0;
   int64_t max_frames = 0;
@@ -168,6 +170,8 @@ std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, std::unique_ptr
   if (!o.refine) return engine;
   RefineConfig rc;
   rc.max_offset_px = o.refine_max_offset_px;
+  rc.anchor_max_px = o.refine_anchor_px;
+  rc.redetect = o.refine_redetect;
   return std::make_unique<RefinedTracker>(std::move(engine), rc);
 }
 
@@ -550,6 +554,13 @@ Command add_live(CLI::App& app) {
   s->add_option("--refine-max-offset", o->refine_max_offset_px,
                 "largest distance LK may move a point from the network's estimate, video "
                 "pixels (0 = no limit)")
+      ->capture_default_str();
+  s->add_option("--refine-anchor", o->refine_anchor_px,
+                "largest correction of a refined point by LK against its query frame, video "
+                "pixels (0 = off)")
+      ->capture_default_str();
+  s->add_option("--refine-redetect", o->refine_redetect,
+                "also match the query frame at the network's estimate and keep the better match")
       ->capture_default_str();
   s->add_option("--visibility-threshold", o->visibility_threshold,
                 "cotrack engine: visible when visibility * confidence exceeds this")

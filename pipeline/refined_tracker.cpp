@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <map>
@@ -24,8 +25,33 @@ struct PointState {
   cv::Point2f query;
   int64_t frame = -1;  // last final frame seen for this point
   cv::Point2f coarse, refined;
+  cv::Mat anchor;            // normalised patch of the query frame around the query position
+  cv::Point2f anchor_point;  // the query position in `anchor`
   std::deque<std::pair<int64_t, PointEstimate>> trail;  // refined, ascending frames
 };
+
+// The side x side patch of `grey` centred on pixel `centre` (borders replicated), its brightness
+// mapped to mean 128 and standard deviation 40, so that LK between two such patches does not see
+// a global gain or bias change. `origin` receives the image position of patch pixel (0, 0).
+cv::Mat normalised_patch(const cv::Mat& grey, cv::Point centre, int side, cv::Point2f* origin) {
+  const int half = side / 2;
+  cv::Mat f;
+  cv::getRectSubPix(grey, cv::Size(side, side), cv::Point2f(float(centre.x), float(centre.y)), f,
+                    CV_32F);
+  cv::Scalar mean, sd;
+  cv::meanStdDev(f, mean, sd);
+  const double scale = 40.0 / std::max(sd[0], 1.0);
+  cv::Mat out;
+  f.convertTo(out, CV_8U, scale, 128.0 - scale * mean[0]);
+  *origin = cv::Point2f(float(centre.x - half), float(centre.y - half));
+  return out;
+}
+
+// Whether `p` rounds to a pixel of `image`.
+bool inside(cv::Point2f p, const cv::Mat& image) {
+  return p.x >= -0.5f && p.y >= -0.5f && p.x < float(image.cols) - 0.5f &&
+         p.y < float(image.rows) - 0.5f;  // false for NaN
+}
 
 }  // namespace
 
@@ -42,6 +68,10 @@ void RefineConfig::validate() const {
   if (!(fb_threshold_px > 0.f) || !std::isfinite(fb_threshold_px)) {
     fail(fmt::format("fb_threshold_px must be a positive number (got {})", fb_threshold_px));
   }
+  if (!(anchor_max_px >= 0.f) || !std::isfinite(anchor_max_px)) {
+    fail(fmt::format("anchor_max_px must be 0 (off) or a positive number (got {})",
+                     anchor_max_px));
+  }
   if (max_iterations < 1) fail(fmt::format("max_iterations must be >= 1 (got {})", max_iterations));
   if (!(epsilon_px > 0.0)) fail(fmt::format("epsilon_px must be > 0 (got {})", epsilon_px));
 }
@@ -54,6 +84,69 @@ struct RefinedTracker::Impl {
   std::map<PointId, PointState> points;
 
   mutable std::shared_ptr<const Snapshot> cached_inner, cached_out;
+
+  int anchor_side() const { return 3 * cfg.window; }
+
+  // One match against a point's query frame: LK from the query position in the point's anchor
+  // patch to `frame`, starting at `start` (video px), and back.
+  struct AnchorJob {
+    size_t index;  // the point's entry in the frame's estimates
+    const PointState* state;
+    cv::Point2f start;
+  };
+  struct AnchorMatch {
+    bool ok = false;  // both directions converged, forward-backward error <= fb_threshold_px and
+                      // |found - start| <= anchor_max_px
+    cv::Point2f found;
+    float residual = 0.f;  // LK's mean absolute patch difference (normalised brightness)
+  };
+
+  // Runs all jobs in two LK calls: tile k of one mosaic holds job k's anchor patch, tile k of
+  // the other the normalised patch of `frame` around job k's start. A match stays inside its
+  // tile unless it wanders more than a window away, and then it fails the distance check.
+  std::vector<AnchorMatch> anchor_match(const std::vector<AnchorJob>& jobs,
+                                        const cv::Mat& frame) const {
+    std::vector<AnchorMatch> out(jobs.size());
+    if (jobs.empty()) return out;
+    const int side = anchor_side();
+    const int n = static_cast<int>(jobs.size());
+    const int cols = static_cast<int>(std::ceil(std::sqrt(double(n))));
+    const int rows = (n + cols - 1) / cols;
+    cv::Mat ref(rows * side, cols * side, CV_8U, cv::Scalar(128));
+    cv::Mat cur(rows * side, cols * side, CV_8U, cv::Scalar(128));
+    std::vector<cv::Point2f> from(jobs.size()), to(jobs.size()), shift(jobs.size());
+    for (int k = 0; k < n; ++k) {
+      const AnchorJob& job = jobs[k];
+      const cv::Rect tile((k % cols) * side, (k / cols) * side, side, side);
+      const cv::Point2f corner(float(tile.x), float(tile.y));
+      job.state->anchor.copyTo(ref(tile));
+      cv::Point2f origin;
+      normalised_patch(frame, cv::Point(cvRound(job.start.x), cvRound(job.start.y)), side,
+                       &origin)
+          .copyTo(cur(tile));
+      shift[k] = origin - corner;  // mosaic position + shift = video position
+      from[k] = job.state->anchor_point + corner;
+      to[k] = job.start - shift[k];
+    }
+    const cv::Size win(cfg.window, cfg.window);
+    const cv::TermCriteria crit(cv::TermCriteria::COUNT | cv::TermCriteria::EPS,
+                                cfg.max_iterations, cfg.epsilon_px);
+    std::vector<uchar> ok_fwd, ok_bwd;
+    std::vector<float> err, err_back;
+    cv::calcOpticalFlowPyrLK(ref, cur, from, to, ok_fwd, err, win, 0, crit,
+                             cv::OPTFLOW_USE_INITIAL_FLOW);
+    std::vector<cv::Point2f> back = from;
+    cv::calcOpticalFlowPyrLK(cur, ref, to, back, ok_bwd, err_back, win, 0, crit,
+                             cv::OPTFLOW_USE_INITIAL_FLOW);
+    for (int k = 0; k < n; ++k) {
+      const cv::Point2f found = to[k] + shift[k];
+      out[k].ok = ok_fwd[k] && ok_bwd[k] && cv::norm(back[k] - from[k]) <= cfg.fb_threshold_px &&
+                  cv::norm(found - jobs[k].start) <= cfg.anchor_max_px;
+      out[k].found = found;
+      out[k].residual = err[k];
+    }
+    return out;
+  }
 
   void refine(FrameEstimates fe) {
     const int64_t t = fe.frame_index;
@@ -98,6 +191,46 @@ struct RefinedTracker::Impl {
       if (good) {
         e.x_px = guess[k].x;
         e.y_px = guess[k].y;
+      }
+    }
+    // The query frame's patches, then the matches against them: from each chained estimate r
+    // and, with redetect, from the coarse estimate n when it is more than anchor_max_px away.
+    std::vector<AnchorJob> chained, coarse;
+    for (size_t i = 0; i < fe.points.size(); ++i) {
+      const PointEstimate& e = fe.points[i];
+      auto it = points.find(e.id);
+      if (it == points.end() || !e.estimated) continue;
+      PointState& s = it->second;
+      if (t == s.query_frame) {
+        if (cfg.anchor_max_px > 0.f && cur != grey.end()) {
+          cv::Point2f origin;
+          s.anchor = normalised_patch(cur->second, cv::Point(cvRound(s.query.x),
+                                                             cvRound(s.query.y)),
+                                      anchor_side(), &origin);
+          s.anchor_point = s.query - origin;
+        }
+        continue;
+      }
+      if (s.anchor.empty() || cur == grey.end()) continue;
+      const cv::Point2f r(e.x_px, e.y_px), n(coarse_est[i].x_px, coarse_est[i].y_px);
+      if (inside(r, cur->second)) chained.push_back({i, &s, r});
+      if (cfg.redetect && inside(n, cur->second) && cv::norm(n - r) > cfg.anchor_max_px) {
+        coarse.push_back({i, &s, n});
+      }
+    }
+    if (cur != grey.end()) {
+      std::vector<AnchorMatch> best(fe.points.size());
+      const std::vector<AnchorMatch> from_r = anchor_match(chained, cur->second);
+      const std::vector<AnchorMatch> from_n = anchor_match(coarse, cur->second);
+      for (size_t k = 0; k < chained.size(); ++k) best[chained[k].index] = from_r[k];
+      for (size_t k = 0; k < coarse.size(); ++k) {
+        AnchorMatch& b = best[coarse[k].index];
+        if (from_n[k].ok && (!b.ok || from_n[k].residual < b.residual)) b = from_n[k];
+      }
+      for (size_t i = 0; i < fe.points.size(); ++i) {
+        if (!best[i].ok) continue;
+        fe.points[i].x_px = best[i].found.x;
+        fe.points[i].y_px = best[i].found.y;
       }
     }
     for (size_t i = 0; i < fe.points.size(); ++i) {
