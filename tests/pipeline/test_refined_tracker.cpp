@@ -105,14 +105,20 @@ class BiasedTruthTracker final : public cotrack::PointTracker {
   std::function<void(const FrameEstimates&)> sink_;
 };
 
-// Sub-pixel translation of textured layers, without noise or blur: LK's home ground.
-SynthClip translation_clip(uint64_t seed) {
+// 160x128 clips of layers that only translate, otherwise the generator's defaults.
+SynthParams translating(int frames, int points) {
   SynthParams p;
   p.width = 160;
   p.height = 128;
-  p.frames = 20;
-  p.num_points = 48;
+  p.frames = frames;
+  p.num_points = points;
   p.motion = cotrack::SynthMotion::kTranslation;
+  return p;
+}
+
+// Sub-pixel translation of textured layers, without noise or blur: LK's home ground.
+SynthClip translation_clip(uint64_t seed) {
+  SynthParams p = translating(20, 48);
   p.camera_motion = true;
   p.brightness_change = false;
   p.noise = false;
@@ -232,13 +238,8 @@ TEST_CASE("refine: where LK's check fails, the coarse estimate stands") {
 // A long clip where frame-to-frame LK drifts: noise, blur and a brightness change on every frame,
 // sub-pixel translation only (so the query frame's patch stays a faithful template).
 SynthClip drifting_clip(uint64_t seed) {
-  SynthParams p;
-  p.width = 160;
-  p.height = 128;
-  p.frames = 48;
-  p.num_points = 48;
+  SynthParams p = translating(48, 48);
   p.query_first_fraction = 1.0;
-  p.motion = cotrack::SynthMotion::kTranslation;
   p.max_speed_px = 2.0;
   p.noise_sigma = 8.0;
   return cotrack::generate_clip(p, seed);
@@ -270,13 +271,7 @@ TEST_CASE("refine: re-detection brings chains that went astray back to the point
   // frame's patch tells where it is right. Pooled over three clips.
   Errors off, on;
   for (uint64_t seed = 1; seed <= 3; ++seed) {
-    SynthParams p;
-    p.width = 160;
-    p.height = 128;
-    p.frames = 48;
-    p.num_points = 64;
-    p.motion = cotrack::SynthMotion::kTranslation;
-    const SynthClip clip = cotrack::generate_clip(p, seed);
+    const SynthClip clip = cotrack::generate_clip(translating(48, 64), seed);
     RefineConfig without;
     without.redetect = false;
     const Errors a = errors_of(clip, run(clip, CoarseVisibility::kTruth, without, 0.f, 0.f));
