@@ -2,6 +2,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cstdio>
+#include <string>
+
 #include "cotrack/error.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/training.hpp"
@@ -14,6 +17,10 @@ int main(int argc, char** argv) {
                "Resumes from OUT/checkpoint.ckpt when it exists."};
   app.add_option("--preset", c.preset, "architecture to train")->capture_default_str();
   app.add_option("--init", c.init, "start from this model file instead of random weights");
+  std::string resolution;
+  app.add_option("--resolution", resolution,
+                 "train at this model input resolution HxW (default: the model's; it is saved "
+                 "as the model's own)");
   app.add_option("--out", c.out_dir, "output folder")->capture_default_str();
   app.add_option("--steps", c.steps, "total optimisation steps")->capture_default_str();
   app.add_option("--clip-frames", c.clip_frames, "frames per training clip")
@@ -43,6 +50,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   try {
     app.parse(argc, argv);
+    if (!resolution.empty()) {
+      int h = 0, w = 0;
+      char x = 0, extra = 0;
+      if (std::sscanf(resolution.c_str(), "%d%c%d%c", &h, &x, &w, &extra) != 3 ||
+          (x != 'x' && x != 'X')) {
+        fmt::print(stderr, "cotrack-train: --resolution '{}': expected HxW, e.g. 192x192\n",
+                   resolution);
+        return static_cast<int>(cotrack::ExitCode::kUsage);
+      }
+      c.height = h;
+      c.width = w;
+    }
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : static_cast<int>(cotrack::ExitCode::kUsage);
   }

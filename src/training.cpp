@@ -191,6 +191,15 @@ struct Trainer::Impl {
     }
   }
 
+  // A resolution in the train config overrides the model's (a run-time setting of the network:
+  // no weight depends on it).
+  void apply_resolution() {
+    if (tc.height == 0 && tc.width == 0) return;
+    mc.model_height = tc.height;
+    mc.model_width = tc.width;
+    mc.validate();
+  }
+
   SynthParams synth_params(int64_t data_step) const {
     SynthParams sp;
     sp.width = mc.model_width;
@@ -277,6 +286,7 @@ Trainer::Trainer(const TrainConfig& config) : impl_(std::make_unique<Impl>()) {
                 ? Model::random(ModelConfig::preset_named(config.preset), config.seed)
                 : Model::load(config.init);
   impl_->mc = m.config();
+  impl_->apply_resolution();
   const int S = impl_->mc.window_len, step = impl_->mc.step();
   if (config.clip_frames < S || (config.clip_frames - S) % step != 0) {
     throw UsageError(fmt::format("clip_frames {} must be {} + a multiple of {}",
@@ -299,6 +309,7 @@ Trainer Trainer::resume(const std::string& path, const TrainConfig& overrides) {
     if (k == "train.step") impl->step = v.i;
   }
   impl->mc = ModelConfig::from_pairs(arch);
+  impl->apply_resolution();
   std::map<std::string, at::Tensor> by_name(ck.tensors.begin(), ck.tensors.end());
   std::vector<std::pair<std::string, at::Tensor>> weights;
   for (const auto& [name, shape] : expected_parameters(impl->mc)) {

@@ -18,6 +18,9 @@ namespace cotrack {
 struct TrainConfig {
   std::string preset = "cotrack-small";  // architecture, unless `init` names a model file
   std::string init;                      // optional model file to start from
+  // Model input resolution to train at (0: the preset's, the init model's or, on resume, the
+  // checkpoint's). Clips are rendered at it, and the checkpoint records it as the model's own.
+  int height = 0, width = 0;
   std::string out_dir = "runs/train";    // checkpoint.ckpt, model.cotrack, log.jsonl
   int64_t steps = 20000;
   int clip_frames = 24;        // window_len + k * step

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "cotrack/error.hpp"
 #include "cotrack/model.hpp"
 #include "cotrack/training.hpp"
 
@@ -68,5 +69,37 @@ TEST_SUITE("train") {
     MESSAGE("step 3 loss " << next_a.loss << " vs resumed " << next_b.loss);
     CHECK(next_a.loss == next_b.loss);
     CHECK(next_a.grad_norm == next_b.grad_norm);
+  }
+
+  TEST_CASE("training: a resolution override is trained at and kept on resume") {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("cotrack_train_res_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string ckpt = (dir / "checkpoint.ckpt").string();
+    cotrack::TrainConfig config = tiny_config();
+    config.height = 96;
+    config.width = 64;
+    cotrack::Trainer a(config);
+    CHECK(a.model_config().model_height == 96);
+    CHECK(a.model_config().model_width == 64);
+    const auto stats = a.step();
+    CHECK(std::isfinite(stats.loss));
+    a.save(ckpt);
+    // Resumed without an override: the checkpoint's resolution; with one: the override.
+    cotrack::Trainer b = cotrack::Trainer::resume(ckpt, tiny_config());
+    CHECK(b.model_config().model_height == 96);
+    CHECK(b.model_config().model_width == 64);
+    cotrack::TrainConfig wider = tiny_config();
+    wider.height = wider.width = 128;
+    cotrack::Trainer c = cotrack::Trainer::resume(ckpt, wider);
+    CHECK(c.model_config().model_width == 128);
+    // The model file written from it runs at that resolution by default.
+    CHECK(cotrack::Model::load(ckpt).config().model_height == 96);
+    // A resolution the network cannot take is one clear error.
+    cotrack::TrainConfig bad = tiny_config();
+    bad.height = bad.width = 30;  // not a multiple of the stride, 4
+    CHECK_THROWS_AS(cotrack::Trainer{bad}, cotrack::UsageError);
+    CHECK_THROWS_AS(cotrack::Trainer::resume(ckpt, bad), cotrack::UsageError);
+    std::filesystem::remove_all(dir);
   }
 }
