@@ -12,6 +12,7 @@
 
 #include "cotrack/model.hpp"
 #include "cotrack/synth.hpp"
+#include "resolution.hpp"
 
 namespace cotrack::app {
 
@@ -28,9 +29,6 @@ Command add_eval(CLI::App& app);
 #ifdef COTRACK_HAVE_PIPELINE
 Command add_live(CLI::App& app);  // cmd_live.cpp: the live app (GStreamer, OpenCV)
 #endif
-
-// "HxW" -> (H, W); throws UsageError.
-std::pair<int, int> parse_resolution(const std::string& text);
 
 // The model options shared by the commands that run one.
 struct ModelOptions {

@@ -13,6 +13,7 @@
 #include "cotrack/engine.hpp"
 #include "cotrack/error.hpp"
 #include "cotrack/model.hpp"
+#include "resolution.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/synth.hpp"
 #include "percentile.hpp"
@@ -63,10 +64,7 @@ int main(int argc, char** argv) {
                                ? cotrack::Model::random(cotrack::ModelConfig::preset_named(preset), 0)
                                : cotrack::Model::load(model_path);
     if (!resolution.empty()) {
-      int h = 0, w = 0;
-      if (std::sscanf(resolution.c_str(), "%d%c%d", &h, &x, &w) != 3) {
-        throw cotrack::UsageError(fmt::format("--resolution '{}': expected HxW", resolution));
-      }
+      const auto [h, w] = cotrack::app::parse_resolution(resolution);
       model.set_resolution(h, w);
     }
     model.to_device(cotrack::resolve_device(device));

@@ -2,12 +2,13 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <cstdio>
 #include <string>
+#include <tuple>
 
 #include "cotrack/error.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/training.hpp"
+#include "resolution.hpp"
 
 int main(int argc, char** argv) {
   cotrack::pick_blas_kernels(argv);
@@ -50,22 +51,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   try {
     app.parse(argc, argv);
-    if (!resolution.empty()) {
-      int h = 0, w = 0;
-      char x = 0, extra = 0;
-      if (std::sscanf(resolution.c_str(), "%d%c%d%c", &h, &x, &w, &extra) != 3 ||
-          (x != 'x' && x != 'X')) {
-        fmt::print(stderr, "cotrack-train: --resolution '{}': expected HxW, e.g. 192x192\n",
-                   resolution);
-        return static_cast<int>(cotrack::ExitCode::kUsage);
-      }
-      c.height = h;
-      c.width = w;
-    }
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : static_cast<int>(cotrack::ExitCode::kUsage);
   }
   try {
+    if (!resolution.empty()) {
+      std::tie(c.height, c.width) = cotrack::app::parse_resolution(resolution);
+    }
     return cotrack::run_training(c);
   } catch (const cotrack::Error& e) {
     fmt::print(stderr, "cotrack-train: {}\n", e.what());
