@@ -41,7 +41,7 @@ cotrack::SynthClip translating_texture(int side, double vx, double vy, int frame
   return cotrack::render_synth_clip(scene, points);
 }
 
-constexpr int kShippedResolution = 192;
+constexpr int kShippedResolution = 256;
 
 }  // namespace
 
