@@ -232,11 +232,14 @@ struct OnlineEngine::Impl {
 
     const double cnn_before = times.cnn_ms;
     encode(ind, real);
-    std::vector<at::Tensor> pyramid;  // per level [1, S, C, h, w]
+    std::vector<at::Tensor> pyramid;  // per level [1, S, C, h, w], stored as [1, S, h, w, C]
     for (int l = 0; l < mc.corr_levels; ++l) {
       std::vector<at::Tensor> per_frame;
-      for (int j = 0; j < S; ++j) per_frame.push_back(frame(ind + std::min(j, real - 1))->levels[l]);
-      pyramid.push_back(at::stack(per_frame).unsqueeze(0));
+      for (int j = 0; j < S; ++j) {
+        per_frame.push_back(frame(ind + std::min(j, real - 1))->levels[l].permute({1, 2, 0}));
+      }
+      // Channel-last, as the correlation gathers it: the window's copy is this stack alone.
+      pyramid.push_back(at::stack(per_frame).permute({0, 3, 1, 2}).unsqueeze(0));
     }
 
     // Support features of points whose query frame is among this window's real frames.
