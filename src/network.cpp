@@ -405,17 +405,22 @@ at::Tensor Network::attention(const AttentionWeights& w, const at::Tensor& x,
   const int64_t N2 = context.size(1);
   at::Tensor k = kv[0].reshape({B, N2, h, C / h}).permute({0, 2, 1, 3});
   at::Tensor v = kv[1].reshape({B, N2, h, C / h}).permute({0, 2, 1, 3});
-  const double scale = std::pow(static_cast<double>(C / h), -0.5);
+  const bool tiny = N1 * N2 * (C / h) <= kBroadcastAttentionMax;
+  at::Tensor out = scaled_dot_attention(q, k, v, /*broadcast=*/tiny);
+  return linear(w.to_out, out.transpose(1, 2).reshape({B, N1, C}));
+}
+
+at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                bool broadcast) {
+  const double scale = std::pow(static_cast<double>(q.size(-1)), -0.5);
   // Many tiny products (time attention: a few frames per track and head) are far faster as one
   // broadcast multiply-and-sum than as a batched matmul, which without MKL runs one small GEMM
-  // per batch entry (320 of 8x24x8 for 64 tracks: ~70% of the transformer's time). Same sums,
-  // in a different order; large products keep the matmul.
-  const bool tiny = N1 * N2 * (C / h) <= kBroadcastAttentionMax;
-  at::Tensor sim = tiny ? (q.unsqueeze(-2) * k.unsqueeze(-3)).sum(-1) * scale
-                        : at::matmul(q, k.transpose(-2, -1)) * scale;
-  at::Tensor attn = sim.softmax(-1);
-  at::Tensor out = tiny ? (attn.unsqueeze(-1) * v.unsqueeze(-3)).sum(-2) : at::matmul(attn, v);
-  return linear(w.to_out, out.transpose(1, 2).reshape({B, N1, C}));
+  // per batch entry (320 of 8x24x8 for 64 tracks: 0.95 -> 0.37 ms per block on 2 threads).
+  // Same sums, in a different order.
+  at::Tensor sim = broadcast ? (q.unsqueeze(-2) * k.unsqueeze(-3)).sum(-1)
+                             : at::matmul(q, k.transpose(-2, -1));
+  at::Tensor attn = (sim * scale).softmax(-1);
+  return broadcast ? (attn.unsqueeze(-1) * v.unsqueeze(-3)).sum(-2) : at::matmul(attn, v);
 }
 
 at::Tensor Network::block(const BlockWeights& w, const at::Tensor& x,

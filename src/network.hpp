@@ -71,6 +71,13 @@ struct WindowOutput {
   std::vector<at::Tensor> conf;    // [B, S, N] logits
 };
 
+// softmax(q k^T / sqrt(d)) v per batch and head: q [B, h, N1, d], k and v [B, h, N2, d] ->
+// [B, h, N1, d]. `broadcast`: one multiply-and-sum over broadcast operands instead of batched
+// matmuls, much faster for tiny products (the network uses it when N1 * N2 * d <= 4096, as in
+// time attention over a window of a few frames). Both equal up to float rounding.
+at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                bool broadcast);
+
 // Ordered parameter names and shapes of an architecture (the official state_dict order for the
 // official preset).
 std::vector<std::pair<std::string, std::vector<int64_t>>> expected_parameters(

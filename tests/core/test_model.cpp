@@ -211,4 +211,26 @@ TEST_SUITE("unit") {
       CHECK(diff < 1e-4);
     }
   }
+  TEST_CASE("model: broadcast attention equals the matmul formulation") {
+    // The shapes the small model sends down each path (time attention over 8 frames: broadcast;
+    // virtual-track cross-attention: matmul), and a masked-out-like spread of logits.
+    struct Shape { int64_t B, h, N1, N2, d; };
+    at::manual_seed(11);
+    for (const Shape s : {Shape{80, 4, 8, 8, 24}, Shape{8, 4, 16, 64, 24}, Shape{3, 2, 5, 1, 7}}) {
+      INFO("B " << s.B << " N1 " << s.N1 << " N2 " << s.N2 << " d " << s.d);
+      const at::Tensor q = at::randn({s.B, s.h, s.N1, s.d}) * 3;
+      const at::Tensor k = at::randn({s.B, s.h, s.N2, s.d});
+      const at::Tensor v = at::randn({s.B, s.h, s.N2, s.d});
+      const at::Tensor fast = cotrack::scaled_dot_attention(q, k, v, /*broadcast=*/true);
+      const at::Tensor ref = cotrack::scaled_dot_attention(q, k, v, /*broadcast=*/false);
+      REQUIRE(fast.sizes() == ref.sizes());
+      CHECK(fast.size(2) == s.N1);
+      const double diff = (fast - ref).abs().max().item<double>();
+      MESSAGE("max |broadcast - matmul| = " << diff);
+      CHECK(diff < 1e-5);
+      // Both are attention: rows of weights sum to 1, so v's all-ones input returns ones.
+      const at::Tensor ones = cotrack::scaled_dot_attention(q, k, at::ones_like(v), true);
+      CHECK((ones - 1).abs().max().item<double>() < 1e-5);
+    }
+  }
 }
