@@ -286,11 +286,13 @@ at::Tensor Network::normalize_frames(const at::Tensor& frames) {
 
 at::Tensor Network::encode(const at::Tensor& x_in) const {
   const int64_t H = x_in.size(2), W = x_in.size(3);
-  // On the CPU, oneDNN convolutions of these few-channel maps are 2-3x faster channels-last than
-  // NCHW (cotrack-bench: CNN 20 -> 9 ms per 256x256 frame on 2 cores). Convolutions, norms,
-  // ReLU, upsampling and concatenation all keep the layout, so the output is channels-last too;
-  // its logical shape and values are the same.
-  at::Tensor x = x_in.device().is_cpu() ? x_in.contiguous(at::MemoryFormat::ChannelsLast) : x_in;
+  // For inference on the CPU, oneDNN convolutions of these few-channel maps are 2-3x faster
+  // channels-last than NCHW (cotrack-bench: CNN 20 -> 12.5 ms per 256x256 frame on 2 cores).
+  // Convolutions, norms, ReLU, upsampling and concatenation all keep the layout, so the output
+  // is channels-last too; its logical shape and values are the same. Training stays NCHW: with
+  // gradients, the channels-last step took 7.1-7.4 s against 4.6-6.0 s (48 frames, 256x256).
+  const bool channels_last = x_in.device().is_cpu() && !at::GradMode::is_enabled();
+  at::Tensor x = channels_last ? x_in.contiguous(at::MemoryFormat::ChannelsLast) : x_in;
   x = instance_norm(conv(encoder_.conv1, x)).relu_();
   std::vector<at::Tensor> stages;
   for (int layer = 0; layer < 4; ++layer) {
@@ -405,7 +407,8 @@ at::Tensor Network::attention(const AttentionWeights& w, const at::Tensor& x,
   const int64_t N2 = context.size(1);
   at::Tensor k = kv[0].reshape({B, N2, h, C / h}).permute({0, 2, 1, 3});
   at::Tensor v = kv[1].reshape({B, N2, h, C / h}).permute({0, 2, 1, 3});
-  const bool tiny = N1 * N2 * (C / h) <= kBroadcastAttentionMax;
+  // Training keeps the matmuls: their backward is cheaper than that of the broadcast form.
+  const bool tiny = N1 * N2 * (C / h) <= kBroadcastAttentionMax && !at::GradMode::is_enabled();
   at::Tensor out = scaled_dot_attention(q, k, v, /*broadcast=*/tiny);
   return linear(w.to_out, out.transpose(1, 2).reshape({B, N1, C}));
 }
@@ -502,11 +505,13 @@ WindowOutput Network::forward_window(const std::vector<at::Tensor>& pyramid, at:
     support_view.push_back(s.view({B, 1, R, R, N, C}).squeeze(1).permute({0, 3, 1, 2, 4}));
   }
 
-  // correlation_volume gathers feature rows channel-last; lay each level out that way once per
-  // window rather than once per iteration (free when the caller's pyramid already is).
-  std::vector<at::Tensor> levels;
-  for (const auto& p : pyramid) {
-    levels.push_back(p.permute({0, 1, 3, 4, 2}).contiguous().permute({0, 1, 4, 2, 3}));
+  // correlation_volume gathers feature rows channel-last; for inference, lay each level out
+  // that way once per window rather than once per iteration (free when the caller's pyramid
+  // already is, as the engine's). Training keeps its per-iteration copies: with autograd the
+  // shared copy made its steps slower, not faster.
+  std::vector<at::Tensor> levels = pyramid;
+  if (!at::GradMode::is_enabled()) {
+    for (auto& p : levels) p = p.permute({0, 1, 3, 4, 2}).contiguous().permute({0, 1, 4, 2, 3});
   }
 
   WindowOutput out;
