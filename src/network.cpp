@@ -85,7 +85,10 @@ at::Tensor conv(const ConvWeights& w, const at::Tensor& x) {
 // without a copy, is batch-normalised over its rows, which is the same per-channel statistic.
 at::Tensor instance_norm(const at::Tensor& x) {
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  if (!x.device().is_cpu() || !x.is_contiguous(at::MemoryFormat::ChannelsLast) || N == 0) {
+  // Under autograd (training) always the ATen op: a tensor can also pass as channels-last there
+  // (e.g. oneDNN may return that layout), and the per-image loop made training steps 1.5x slower.
+  if (!x.device().is_cpu() || !x.is_contiguous(at::MemoryFormat::ChannelsLast) || N == 0 ||
+      at::GradMode::is_enabled()) {
     return at::instance_norm(x, {}, {}, {}, {}, /*use_input_stats=*/true, /*momentum=*/0.1,
                              /*eps=*/1e-5, /*cudnn_enabled=*/true);
   }
@@ -289,8 +292,7 @@ at::Tensor Network::encode(const at::Tensor& x_in) const {
   // For inference on the CPU, oneDNN convolutions of these few-channel maps are 2-3x faster
   // channels-last than NCHW (cotrack-bench: CNN 20 -> 12.5 ms per 256x256 frame on 2 cores).
   // Convolutions, norms, ReLU, upsampling and concatenation all keep the layout, so the output
-  // is channels-last too; its logical shape and values are the same. Training stays NCHW: with
-  // gradients, the channels-last step took 7.1-7.4 s against 4.6-6.0 s (48 frames, 256x256).
+  // is channels-last too; its logical shape and values are the same. Training stays NCHW.
   const bool channels_last = x_in.device().is_cpu() && !at::GradMode::is_enabled();
   at::Tensor x = channels_last ? x_in.contiguous(at::MemoryFormat::ChannelsLast) : x_in;
   x = instance_norm(conv(encoder_.conv1, x)).relu_();
