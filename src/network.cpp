@@ -79,16 +79,20 @@ at::Tensor conv(const ConvWeights& w, const at::Tensor& x) {
   return at::conv2d(x, w.weight, w.bias, {w.stride, w.stride}, {w.padding, w.padding});
 }
 
+// True when autograd records operations on `t` (training). The faster inference layouts below
+// are used only when it does not: a training step builds the same graph as before them.
+bool records_grad(const at::Tensor& t) { return at::GradMode::is_enabled() && t.requires_grad(); }
+
 // InstanceNorm2d(affine=False, track_running_stats=False): instance statistics, eps 1e-5.
 // On the CPU the encoder runs channels-last (see Network::encode). at::instance_norm would copy
 // such a tensor to NCHW (and take ~5x longer); instead each image, viewed as [H*W, C] rows
 // without a copy, is batch-normalised over its rows, which is the same per-channel statistic.
 at::Tensor instance_norm(const at::Tensor& x) {
   const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  // Under autograd (training) always the ATen op: a tensor can also pass as channels-last there
-  // (e.g. oneDNN may return that layout), and the per-image loop made training steps 1.5x slower.
+  // Under autograd (training) always the ATen op: a tensor can pass as channels-last there too,
+  // and the per-image loop made training steps 1.5x slower.
   if (!x.device().is_cpu() || !x.is_contiguous(at::MemoryFormat::ChannelsLast) || N == 0 ||
-      at::GradMode::is_enabled()) {
+      records_grad(x)) {
     return at::instance_norm(x, {}, {}, {}, {}, /*use_input_stats=*/true, /*momentum=*/0.1,
                              /*eps=*/1e-5, /*cudnn_enabled=*/true);
   }
@@ -293,7 +297,7 @@ at::Tensor Network::encode(const at::Tensor& x_in) const {
   // channels-last than NCHW (cotrack-bench: CNN 20 -> 12.5 ms per 256x256 frame on 2 cores).
   // Convolutions, norms, ReLU, upsampling and concatenation all keep the layout, so the output
   // is channels-last too; its logical shape and values are the same. Training stays NCHW.
-  const bool channels_last = x_in.device().is_cpu() && !at::GradMode::is_enabled();
+  const bool channels_last = x_in.device().is_cpu() && !records_grad(encoder_.conv1.weight);
   at::Tensor x = channels_last ? x_in.contiguous(at::MemoryFormat::ChannelsLast) : x_in;
   x = instance_norm(conv(encoder_.conv1, x)).relu_();
   std::vector<at::Tensor> stages;
@@ -409,8 +413,8 @@ at::Tensor Network::attention(const AttentionWeights& w, const at::Tensor& x,
   const int64_t N2 = context.size(1);
   at::Tensor k = kv[0].reshape({B, N2, h, C / h}).permute({0, 2, 1, 3});
   at::Tensor v = kv[1].reshape({B, N2, h, C / h}).permute({0, 2, 1, 3});
-  // Training keeps the matmuls: their backward is cheaper than that of the broadcast form.
-  const bool tiny = N1 * N2 * (C / h) <= kBroadcastAttentionMax && !at::GradMode::is_enabled();
+  // Training keeps the matmuls (and the graph it had before the broadcast form).
+  const bool tiny = N1 * N2 * (C / h) <= kBroadcastAttentionMax && !records_grad(q);
   at::Tensor out = scaled_dot_attention(q, k, v, /*broadcast=*/tiny);
   return linear(w.to_out, out.transpose(1, 2).reshape({B, N1, C}));
 }
@@ -509,10 +513,9 @@ WindowOutput Network::forward_window(const std::vector<at::Tensor>& pyramid, at:
 
   // correlation_volume gathers feature rows channel-last; for inference, lay each level out
   // that way once per window rather than once per iteration (free when the caller's pyramid
-  // already is, as the engine's). Training keeps its per-iteration copies: with autograd the
-  // shared copy made its steps slower, not faster.
+  // already is, as the engine's). Training keeps its per-iteration copies and its graph.
   std::vector<at::Tensor> levels = pyramid;
-  if (!at::GradMode::is_enabled()) {
+  if (!records_grad(pyramid[0])) {
     for (auto& p : levels) p = p.permute({0, 1, 3, 4, 2}).contiguous().permute({0, 1, 4, 2, 3});
   }
 
