@@ -213,7 +213,7 @@ TEST_SUITE("unit") {
   }
   TEST_CASE("model: broadcast attention equals the matmul formulation") {
     // The shapes the small model sends down each path (time attention over 8 frames: broadcast;
-    // virtual-track cross-attention: matmul), and a masked-out-like spread of logits.
+    // virtual-track cross-attention: matmul), and an edge case with a single key.
     struct Shape { int64_t B, h, N1, N2, d; };
     at::manual_seed(11);
     for (const Shape s : {Shape{80, 4, 8, 8, 24}, Shape{8, 4, 16, 64, 24}, Shape{3, 2, 5, 1, 7}}) {
