@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 
@@ -9,16 +11,39 @@
 #include "cotrack/error.hpp"
 #include "cotrack/evaluation.hpp"
 #include "cotrack/offline.hpp"
+#include "cotrack/photo_bank.hpp"
 #include "cotrack/track_io.hpp"
 
 #ifdef COTRACK_HAVE_PIPELINE
 #include "chart.hpp"
 #include "lk_tracker.hpp"
 #include "refined_tracker.hpp"
+#include "video_reader.hpp"
 #endif
 
 namespace cotrack::app {
 namespace {
+
+struct EvalOptions {
+  ModelOptions model;
+  std::vector<std::string> clips, engines{"cotrack"};
+  int synthetic = 0, first_seed = 1;
+  SynthParams synth;   // --synthetic clips: the benchmark's settings unless changed
+  std::string photos;  // --synthetic clips textured from these photographs
+  std::string query_mode = "first", mode = "exact", json, chart, strip, predictions, points;
+  int iters = 0, step = 0, support_grid = 0;
+  double visibility_threshold = 0.6;
+  bool refine = false, by_horizon = false, cycle = false;
+  int cycle_grid = 8;
+  float refine_max_offset_px = 0.f;
+#ifdef COTRACK_HAVE_PIPELINE
+  float refine_anchor_px = RefineConfig{}.anchor_max_px;
+  bool refine_redetect = RefineConfig{}.redetect;
+#else  // --refine is refused without the pipeline
+  float refine_anchor_px = 0.f;
+  bool refine_redetect = false;
+#endif
+};
 
 std::string metrics_json(const TapVidMetrics& m) {
   return fmt::format(
@@ -64,32 +89,176 @@ std::string print_horizon(const HorizonProfile& h) {
   return json + "]";
 }
 
+// Points within this distance (pixels of the 256-wide frame) count as back home in --cycle.
+constexpr double kCycleWithinPx = 4.0;
+
+std::string engine_label(const std::string& name, const EvalOptions& o) {
+  if (name != "cotrack") return name;
+  return name + " (" + o.mode + (o.refine ? ", refined" : "") + ")";
+}
+
+// Tracks `queries` through `video` with a fresh tracker `name` (cotrack, lk or static); loads
+// the model into `model` on first use. Column n of the result answers queries[n].
+TrackTable run_engine(const std::string& name, const EvalOptions& o, std::unique_ptr<Model>& model,
+                      const VideoFrames& video, const std::vector<PointQuery>& queries) {
+  const int max_points = std::max<int>(1, static_cast<int>(queries.size()));
+  if (name == "static") return static_tracks(video.count, queries);
+  if (name == "cotrack") {
+    if (!model) model = std::make_unique<Model>(o.model.load("cotrack eval"));
+    EngineConfig ec;
+    ec.mode = parse_engine_mode(o.mode);
+    ec.iters = o.iters;
+    ec.step = o.step;
+    ec.support_grid = o.support_grid;
+    ec.visibility_threshold = o.visibility_threshold;
+    ec.max_points = max_points;
+    auto engine = std::make_unique<OnlineEngine>(*model, ec);
+    if (!o.refine) return track_video_with(*engine, video, queries);
+#ifdef COTRACK_HAVE_PIPELINE
+    RefineConfig rc;
+    rc.max_offset_px = o.refine_max_offset_px;
+    rc.anchor_max_px = o.refine_anchor_px;
+    rc.redetect = o.refine_redetect;
+    RefinedTracker refined(std::move(engine), rc);
+    return track_video_with(refined, video, queries);
+#else
+    throw UsageError("eval: --refine needs the pipeline build (OpenCV)");
+#endif
+  }
+  if (name == "lk") {
+#ifdef COTRACK_HAVE_PIPELINE
+    LKConfig lc;
+    lc.max_points = max_points;
+    LKTracker lk(lc);
+    return track_video_with(lk, video, queries);
+#else
+    throw UsageError("eval: the lk engine needs the pipeline build (OpenCV)");
+#endif
+  }
+  throw UsageError(fmt::format("eval: unknown engine '{}' (cotrack, lk, static)", name));
+}
+
+// The frames of a clip folder (frames/*.ppm or, in the pipeline build, frames/*.png|jpg or a
+// video file in it) or of a video file, without ground truth.
+VideoFrames load_frames(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (fs::exists(fs::path(path) / "frames" / "000000.ppm")) return read_clip_frames(path);
+#ifdef COTRACK_HAVE_PIPELINE
+  std::string source = path;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+      const std::string ext = entry.path().extension().string();
+      if (entry.is_regular_file() && (ext == ".mp4" || ext == ".avi" || ext == ".mkv" ||
+                                      ext == ".mov" || ext == ".webm")) {
+        source = entry.path().string();
+        break;
+      }
+    }
+  }
+  return read_all(source);
+#else
+  throw InputError(fmt::format("{}: no frames/000000.ppm; PNG frames and videos need the "
+                               "pipeline build (OpenCV)",
+                               path));
+#endif
+}
+
+// A JSON number; null for NaN and infinities, which JSON lacks.
+std::string json_number(double v) {
+  return std::isfinite(v) ? fmt::format("{:.6f}", v) : std::string("null");
+}
+
+// `v` with one decimal, or "-" where it is not finite.
+std::string fixed1(double v) { return std::isfinite(v) ? fmt::format("{:.1f}", v) : "-"; }
+
+// The clips of --synthetic: seeds first_seed.. with the settings and photographs asked for.
+std::vector<SynthClip> synthetic_clips(const EvalOptions& o) {
+  SynthParams sp = o.synth;
+  if (!o.photos.empty()) sp.photos = PhotoBank::load(o.photos);
+  std::vector<SynthClip> clips;
+  for (int s = o.first_seed; s < o.first_seed + o.synthetic; ++s) {
+    clips.push_back(generate_clip(sp, static_cast<uint64_t>(s)));
+  }
+  return clips;
+}
+
+// cotrack eval --cycle: the forward-backward check of every engine on every clip, without labels.
+int run_cycle(const EvalOptions& o) {
+  std::vector<VideoFrames> videos;
+  for (const auto& path : o.clips) videos.push_back(load_frames(path));
+  for (const auto& clip : synthetic_clips(o)) videos.push_back(frames_of(clip));
+  if (videos.empty()) throw UsageError("eval: give --clips DIR|VIDEO... or --synthetic N");
+
+  fmt::print("cycle check: {0}x{0} grid on frame 0, tracked to the last frame, then back to "
+             "frame 0 on the reversed video\n"
+             "  fb_med, fb_mean: distance from the start at frame 0, in pixels of the frame scaled "
+             "to {1:.0f} wide\n"
+             "  <{2:.0f}px: % of points back within {2:.0f} px; out, far: % of forward estimates "
+             "(frames 1..T-1) outside the picture, and more than a frame size outside it\n",
+             o.cycle_grid, kCycleRasterWidth, kCycleWithinPx);
+  fmt::print("{:<28} {:>7} {:>7} {:>6} {:>6} {:>6}  {:>8}\n", "tracker", "fb_med", "fb_mean",
+             fmt::format("<{:.0f}px", kCycleWithinPx), "out", "far", "fps");
+  std::string json = fmt::format(
+      "{{\"check\":\"cycle\",\"grid\":{},\"clips\":{},\"raster_width\":{:.0f},"
+      "\"within_px\":{:.0f},\"results\":[",
+      o.cycle_grid, videos.size(), kCycleRasterWidth, kCycleWithinPx);
+  std::unique_ptr<Model> model;
+  for (size_t e = 0; e < o.engines.size(); ++e) {
+    const std::string& name = o.engines[e];
+    CycleStats pooled;
+    double seconds = 0;
+    int64_t frames = 0;
+    for (size_t k = 0; k < videos.size(); ++k) {
+      const TrackFunction track = [&](const VideoFrames& video,
+                                      const std::vector<PointQuery>& queries) {
+        const auto t0 = std::chrono::steady_clock::now();
+        TrackTable table = run_engine(name, o, model, video, queries);
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        frames += video.count;
+        return table;
+      };
+      pooled.add(cycle_check(videos[k], o.cycle_grid, track));
+      fmt::print(stderr, "\r  {}: clip {}/{}", name, k + 1, videos.size());
+    }
+    fmt::print(stderr, "\n");
+    const double fps = name == "static" ? 0 : frames / std::max(seconds, 1e-9);
+    const std::string label = engine_label(name, o);
+    fmt::print("{:<28} {:>7} {:>7} {:>6} {:>6} {:>6}  {:>8}\n", label,
+               fixed1(pooled.median_error_px()), fixed1(pooled.mean_error_px()),
+               fixed1(100 * pooled.share_within(kCycleWithinPx)),
+               fixed1(100 * pooled.outside_share()), fixed1(100 * pooled.far_outside_share()),
+               fps_text(fps));
+    json += fmt::format(
+        "{}{{\"tracker\":\"{}\",\"fps\":{:.2f},\"points\":{},\"median_error_px\":{},"
+        "\"mean_error_px\":{},\"within\":{},\"outside\":{},\"far_outside\":{}}}",
+        e == 0 ? "" : ",", label, fps, pooled.error_px.size(),
+        json_number(pooled.median_error_px()), json_number(pooled.mean_error_px()),
+        json_number(pooled.share_within(kCycleWithinPx)), json_number(pooled.outside_share()),
+        json_number(pooled.far_outside_share()));
+  }
+  json += "]}\n";
+  if (!o.json.empty()) {
+    std::ofstream out(o.json);
+    out << json;
+    if (!out) throw Error(ExitCode::kRuntime, fmt::format("{}: cannot write", o.json));
+  }
+  return 0;
+}
+
 }  // namespace
 
 Command add_eval(CLI::App& app) {
-  struct Options {
-    ModelOptions model;
-    std::vector<std::string> clips, engines{"cotrack"};
-    int synthetic = 0, first_seed = 1;
-    std::string query_mode = "first", mode = "exact", json, chart, strip, predictions, points;
-    int iters = 0, step = 0, support_grid = 0;
-    double visibility_threshold = 0.6;
-    bool refine = false, by_horizon = false;
-    float refine_max_offset_px = 0.f;
-#ifdef COTRACK_HAVE_PIPELINE
-    float refine_anchor_px = RefineConfig{}.anchor_max_px;
-    bool refine_redetect = RefineConfig{}.redetect;
-#else  // --refine is refused without the pipeline
-    float refine_anchor_px = 0.f;
-    bool refine_redetect = false;
-#endif
-  };
-  auto o = std::make_shared<Options>();
+  auto o = std::make_shared<EvalOptions>();
   Command c;
   c.sub = app.add_subcommand(
-      "eval", "Score trackers (or predictions made elsewhere) with the TAP-Vid metrics");
+      "eval",
+      "Score trackers (or predictions made elsewhere) with the TAP-Vid metrics, or without "
+      "labels by tracking forward and back (--cycle)");
   o->model.add_to(c.sub);
-  c.sub->add_option("--clips", o->clips, "clip folders (frames/, gt.csv)");
+  c.sub->add_option("--clips", o->clips,
+                    "clip folders (frames/, gt.csv; gt.csv may have rows on annotated frames "
+                    "only); with --cycle also folders without gt.csv and video files");
   c.sub->add_option("--synthetic", o->synthetic,
                     "the synthetic benchmark: N clips from --first-seed on, 256x256, 48 frames")
       ->capture_default_str();
@@ -97,6 +266,18 @@ Command add_eval(CLI::App& app) {
                     "first seed of --synthetic (1: the benchmark; 101..: a disjoint tuning set)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  c.sub->add_option("--frames", o->synth.frames, "frames of each --synthetic clip")
+      ->capture_default_str();
+  c.sub->add_option("--width", o->synth.width, "width of the --synthetic clips")
+      ->capture_default_str();
+  c.sub->add_option("--height", o->synth.height, "height of the --synthetic clips")
+      ->capture_default_str();
+  c.sub->add_option("--synthetic-points", o->synth.num_points,
+                    "ground-truth tracks per --synthetic clip")
+      ->capture_default_str();
+  c.sub->add_option("--photos", o->photos,
+                    "texture the --synthetic clips with the photographs in this folder "
+                    "(scripts/fetch_photos.sh; data/photos/eval is held out from training)");
   c.sub->add_option("--engine", o->engines, "cotrack, lk or static (repeatable)")
       ->capture_default_str();
   c.sub->add_option("--mode", o->mode, "cotrack engine mode: exact or low-latency")
@@ -124,25 +305,39 @@ Command add_eval(CLI::App& app) {
                     "match")
       ->capture_default_str();
   c.sub->add_option("--query-mode", o->query_mode, "first or strided")->capture_default_str();
-  c.sub->add_option("--predictions", o->predictions,
+  auto* predictions = c.sub->add_option("--predictions", o->predictions,
                     "score this tracks.csv (point_id = the query's row in --points) on the one "
                     "clip given with --clips");
-  c.sub->add_option("--points", o->points, "queries of --predictions (default: derived)");
-  c.sub->add_flag("--by-horizon", o->by_horizon,
+  auto* points = c.sub->add_option("--points", o->points,
+                                   "queries of --predictions (default: derived)");
+  auto* by_horizon = c.sub->add_flag("--by-horizon", o->by_horizon,
                   "also print each tracker's metrics by frames from the query (drift), pooled "
                   "over the clips");
   c.sub->add_option("--json", o->json, "write the results as JSON here");
-  c.sub->add_option("--strip", o->strip,
-                    "write a side-by-side image strip (PNG/JPEG) of every engine on the first "
-                    "clip here");
-  c.sub->add_option("--chart", o->chart, "write a PNG bar chart of AJ, delta_avg and OA here");
+  auto* strip = c.sub->add_option(
+      "--strip", o->strip,
+      "write a side-by-side image strip (PNG/JPEG) of every engine on the first clip here");
+  auto* chart =
+      c.sub->add_option("--chart", o->chart, "write a PNG bar chart of AJ, delta_avg and OA here");
+  auto* cycle = c.sub->add_flag(
+      "--cycle", o->cycle,
+      "label-free check instead of the metrics: track a grid from frame 0 to the last frame and "
+      "back on the reversed video; print the forward-backward error at frame 0 (pixels of the "
+      "frame scaled to 256 wide) and the share of estimates outside the picture. Ground truth "
+      "is not read. A tracker that never moves (static) scores 0: this measures consistency, "
+      "not accuracy");
+  cycle->excludes(predictions)->excludes(points)->excludes(by_horizon)->excludes(strip)->excludes(
+      chart);
+  c.sub->add_option("--cycle-grid", o->cycle_grid, "--cycle: points per side of the grid")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64))
+      ->needs(cycle);
   c.run = [o] {
+    if (o->cycle) return run_cycle(*o);
     const QueryMode qmode = parse_query_mode(o->query_mode);
     std::vector<SynthClip> clips;
     for (const auto& dir : o->clips) clips.push_back(load_clip(dir));
-    for (int s = o->first_seed; s < o->first_seed + o->synthetic; ++s) {
-      clips.push_back(generate_clip(SynthParams{}, static_cast<uint64_t>(s)));
-    }
+    for (auto& clip : synthetic_clips(*o)) clips.push_back(std::move(clip));
     if (clips.empty()) throw UsageError("eval: give --clips DIR... or --synthetic N");
 
     std::string json = "{\"query_mode\":\"" + o->query_mode + "\",\"clips\":" +
@@ -193,46 +388,7 @@ Command add_eval(CLI::App& app) {
         const auto queries = to_point_queries(clip, eq);
         const VideoFrames video = frames_of(clip);
         const auto t0 = std::chrono::steady_clock::now();
-        TrackTable pred;
-        if (engine_name == "static") {
-          pred = static_tracks(clip.frames, queries);
-        } else if (engine_name == "cotrack") {
-          if (!model) model = std::make_unique<Model>(o->model.load("cotrack eval"));
-          EngineConfig ec;
-          ec.mode = parse_engine_mode(o->mode);
-          ec.iters = o->iters;
-          ec.step = o->step;
-          ec.support_grid = o->support_grid;
-          ec.visibility_threshold = o->visibility_threshold;
-          ec.max_points = std::max<int>(1, static_cast<int>(queries.size()));
-          auto engine = std::make_unique<OnlineEngine>(*model, ec);
-          if (o->refine) {
-#ifdef COTRACK_HAVE_PIPELINE
-            RefineConfig rc;
-            rc.max_offset_px = o->refine_max_offset_px;
-            rc.anchor_max_px = o->refine_anchor_px;
-            rc.redetect = o->refine_redetect;
-            RefinedTracker refined(std::move(engine), rc);
-            pred = track_video_with(refined, video, queries);
-#else
-            throw UsageError("eval: --refine needs the pipeline build (OpenCV)");
-#endif
-          } else {
-            pred = track_video_with(*engine, video, queries);
-          }
-        } else if (engine_name == "lk") {
-#ifdef COTRACK_HAVE_PIPELINE
-          LKConfig lc;
-          lc.max_points = std::max<int>(1, static_cast<int>(queries.size()));
-          LKTracker lk(lc);
-          pred = track_video_with(lk, video, queries);
-#else
-          throw UsageError("eval: the lk engine needs the pipeline build (OpenCV)");
-#endif
-        } else {
-          throw UsageError(fmt::format("eval: unknown engine '{}' (cotrack, lk, static)",
-                                       engine_name));
-        }
+        TrackTable pred = run_engine(engine_name, *o, model, video, queries);
         seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         frames += clip.frames;
         const TapVidTrackSet scored = tapvid_set(clip, eq, pred);
@@ -251,8 +407,7 @@ Command add_eval(CLI::App& app) {
       }
       fmt::print(stderr, "\n");
       const TapVidMetrics mean = average_tapvid_metrics(per_clip);
-      std::string label = engine_name;
-      if (engine_name == "cotrack") label += " (" + o->mode + (o->refine ? ", refined" : "") + ")";
+      const std::string label = engine_label(engine_name, *o);
       print_row(label, mean,
                 fps_text(engine_name == "static" ? 0 : frames / std::max(seconds, 1e-9)));
       summary.emplace_back(label, mean);

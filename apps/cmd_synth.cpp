@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "cotrack/photo_bank.hpp"
 #include "cotrack/synth.hpp"
 
 namespace cotrack::app {
@@ -12,6 +13,7 @@ Command add_synth(CLI::App& app) {
     uint64_t seed = 1;
     std::string out;
     std::string motion = "full";
+    std::string photos;
     SynthParams params;
   };
   auto o = std::make_shared<Options>();
@@ -26,8 +28,11 @@ Command add_synth(CLI::App& app) {
   c.sub->add_option("--points", o->params.num_points, "ground-truth tracks")
       ->capture_default_str();
   c.sub->add_option("--motion", o->motion, "translation, affine or full")->capture_default_str();
+  c.sub->add_option("--photos", o->photos,
+                    "texture the clip with the photographs in this folder (JPEG, PNG, PPM)");
   c.run = [o] {
     o->params.motion = parse_synth_motion(o->motion);
+    if (!o->photos.empty()) o->params.photos = PhotoBank::load(o->photos);
     write_clip(generate_clip(o->params, o->seed), o->out);
     fmt::print("wrote {} ({} frames {}x{}, {} points)\n", o->out, o->params.frames,
                o->params.width, o->params.height, o->params.num_points);

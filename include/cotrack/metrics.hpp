@@ -6,7 +6,9 @@
 //     query frame q = round-half-to-even(query t) and the query mode:
 //       kFirst:   frames t > q (strictly after the query frame);
 //       kStrided: every frame t != q.
-//     Neither mode looks at the ground-truth visibility to build this mask.
+//     Neither mode looks at the ground-truth visibility to build this mask. When the set has an
+//     evaluation_mask (sparse ground truth), frames where it is 0 are dropped from it as well:
+//     they count neither as visible nor as occluded.
 //   * A point is "within d" when the squared distance is strictly below d * d, d in {1,2,4,8,16}.
 //   * occlusion_accuracy = #(pred_occluded == gt_occluded) / #eval.
 //   * pts_within_d       = #(gt visible and within d) / #(gt visible), ignoring the predicted
@@ -57,17 +59,28 @@ struct TapVidTrackSet {
   std::vector<float> gt_tracks;             // [N][T][2], (x, y) pixels in the 256x256 raster
   std::vector<std::uint8_t> pred_occluded;  // [N][T], nonzero = predicted occluded
   std::vector<float> pred_tracks;           // [N][T][2], (x, y) pixels in the 256x256 raster
+  // [N][T] or empty (= all 1). Nonzero where a frame may be evaluated, e.g. where sparse ground
+  // truth has an annotation; the evaluation frames are the query mode's frames where this is
+  // nonzero. The reference's `evaluation_points` is that intersection.
+  std::vector<std::uint8_t> evaluation_mask;
 
-  // A set of the given shape with all values zero (every point visible, at (0, 0), query t = 0).
+  // A set of the given shape with all values zero (every point visible, at (0, 0), query t = 0)
+  // and no evaluation_mask.
   static TapVidTrackSet zeros(int num_tracks, int num_frames);
 
-  // Flat offset of (track, frame) into gt_occluded / pred_occluded; times 2 for the tracks.
+  // Flat offset of (track, frame) into gt_occluded / pred_occluded / evaluation_mask; times 2
+  // for the tracks.
   std::size_t index(int track, int frame) const {
     return static_cast<std::size_t>(track) * static_cast<std::size_t>(num_frames) +
            static_cast<std::size_t>(frame);
   }
 
-  // Throws InputError when a vector's size does not match N and T.
+  // False only where evaluation_mask exists and is 0.
+  bool may_evaluate(int track, int frame) const {
+    return evaluation_mask.empty() || evaluation_mask[index(track, frame)] != 0;
+  }
+
+  // Throws InputError when a vector's size does not match N and T (evaluation_mask: or empty).
   void validate_shapes() const;
 };
 
@@ -108,9 +121,10 @@ struct TapVidCounts {
 TapVidMetrics metrics_from_counts(const TapVidCounts& counts);
 
 // The metrics by distance from the query frame, to show drift. The evaluation frames t of every
-// track (the same as compute_tapvid_metrics' for the mode) are binned by h = |t - q|; bin i holds
-// starts[i] <= h < starts[i + 1], and the last bin is open. Counts pool over all tracks of all
-// videos added, so a bin's metrics are ratios of pooled counts, not means of per-video values.
+// track (the same as compute_tapvid_metrics' for the mode and evaluation_mask) are binned by
+// h = |t - q|; bin i holds starts[i] <= h < starts[i + 1], and the last bin is open. Counts
+// pool over all tracks of all videos added, so a bin's metrics are ratios of pooled counts, not
+// means of per-video values.
 class HorizonProfile {
  public:
   // `starts` must be strictly increasing and start at 1 or more; throws UsageError otherwise.

@@ -30,9 +30,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "cotrack/photo_bank.hpp"
 #include "cotrack/video.hpp"
 
 namespace cotrack {
@@ -74,6 +76,11 @@ struct SynthParams {
   // Round every layer's translation to whole pixels and, under kTranslation, make the objects'
   // fixed rotation and scale the identity: frames are then exact integer shifts of the textures.
   bool integer_motion = false;
+  // Real photographs to cut textures from (null: procedural textures only, the benchmark's).
+  // With photos, the background is a photo (mirrored into a periodic tile) and each object is a
+  // photo crop with probability photo_object_fraction, else a procedural pattern.
+  std::shared_ptr<const PhotoBank> photos;
+  double photo_object_fraction = 0.8;  // in [0, 1]
 
   // Throws UsageError naming the first bad setting.
   void validate() const;
@@ -90,6 +97,10 @@ struct SynthClip {
   std::vector<std::uint8_t> visible;  // [T][N], 1 = visible, 0 = occluded or outside the image
   std::vector<int> query_frame;       // [N], frame at which the point was sampled (visible there)
   std::vector<int> layer;             // [N], the point's layer (0 = background); -1 = unknown
+  // [T][N], 1 = ground truth given at (t, n), 0 = not annotated (tracks and visible hold 0 there
+  // and mean nothing; the metrics skip it). Empty = every entry annotated (dense ground truth).
+  // A point's query frame is always annotated.
+  std::vector<std::uint8_t> annotated;
 
   std::size_t frame_size() const {
     return static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * 3;
@@ -104,8 +115,12 @@ struct SynthClip {
   float x(int t, int n) const { return tracks[2 * index(t, n)]; }
   float y(int t, int n) const { return tracks[2 * index(t, n) + 1]; }
   bool is_visible(int t, int n) const { return visible[index(t, n)] != 0; }
+  bool is_annotated(int t, int n) const {
+    return annotated.empty() || annotated[index(t, n)] != 0;
+  }
 
-  // Throws InputError when a vector's size does not match the dimensions.
+  // Throws InputError when a vector's size does not match the dimensions (annotated: or is
+  // empty) or a query frame is outside the clip or not annotated.
   void validate_shapes() const;
 };
 
@@ -180,19 +195,27 @@ SynthClip generate_clip(const SynthParams& params, std::uint64_t seed);
 
 // Writes the clip directory format (created if needed, files overwritten):
 //   dir/frames/000000.ppm ...  binary PPM (P6, maxval 255), one per frame, numbered from 0;
-//   dir/gt.csv      header "point_id,frame,x,y,visible", one row per point per frame, ordered by
-//                   point then frame; x, y with 4 decimals, visible 0 or 1;
+//   dir/gt.csv      header "point_id,frame,x,y,visible", one row per point per annotated frame
+//                   (every frame, unless clip.annotated says otherwise), ordered by point then
+//                   frame; x, y with 4 decimals, visible 0 or 1;
 //   dir/points.csv  header "point_id,frame,x,y", one row per point: its query frame and position.
 // Throws Error(kRuntime) when a file cannot be written.
 void write_clip(const SynthClip& clip, const std::string& dir);
 
 // Reads that format back: frames 000000.ppm, 000001.ppm, ... up to the first missing number;
-// gt.csv rows in any order but exactly one per point and frame; points.csv gives query_frame.
-// `layer` is -1 for every point (the format does not store it). Throws InputError naming the
-// file (and line, for CSV rows) on malformed, missing or inconsistent input.
+// gt.csv rows in any order, at most one per point and frame. Dense ground truth has a row for
+// every point and frame (`annotated` stays empty); sparse ground truth has rows on annotated
+// frames only, and the missing (t, n) are marked 0 in `annotated`. Point ids run from 0 without
+// gaps: every point needs at least one row. points.csv gives query_frame, which must be an
+// annotated frame of its point. `layer` is -1 for every point (the format does not store it).
+// Throws InputError naming the file (and line, for CSV rows) on malformed, missing or
+// inconsistent input.
 SynthClip read_clip(const std::string& dir);
 // The same with frames read elsewhere (PNG folders, video files: the pipeline's VideoReader);
 // gt.csv and points.csv still come from `dir`.
 SynthClip read_clip(const std::string& dir, const VideoFrames& frames);
+// Only the frames of a clip folder (dir/frames/000000.ppm ...), without ground truth: for
+// label-free checks. Throws InputError as read_clip.
+VideoFrames read_clip_frames(const std::string& dir);
 
 }  // namespace cotrack

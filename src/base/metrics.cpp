@@ -46,8 +46,10 @@ int query_frame(const TapVidTrackSet& video, int track) {
   return static_cast<int>(rounded);
 }
 
-bool is_evaluated(QueryMode mode, int frame, int query) {
-  return mode == QueryMode::kFirst ? frame > query : frame != query;
+// Whether (track, frame) is an evaluation frame of `video`, whose query frame is `query`.
+bool is_evaluated(const TapVidTrackSet& video, QueryMode mode, int track, int frame, int query) {
+  const bool by_mode = mode == QueryMode::kFirst ? frame > query : frame != query;
+  return by_mode && video.may_evaluate(track, frame);
 }
 
 // Adds evaluation frame k (a flat track-major index) of `video` to `c`.
@@ -80,7 +82,7 @@ Counts count_track(const TapVidTrackSet& video, int track, QueryMode mode) {
   Counts c;
   const int query = query_frame(video, track);
   for (int t = 0; t < video.num_frames; ++t) {
-    if (is_evaluated(mode, t, query)) count_frame(video, video.index(track, t), c);
+    if (is_evaluated(video, mode, track, t, query)) count_frame(video, video.index(track, t), c);
   }
   return c;
 }
@@ -178,6 +180,7 @@ void TapVidTrackSet::validate_shapes() const {
   check_size("gt_tracks", gt_tracks.size(), nt * 2);
   check_size("pred_occluded", pred_occluded.size(), nt);
   check_size("pred_tracks", pred_tracks.size(), nt * 2);
+  if (!evaluation_mask.empty()) check_size("evaluation_mask", evaluation_mask.size(), nt);
 }
 
 TapVidMetrics compute_tapvid_metrics(const TapVidTrackSet& video, QueryMode mode) {
@@ -266,7 +269,7 @@ void HorizonProfile::add(const TapVidTrackSet& video, QueryMode mode) {
   for (int n = 0; n < video.num_tracks; ++n) {
     const int query = query_frame(video, n);
     for (int t = 0; t < video.num_frames; ++t) {
-      if (!is_evaluated(mode, t, query)) continue;
+      if (!is_evaluated(video, mode, n, t, query)) continue;
       // The last bin starting at or before |t - q|; none when |t - q| < starts_[0].
       const int horizon = t > query ? t - query : query - t;
       const auto bin = std::upper_bound(starts_.begin(), starts_.end(), horizon);

@@ -824,6 +824,118 @@ SynthLayer make_object_texture(int tw, int th, Rng& rng) {
   return layer;
 }
 
+// ---- photographic textures ----------------------------------------------------------------------
+
+// Bilinear RGB sample of `photo` at (x, y) (pixel centres at integers), clamped to the edges.
+inline void photo_bilinear(const Photo& photo, double x, double y, float* out) {
+  x = std::max(0.0, std::min(x, photo.width - 1.0));
+  y = std::max(0.0, std::min(y, photo.height - 1.0));
+  const int x0 = std::min(static_cast<int>(x), photo.width - 2);
+  const int y0 = std::min(static_cast<int>(y), photo.height - 2);
+  const float fx = static_cast<float>(x - x0);
+  const float fy = static_cast<float>(y - y0);
+  const std::uint8_t* p00 = photo.at(x0, y0);
+  const std::uint8_t* p10 = p00 + 3;
+  const std::uint8_t* p01 = photo.at(x0, y0 + 1);
+  const std::uint8_t* p11 = p01 + 3;
+  for (int c = 0; c < 3; ++c) {
+    const float top = p00[c] + fx * (p10[c] - p00[c]);
+    const float bottom = p01[c] + fx * (p11[c] - p01[c]);
+    out[c] = top + fy * (bottom - top);
+  }
+}
+
+// A w x h image resampled from the photo's axis-aligned box (x0, y0, box_w, box_h), optionally
+// mirrored left-right. Downscaling averages k x k bilinear samples per texel (k up to 4) so
+// photo detail does not alias.
+FloatImage photo_crop(const Photo& photo, double x0, double y0, double box_w, double box_h, int w,
+                      int h, bool mirror) {
+  FloatImage img(w, h);
+  const double sx = box_w / w;
+  const double sy = box_h / h;
+  const int k = std::max(1, std::min(4, static_cast<int>(std::ceil(std::max(sx, sy)))));
+  float sample[3];
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      float acc[3] = {0.f, 0.f, 0.f};
+      const int xm = mirror ? w - 1 - x : x;
+      for (int j = 0; j < k; ++j) {
+        for (int i = 0; i < k; ++i) {
+          const double px = x0 + (xm + (i + 0.5) / k) * sx - 0.5;
+          const double py = y0 + (y + (j + 0.5) / k) * sy - 0.5;
+          photo_bilinear(photo, px, py, sample);
+          for (int c = 0; c < 3; ++c) acc[c] += sample[c];
+        }
+      }
+      float* dst = img.at(x, y);
+      for (int c = 0; c < 3; ++c) dst[c] = acc[c] / static_cast<float>(k * k);
+    }
+  }
+  return img;
+}
+
+// Per-channel gain (a mild colour cast) so repeated photos do not look identical.
+void jitter_colour(FloatImage& img, Rng& rng) {
+  const float g = static_cast<float>(rng.uniform(0.8, 1.2));
+  const float cast[3] = {g * static_cast<float>(rng.uniform(0.92, 1.08)),
+                         g * static_cast<float>(rng.uniform(0.92, 1.08)),
+                         g * static_cast<float>(rng.uniform(0.92, 1.08))};
+  for (std::size_t i = 0; i < img.px.size(); ++i) img.px[i] *= cast[i % 3];
+}
+
+// A periodic size x size background: a random square crop of a photo fills one quadrant and is
+// mirrored into the other three, so the tile repeats without seams.
+SynthLayer make_photo_background(int width, int height, const PhotoBank& photos, Rng& rng) {
+  int size = 64;
+  while (size < 2 * std::max(width, height)) size *= 2;
+  const Photo& photo = photos[static_cast<std::size_t>(rng.below(static_cast<int>(photos.size())))];
+  const int half = size / 2;
+  const double side = std::min(photo.width, photo.height) * rng.uniform(0.55, 1.0);
+  const double x0 = rng.uniform(0.0, photo.width - side);
+  const double y0 = rng.uniform(0.0, photo.height - side);
+  FloatImage quad = photo_crop(photo, x0, y0, side, side, half, half, rng.chance(0.5));
+  jitter_colour(quad, rng);
+  FloatImage img(size, size);
+  for (int y = 0; y < size; ++y) {
+    const int qy = y < half ? y : size - 1 - y;
+    for (int x = 0; x < size; ++x) {
+      const int qx = x < half ? x : size - 1 - x;
+      const float* src = quad.at(qx, qy);
+      float* dst = img.at(x, y);
+      for (int c = 0; c < 3; ++c) dst[c] = src[c];
+    }
+  }
+  SynthLayer layer;
+  layer.tex_width = size;
+  layer.tex_height = size;
+  layer.periodic = true;
+  layer.rgba = to_rgba(img, nullptr);
+  return layer;
+}
+
+// An object cut from a photo: a random box of the photo at a random zoom, under a random shape.
+SynthLayer make_photo_object(int tw, int th, const PhotoBank& photos, Rng& rng) {
+  const Photo& photo = photos[static_cast<std::size_t>(rng.below(static_cast<int>(photos.size())))];
+  // Photo pixels per texel: from 0.5 (magnified) up to what still fits in the photo.
+  const double fit = std::min(static_cast<double>(photo.width) / tw,
+                              static_cast<double>(photo.height) / th);
+  const double lo = std::min(0.5, fit);
+  const double zoom = std::exp(rng.uniform(std::log(lo), std::log(std::max(lo, fit))));
+  const double box_w = std::min<double>(tw * zoom, photo.width);
+  const double box_h = std::min<double>(th * zoom, photo.height);
+  const double x0 = rng.uniform(0.0, photo.width - box_w);
+  const double y0 = rng.uniform(0.0, photo.height - box_h);
+  FloatImage img = photo_crop(photo, x0, y0, box_w, box_h, tw, th, rng.chance(0.5));
+  jitter_colour(img, rng);
+  const std::vector<std::uint8_t> alpha = make_mask(tw, th, rng);
+  SynthLayer layer;
+  layer.tex_width = tw;
+  layer.tex_height = th;
+  layer.periodic = false;
+  layer.rgba = to_rgba(img, &alpha);
+  return layer;
+}
+
 // ---- motion -----------------------------------------------------------------------------------
 
 // Positions at frames 0..T-1 with piecewise-linear velocity: keyframes every 6..20 frames hold a
@@ -1144,6 +1256,7 @@ void SynthParams::validate() const {
   check_real("query_first_fraction", query_first_fraction, 0.0, 1.0);
   check_real("max_speed_px", max_speed_px, 0.0, std::max(width, height));
   check_real("noise_sigma", noise_sigma, 0.0, 64.0);
+  check_real("photo_object_fraction", photo_object_fraction, 0.0, 1.0);
   if (motion != SynthMotion::kTranslation && motion != SynthMotion::kAffine &&
       motion != SynthMotion::kFull) {
     throw UsageError("synth motion has an invalid value");
@@ -1167,10 +1280,15 @@ void SynthClip::validate_shapes() const {
   check("visible", visible.size(), tn);
   check("query_frame", query_frame.size(), static_cast<std::size_t>(num_points));
   check("layer", layer.size(), static_cast<std::size_t>(num_points));
+  if (!annotated.empty()) check("annotated", annotated.size(), tn);
   for (int n = 0; n < num_points; ++n) {
     if (query_frame[n] < 0 || query_frame[n] >= frames) {
       throw InputError(fmt::format("synth clip: point {} has query frame {} outside [0, {})", n,
                                    query_frame[n], frames));
+    }
+    if (!is_annotated(query_frame[n], n)) {
+      throw InputError(fmt::format("synth clip: point {} has no ground truth at its query frame {}",
+                                   n, query_frame[n]));
     }
   }
 }
@@ -1277,7 +1395,10 @@ SynthScene build_synth_scene(const SynthParams& params, std::uint64_t seed) {
   const bool blur = scene_rng.chance(0.5);
 
   Rng bg_rng(derive_seed(seed, kStreamBackground));
-  scene.layers.push_back(make_background_texture(params.width, params.height, bg_rng));
+  const PhotoBank* photos = params.photos.get();
+  scene.layers.push_back(
+      photos != nullptr ? make_photo_background(params.width, params.height, *photos, bg_rng)
+                        : make_background_texture(params.width, params.height, bg_rng));
   Rng camera_rng(derive_seed(seed, kStreamCamera));
   set_camera_motion(params, scene.layers[0], camera_rng);
 
@@ -1289,7 +1410,11 @@ SynthScene build_synth_scene(const SynthParams& params, std::uint64_t seed) {
     const double aspect = std::exp(tex_rng.uniform(-0.5, 0.5));
     const int tw = std::max(8, static_cast<int>(std::lround(side * std::sqrt(aspect))));
     const int th = std::max(8, static_cast<int>(std::lround(side / std::sqrt(aspect))));
-    scene.layers.push_back(make_object_texture(tw, th, tex_rng));
+    if (photos != nullptr && tex_rng.chance(params.photo_object_fraction)) {
+      scene.layers.push_back(make_photo_object(tw, th, *photos, tex_rng));
+    } else {
+      scene.layers.push_back(make_object_texture(tw, th, tex_rng));
+    }
     set_object_motion(params, scene.layers.back(), motion_rng);
   }
 
@@ -1468,6 +1593,7 @@ void write_clip(const SynthClip& clip, const std::string& dir) {
   fmt::format_to(std::back_inserter(gt), "point_id,frame,x,y,visible\n");
   for (int n = 0; n < clip.num_points; ++n) {
     for (int t = 0; t < clip.frames; ++t) {
+      if (!clip.is_annotated(t, n)) continue;
       fmt::format_to(std::back_inserter(gt), "{},{},{:.4f},{:.4f},{}\n", n, t, clip.x(t, n),
                      clip.y(t, n), clip.is_visible(t, n) ? 1 : 0);
     }
@@ -1483,7 +1609,7 @@ void write_clip(const SynthClip& clip, const std::string& dir) {
   write_file((root / "points.csv").string(), pts.data(), pts.size());
 }
 
-SynthClip read_clip(const std::string& dir) {
+VideoFrames read_clip_frames(const std::string& dir) {
   const fs::path root(dir);
   VideoFrames video;
   std::error_code ec;
@@ -1505,8 +1631,10 @@ SynthClip read_clip(const std::string& dir) {
     video.rgb.insert(video.rgb.end(), img.pixels.begin(), img.pixels.end());
     video.count = t + 1;
   }
-  return read_clip(dir, video);
+  return video;
 }
+
+SynthClip read_clip(const std::string& dir) { return read_clip(dir, read_clip_frames(dir)); }
 
 SynthClip read_clip(const std::string& dir, const VideoFrames& video) {
   const fs::path root(dir);
@@ -1554,16 +1682,24 @@ SynthClip read_clip(const std::string& dir, const VideoFrames& video) {
     rows.push_back(r);
   }
   const long long num_points = max_id + 1;
-  // Checked before allocating N x T: the rows must at least name every point once.
+  // Checked before allocating N x T: every point needs a row, so there are at most `rows` points,
+  // and the dense [T][N] arrays must stay within reason for sparse files too.
+  constexpr long long kMaxEntries = 1LL << 28;  // T x N
   if (num_points > static_cast<long long>(rows.size())) {
-    throw InputError(fmt::format("{}: point_id {} implies {} points x {} frames rows, found {}",
-                                 gt.path(), max_id, num_points, frames, rows.size()));
+    throw InputError(fmt::format("{}: point_id {} implies {} points, but the file has only {} "
+                                 "rows (every point needs at least one)",
+                                 gt.path(), max_id, num_points, rows.size()));
+  }
+  if (num_points * frames > kMaxEntries) {
+    throw InputError(fmt::format("{}: {} points x {} frames exceeds the limit of {} entries",
+                                 gt.path(), num_points, frames, kMaxEntries));
   }
   clip.num_points = static_cast<int>(num_points);
   const std::size_t tn = static_cast<std::size_t>(num_points) * frames;
   clip.tracks.assign(2 * tn, 0.0f);
   clip.visible.assign(tn, 0);
   std::vector<int> seen_line(tn, 0);
+  std::vector<int> first_line(static_cast<std::size_t>(num_points), 0);  // 0 = no row yet
   for (const Row& r : rows) {
     const std::size_t i = clip.index(r.t, static_cast<int>(r.n));
     if (seen_line[i] != 0) {
@@ -1571,16 +1707,22 @@ SynthClip read_clip(const std::string& dir, const VideoFrames& video) {
                                    gt.path(), r.line, r.n, r.t, seen_line[i]));
     }
     seen_line[i] = r.line;
+    if (first_line[r.n] == 0) first_line[r.n] = r.line;
     clip.tracks[2 * i] = r.x;
     clip.tracks[2 * i + 1] = r.y;
     clip.visible[i] = r.visible ? 1 : 0;
   }
   for (int n = 0; n < clip.num_points; ++n) {
-    for (int t = 0; t < frames; ++t) {
-      if (seen_line[clip.index(t, n)] == 0) {
-        throw InputError(fmt::format("{}: no row for point {} frame {}", gt.path(), n, t));
-      }
+    if (first_line[n] == 0) {
+      throw InputError(fmt::format("{}: no row for point {} (point ids must run from 0 to {} "
+                                   "without gaps)",
+                                   gt.path(), n, max_id));
     }
+  }
+  // Sparse ground truth: the (t, n) without a row are not annotated.
+  if (rows.size() != tn) {
+    clip.annotated.resize(tn);
+    for (std::size_t i = 0; i < tn; ++i) clip.annotated[i] = seen_line[i] != 0 ? 1 : 0;
   }
 
   CsvReader pts((root / "points.csv").string(), "point_id,frame,x,y");
@@ -1600,6 +1742,10 @@ SynthClip read_clip(const std::string& dir, const VideoFrames& video) {
     }
     if (t < 0 || t >= frames) pts.fail(fmt::format("frame {} outside [0, {})", t, frames));
     if (clip.query_frame[n] >= 0) pts.fail(fmt::format("duplicate row for point {}", n));
+    if (!clip.is_annotated(static_cast<int>(t), static_cast<int>(n))) {
+      pts.fail(fmt::format("point {} is queried on frame {}, where gt.csv has no row for it", n,
+                           t));
+    }
     clip.query_frame[n] = static_cast<int>(t);
   }
   for (int n = 0; n < clip.num_points; ++n) {

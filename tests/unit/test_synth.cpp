@@ -612,10 +612,12 @@ TEST_CASE("synth: write_clip / read_clip round trip and malformed files") {
     bad[3] = bad[2];
     write_lines(gt, bad);
     CHECK(read_clip_error(dir).find("gt.csv:4: duplicate") != std::string::npos);
+    // A missing row is an unannotated frame (sparse ground truth); a point without any row is
+    // an error.
     bad = lines;
-    bad.pop_back();
+    bad.erase(bad.begin() + 1, bad.begin() + 7);  // every row of point 0 (6 frames)
     write_lines(gt, bad);
-    CHECK(read_clip_error(dir).find("no row for point 9 frame 5") != std::string::npos);
+    CHECK(read_clip_error(dir).find("no row for point 0") != std::string::npos);
   }
   SUBCASE("bad header and truncated frame") {
     std::vector<std::string> bad = lines;
