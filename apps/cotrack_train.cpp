@@ -26,6 +26,17 @@ int main(int argc, char** argv) {
   app.add_option("--steps", c.steps, "total optimisation steps")->capture_default_str();
   app.add_option("--clip-frames", c.clip_frames, "frames per training clip")
       ->capture_default_str();
+  app.add_option("--long-clip-frames", c.long_clip_frames,
+                 "frames of the long clips (0: none)")
+      ->capture_default_str();
+  app.add_option("--long-fraction", c.long_fraction, "share of steps on long clips")
+      ->capture_default_str();
+  app.add_option("--photos", c.photos,
+                 "folder of photographs to texture clips with (scripts/fetch_photos.sh)");
+  app.add_option("--photo-fraction", c.photo_fraction, "share of clips textured from --photos")
+      ->capture_default_str();
+  app.add_option("--prefetch", c.prefetch, "clips generated ahead in background threads")
+      ->capture_default_str();
   app.add_option("--points", c.points, "tracks per clip")->capture_default_str();
   app.add_option("--iters", c.iters, "refinement iterations")->capture_default_str();
   app.add_option("--lr", c.lr, "peak learning rate")->capture_default_str();
@@ -49,6 +60,9 @@ int main(int argc, char** argv) {
   app.add_option("--save-every", c.save_every, "checkpoint every N steps")->capture_default_str();
   app.add_option("--max-minutes", c.max_minutes, "stop (after saving) after this wall time")
       ->capture_default_str();
+  app.add_flag("--time-schedule", c.time_schedule,
+               "learning-rate schedule by wall time: from the resumed step to --steps over "
+               "--max-minutes");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

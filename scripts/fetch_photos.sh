@@ -55,7 +55,8 @@
 #
 # Never used (held out for independent evaluation): mate-backgrounds, python3-skimage,
 # python3-scipy, python-matplotlib-data. None of the photos chosen here is a copy of one of theirs
-# (checked once with a 16x16 thumbnail correlation against those packages' images).
+# (checked once, by hand, with a 32x32 high-pass thumbnail correlation, whole image and centre
+# crop, against those packages' images: best match 0.54, where a copy scores > 0.99).
 set -euo pipefail
 
 out=${1:-data/photos}

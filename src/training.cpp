@@ -14,6 +14,7 @@
 #include "checkpoint.hpp"
 #include "cotrack/error.hpp"
 #include "cotrack/model.hpp"
+#include "cotrack/photo_bank.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/synth.hpp"
 #include "network.hpp"
@@ -174,6 +175,35 @@ struct Trainer::Impl {
   int64_t step = 0;
   at::Device device{at::kCPU};
   mutable std::map<int64_t, std::shared_future<SynthClip>> prefetched;
+  std::shared_ptr<const PhotoBank> photos;
+
+  // Checks the data settings and loads the photos (once; the clips share them read-only).
+  void prepare_data() {
+    const int S = mc.window_len, step = mc.step();
+    auto check_frames = [&](const char* what, int frames) {
+      if (frames < S || (frames - S) % step != 0) {
+        throw UsageError(
+            fmt::format("{} {} must be {} + a multiple of {}", what, frames, S, step));
+      }
+    };
+    check_frames("clip_frames", tc.clip_frames);
+    if (tc.long_clip_frames != 0) check_frames("long_clip_frames", tc.long_clip_frames);
+    if (!(tc.long_fraction >= 0 && tc.long_fraction <= 1) ||
+        !(tc.photo_fraction >= 0 && tc.photo_fraction <= 1)) {
+      throw UsageError("long_fraction and photo_fraction must be in [0, 1]");
+    }
+    if (tc.prefetch < 1 || tc.prefetch > 64) throw UsageError("prefetch must be in [1, 64]");
+    if (!tc.photos.empty()) photos = PhotoBank::load(tc.photos);
+  }
+
+  // A uniform number in [0, 1) fixed by the step's clip seed and a salt (per-step data choices).
+  double step_draw(int64_t data_step, uint64_t salt) const {
+    uint64_t z = clip_seed(data_step) ^ (salt * 0xD1B54A32D192ED03ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return static_cast<double>(z >> 11) * 0x1.0p-53;
+  }
 
   void build(const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
     params.clear();
@@ -204,7 +234,10 @@ struct Trainer::Impl {
     SynthParams sp;
     sp.width = mc.model_width;
     sp.height = mc.model_height;
-    sp.frames = tc.clip_frames;
+    sp.frames = tc.long_clip_frames > 0 && step_draw(data_step, 1) < tc.long_fraction
+                    ? tc.long_clip_frames
+                    : tc.clip_frames;
+    if (photos && step_draw(data_step, 2) < tc.photo_fraction) sp.photos = photos;
     sp.num_points = tc.points;
     sp.max_speed_px = 4.0 * mc.model_width / 256.0;
     const double progress = static_cast<double>(data_step) / std::max<int64_t>(1, tc.steps);
@@ -229,8 +262,7 @@ struct Trainer::Impl {
                         }).share();
       }
     };
-    launch(data_step);
-    launch(data_step + 1);
+    for (int k = 0; k <= tc.prefetch; ++k) launch(data_step + k);
     SynthClip c = prefetched[data_step].get();
     for (auto it = prefetched.begin(); it != prefetched.end();) {
       it = it->first <= data_step ? prefetched.erase(it) : std::next(it);
@@ -264,8 +296,11 @@ struct Trainer::Impl {
     return compute_loss(tc, mc, fwd, gt_xy, gt_vis, qf_t);
   }
 
+  double schedule_position = -1;  // >= 0: overrides the step in lr_at()
+
   double lr_at(int64_t s) const {
-    const double p = static_cast<double>(s) / std::max<int64_t>(1, tc.steps);
+    const double at = schedule_position >= 0 ? schedule_position : static_cast<double>(s);
+    const double p = at / static_cast<double>(std::max<int64_t>(1, tc.steps));
     if (p < tc.warmup_fraction) return tc.lr * (p / tc.warmup_fraction);
     const double decay_start = 1.0 - tc.decay_fraction;
     if (p < decay_start) return tc.lr;
@@ -287,11 +322,7 @@ Trainer::Trainer(const TrainConfig& config) : impl_(std::make_unique<Impl>()) {
                 : Model::load(config.init);
   impl_->mc = m.config();
   impl_->apply_resolution();
-  const int S = impl_->mc.window_len, step = impl_->mc.step();
-  if (config.clip_frames < S || (config.clip_frames - S) % step != 0) {
-    throw UsageError(fmt::format("clip_frames {} must be {} + a multiple of {}",
-                                 config.clip_frames, S, step));
-  }
+  impl_->prepare_data();
   if (config.steps < 1 || config.points < 1 || config.iters < 1) {
     throw UsageError("steps, points and iters must be positive");
   }
@@ -310,6 +341,7 @@ Trainer Trainer::resume(const std::string& path, const TrainConfig& overrides) {
   }
   impl->mc = ModelConfig::from_pairs(arch);
   impl->apply_resolution();
+  impl->prepare_data();
   std::map<std::string, at::Tensor> by_name(ck.tensors.begin(), ck.tensors.end());
   std::vector<std::pair<std::string, at::Tensor>> weights;
   for (const auto& [name, shape] : expected_parameters(impl->mc)) {
@@ -373,6 +405,7 @@ TrainStepStats Trainer::evaluate(int64_t data_step) const {
 }
 
 int64_t Trainer::current_step() const { return impl_->step; }
+void Trainer::set_schedule_position(double position) { impl_->schedule_position = position; }
 const ModelConfig& Trainer::model_config() const { return impl_->mc; }
 const TrainConfig& Trainer::config() const { return impl_->tc; }
 
@@ -414,6 +447,14 @@ int run_training(const TrainConfig& config) {
              trainer.model_config().summary(), config.steps,
              trainer.current_step(), config.clip_frames, config.points, num_threads(),
              config.out_dir);
+  if (config.long_clip_frames > 0) {
+    fmt::print(stderr, "cotrack-train: {:.0f}% of clips have {} frames\n",
+               100 * config.long_fraction, config.long_clip_frames);
+  }
+  if (!config.photos.empty()) {
+    fmt::print(stderr, "cotrack-train: {:.0f}% of clips textured from the photos in {}\n",
+               100 * config.photo_fraction, config.photos);
+  }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::ofstream log(config.out_dir + "/log.jsonl", std::ios::app);
@@ -423,8 +464,16 @@ int run_training(const TrainConfig& config) {
   };
   double ema_loss = -1, ema_err = -1;
   const int64_t first = trainer.current_step();
+  if (config.time_schedule && config.max_minutes <= 0) {
+    throw UsageError("a time schedule needs a time limit (max_minutes > 0)");
+  }
   while (trainer.current_step() < config.steps && !g_stop_requested &&
          (config.max_minutes <= 0 || minutes() < config.max_minutes)) {
+    if (config.time_schedule) {
+      trainer.set_schedule_position(static_cast<double>(first) +
+                                    static_cast<double>(config.steps - first) *
+                                        std::min(1.0, minutes() / config.max_minutes));
+    }
     const TrainStepStats st = trainer.step();
     ema_loss = ema_loss < 0 ? st.loss : 0.95 * ema_loss + 0.05 * st.loss;
     ema_err = ema_err < 0 ? st.error_px : 0.95 * ema_err + 0.05 * st.error_px;

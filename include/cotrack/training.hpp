@@ -24,6 +24,15 @@ struct TrainConfig {
   std::string out_dir = "runs/train";    // checkpoint.ckpt, model.cotrack, log.jsonl
   int64_t steps = 20000;
   int clip_frames = 24;        // window_len + k * step
+  // Long clips: a share long_fraction of the steps use clips of long_clip_frames frames (also
+  // window_len + k * step), so the unrolled windows learn what happens 30+ frames from a query.
+  int long_clip_frames = 0;    // 0: every clip has clip_frames
+  double long_fraction = 0.0;  // in [0, 1]
+  // Real photographs (a folder of JPEG/PNG/PPM, see photo_bank.hpp) as textures for a share
+  // photo_fraction of the clips; the rest keep the procedural textures.
+  std::string photos;
+  double photo_fraction = 0.75;  // in [0, 1]
+  int prefetch = 2;              // clips generated ahead of time in background threads
   int points = 48;             // ground-truth tracks per clip
   int iters = 4;               // refinement iterations in training
   double lr = 5e-4;            // peak learning rate (AdamW)
@@ -43,6 +52,10 @@ struct TrainConfig {
   int log_every = 10;
   int save_every = 100;
   double max_minutes = 0;  // stop (after saving) when this wall time is reached; 0 = no limit
+  // Learning-rate schedule by wall time: the schedule's position moves from the resumed step to
+  // `steps` over max_minutes, however many steps fit, so a time-boxed run (a GPU lease) ends its
+  // cosine decay when its time ends. Needs max_minutes > 0.
+  bool time_schedule = false;
 };
 
 struct TrainStepStats {
@@ -69,6 +82,9 @@ class Trainer {
   // Loss of the current weights on the clip that step `data_step` uses, without updating.
   TrainStepStats evaluate(int64_t data_step) const;
   int64_t current_step() const;
+  // Places the learning-rate schedule at `position` (a fractional step) instead of the current
+  // step, for time-based schedules; a negative value goes back to the step.
+  void set_schedule_position(double position);
   // The checkpoint (weights + AdamW moments + step), atomically replaced.
   void save(const std::string& checkpoint_path) const;
   // The model alone, as a cotrack model file.
