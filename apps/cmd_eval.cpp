@@ -79,12 +79,16 @@ std::string bin_label(const HorizonProfile& h, int i) {
 std::string print_horizon(const HorizonProfile& h) {
   print_header("  frames from the query", "visible");
   std::string json = "[";
+  bool first = true;
   for (int i = 0; i < h.num_bins(); ++i) {
+    const auto& counts = h.counts(i);
+    if (counts.evaluated == 0) continue;  // beyond the clips' length
     const TapVidMetrics m = h.metrics(i);
-    print_row("  " + bin_label(h, i), m, std::to_string(h.counts(i).gt_visible));
+    print_row("  " + bin_label(h, i), m, std::to_string(counts.gt_visible));
     json += fmt::format("{}{{\"from\":{},\"to\":{},\"visible\":{},\"metrics\":{}}}",
-                        i == 0 ? "" : ",", h.bin_start(i), h.bin_end(i), h.counts(i).gt_visible,
+                        first ? "" : ",", h.bin_start(i), h.bin_end(i), counts.gt_visible,
                         metrics_json(m));
+    first = false;
   }
   return json + "]";
 }

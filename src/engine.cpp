@@ -103,6 +103,9 @@ void EngineConfig::validate() const {
   if (trail_frames < 1 || trail_frames > 100000) {
     bad(fmt::format("trail_frames must be in 1..100000, got {}", trail_frames));
   }
+  if (!(max_outside >= 0 && max_outside <= 10)) {
+    bad(fmt::format("max_outside must be in [0, 10], got {}", max_outside));
+  }
 }
 
 struct OnlineEngine::Impl {
@@ -276,11 +279,22 @@ struct OnlineEngine::Impl {
         if (carry) {
           const int64_t last = p.last_frame();
           e = p.est[static_cast<size_t>(std::min(f, last) - p.est_first)];
-          if (f > last && cfg.mode == EngineMode::kLowLatency && cfg.extrapolate && p.has(last - 1)) {
+          if (f > last && cfg.mode == EngineMode::kLowLatency && cfg.extrapolate &&
+              p.has(last - 1)) {
             const Estimate& prev = p.est[static_cast<size_t>(last - 1 - p.est_first)];
             const float k = static_cast<float>(f - last);
-            e.x += k * (e.x - prev.x);
-            e.y += k * (e.y - prev.y);
+            float vx = e.x - prev.x, vy = e.y - prev.y;
+            if (cfg.max_outside > 0) {
+              // Only a point seen on its last frame keeps moving, and no faster than the bound.
+              const float limit_x = cfg.max_outside * static_cast<float>(mc.model_width);
+              const float limit_y = cfg.max_outside * static_cast<float>(mc.model_height);
+              const bool seen = e.vis > 0.f;
+              vx = seen ? std::clamp(vx, -limit_x, limit_x) : 0.f;
+              vy = seen ? std::clamp(vy, -limit_y, limit_y) : 0.f;
+            }
+            e.x += k * vx;
+            e.y += k * vy;
+            bound(e);
           }
         }
         float* row = &init[static_cast<size_t>((j * N + n) * 4)];
@@ -322,7 +336,9 @@ struct OnlineEngine::Impl {
       if (!p.sampled) continue;  // not started: the model's guesses for it are not kept
       for (int j = 0; j < real; ++j) {
         const float* v = r + (j * N + n) * 4;
-        p.set(ind + j, Estimate{v[0], v[1], v[2], v[3]});
+        Estimate e{v[0], v[1], v[2], v[3]};
+        bound(e);
+        p.set(ind + j, e);
       }
     }
     times.windows += 1;
@@ -330,6 +346,23 @@ struct OnlineEngine::Impl {
                       st.transformer_ms;
     result.status = StepResult::Status::kUpdated;
     return result;
+  }
+
+  // Pulls an estimate (model pixels) further than cfg.max_outside outside the picture back to
+  // that margin and calls it occluded (a visibility logit of at most kOutsideVisLogit).
+  void bound(Estimate& e) const {
+    if (cfg.max_outside <= 0) return;
+    constexpr float kOutsideVisLogit = -8.f;
+    const ModelConfig& mc = net.config();
+    const float mx = cfg.max_outside * static_cast<float>(mc.model_width);
+    const float my = cfg.max_outside * static_cast<float>(mc.model_height);
+    const float x = std::clamp(e.x, -mx, static_cast<float>(mc.model_width - 1) + mx);
+    const float y = std::clamp(e.y, -my, static_cast<float>(mc.model_height - 1) + my);
+    if (x != e.x || y != e.y || !std::isfinite(e.x) || !std::isfinite(e.y)) {
+      e.x = std::isfinite(x) ? x : 0.5f * static_cast<float>(mc.model_width - 1);
+      e.y = std::isfinite(y) ? y : 0.5f * static_cast<float>(mc.model_height - 1);
+      e.vis = std::min(e.vis, kOutsideVisLogit);
+    }
   }
 
   PointEstimate report(const TrackPoint& p, int64_t f) const {

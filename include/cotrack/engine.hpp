@@ -29,6 +29,11 @@ struct EngineConfig {
   int step = 0;                 // low-latency: frames between windows (1..window/2); 0 = 1
   int iters = 0;                // refinement iterations per window; 0 = the model's default
   bool extrapolate = true;      // low-latency: new frames start from linear motion extrapolation
+  // Bound on estimates, as a fraction of the frame's width / height: an estimate further outside
+  // the picture is pulled back to that margin and called occluded, so a lost point cannot feed
+  // its own drift window after window. Low-latency extrapolation is limited to visible points
+  // moving at most this fraction of the frame a frame. 0 = unbounded (the official behaviour).
+  float max_outside = 0.25f;
   int max_points = 256;         // user points at once
   int support_grid = 0;         // global grid of size x size support points (0 = none)
   int local_grid = 0;           // local grid of size x size support points around each user point

@@ -128,7 +128,7 @@ TapVidMetrics metrics_from_counts(const TapVidCounts& counts);
 class HorizonProfile {
  public:
   // `starts` must be strictly increasing and start at 1 or more; throws UsageError otherwise.
-  explicit HorizonProfile(std::vector<int> starts = {1, 4, 8, 16, 24, 32});
+  explicit HorizonProfile(std::vector<int> starts = {1, 4, 8, 16, 32, 64, 128, 256});
   // Throws InputError on bad shapes or query frames, as compute_tapvid_metrics.
   void add(const TapVidTrackSet& video, QueryMode mode);
 

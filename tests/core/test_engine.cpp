@@ -292,6 +292,74 @@ TEST_SUITE("unit") {
   }
 }
 
+TEST_SUITE("unit") {
+  TEST_CASE("engine: estimates stay within the margin outside the picture in every mode") {
+    // Random weights move points arbitrarily: without a bound they leave the picture for good.
+    cotrack::Model model = small_random_model();
+    const auto clip = small_clip(64, 9, 5);
+    struct Mode {
+      cotrack::EngineMode mode;
+      int step;
+    } modes[] = {{cotrack::EngineMode::kExact, 0}, {cotrack::EngineMode::kLowLatency, 1},
+                 {cotrack::EngineMode::kLowLatency, 2}};
+    for (const auto& m : modes) {
+      for (float max_outside : {0.25f, 0.0f}) {
+        CAPTURE(static_cast<int>(m.mode));
+        CAPTURE(m.step);
+        CAPTURE(max_outside);
+        cotrack::EngineConfig cfg;
+        cfg.mode = m.mode;
+        cfg.step = m.step;
+        cfg.iters = 1;
+        cfg.max_outside = max_outside;
+        cotrack::OnlineEngine engine(model, cfg);
+        Collected got;
+        attach(engine, got);
+        for (int i = 0; i < 400; ++i) {
+          const int k = i % 126, t = k < 64 ? k : 126 - k;  // back and forth
+          engine.push_frame(clip.frame(t), clip.width, clip.height);
+          if (i == 0) {
+            for (int n = 0; n < 9; ++n) engine.add_point(0, 12.f + 20 * (n % 3), 12.f + 20 * (n / 3));
+          }
+          engine.step();
+        }
+        engine.flush();
+        REQUIRE(got.calls == 400);
+        const float margin_x = 0.25f * clip.width, margin_y = 0.25f * clip.height;
+        int beyond = 0, beyond_visible = 0, at_margin = 0;
+        for (const auto& [f, row] : got.rows) {
+          for (const auto& [id, e] : row) {
+            const bool far = e.x_px < -margin_x - 1e-3f || e.x_px > clip.width - 1 + margin_x + 1e-3f ||
+                             e.y_px < -margin_y - 1e-3f || e.y_px > clip.height - 1 + margin_y + 1e-3f;
+            beyond += far;
+            beyond_visible += far && e.visible;
+            const bool edge = std::abs(e.x_px + margin_x) < 1e-3f ||
+                              std::abs(e.x_px - (clip.width - 1 + margin_x)) < 1e-3f ||
+                              std::abs(e.y_px + margin_y) < 1e-3f ||
+                              std::abs(e.y_px - (clip.height - 1 + margin_y)) < 1e-3f;
+            if (edge && max_outside > 0) {
+              ++at_margin;
+              CHECK_FALSE(e.visible);  // pulled back to the margin: called occluded
+            }
+          }
+        }
+        if (max_outside > 0) {
+          CHECK(beyond == 0);
+        } else if (m.mode == cotrack::EngineMode::kLowLatency) {
+          // Unbounded, the extrapolation feeds on itself: the bound is what keeps them in.
+          CHECK(beyond > 0);
+        }
+        MESSAGE("mode " << static_cast<int>(m.mode) << " step " << m.step << " max_outside "
+                        << max_outside << ": " << beyond << " estimates beyond the margin, "
+                        << at_margin << " held at it");
+      }
+    }
+    cotrack::EngineConfig bad;
+    bad.max_outside = -1.f;
+    CHECK_THROWS_AS(bad.validate(), cotrack::UsageError);
+  }
+}
+
 TEST_SUITE("slow") {
   TEST_CASE("engine: memory stays flat over a 10,000-frame stream") {
     cotrack::ModelConfig c = cotrack::ModelConfig::preset_named("cotrack-small");
