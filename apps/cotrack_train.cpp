@@ -37,6 +37,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--prefetch", c.prefetch, "clips generated ahead in background threads")
       ->capture_default_str();
+  app.add_option("--min-speed", c.min_speed,
+                 "slowest per-clip motion bound, pixels a frame at 256 wide")
+      ->capture_default_str();
+  app.add_option("--max-speed", c.max_speed,
+                 "fastest per-clip motion bound (drawn log-uniformly between the two)")
+      ->capture_default_str();
   app.add_option("--points", c.points, "tracks per clip")->capture_default_str();
   app.add_option("--iters", c.iters, "refinement iterations")->capture_default_str();
   app.add_option("--lr", c.lr, "peak learning rate")->capture_default_str();

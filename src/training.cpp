@@ -193,6 +193,10 @@ struct Trainer::Impl {
       throw UsageError("long_fraction and photo_fraction must be in [0, 1]");
     }
     if (tc.prefetch < 1 || tc.prefetch > 64) throw UsageError("prefetch must be in [1, 64]");
+    if (!(tc.min_speed > 0 && tc.max_speed >= tc.min_speed && tc.max_speed <= 64)) {
+      throw UsageError(fmt::format("speeds must satisfy 0 < min_speed <= max_speed <= 64 (got "
+                                   "{} and {})", tc.min_speed, tc.max_speed));
+    }
     if (!tc.photos.empty()) photos = PhotoBank::load(tc.photos);
   }
 
@@ -239,7 +243,12 @@ struct Trainer::Impl {
                     : tc.clip_frames;
     if (photos && step_draw(data_step, 2) < tc.photo_fraction) sp.photos = photos;
     sp.num_points = tc.points;
-    sp.max_speed_px = 4.0 * mc.model_width / 256.0;
+    const double speed =
+        tc.max_speed > tc.min_speed
+            ? std::exp(std::log(tc.min_speed) +
+                       step_draw(data_step, 3) * (std::log(tc.max_speed) - std::log(tc.min_speed)))
+            : tc.min_speed;
+    sp.max_speed_px = speed * mc.model_width / 256.0;
     const double progress = static_cast<double>(data_step) / std::max<int64_t>(1, tc.steps);
     sp.motion = progress < tc.translation_until ? SynthMotion::kTranslation
                 : progress < tc.affine_until    ? SynthMotion::kAffine

@@ -33,6 +33,10 @@ struct TrainConfig {
   std::string photos;
   double photo_fraction = 0.75;  // in [0, 1]
   int prefetch = 2;              // clips generated ahead of time in background threads
+  // Bound on every layer's motion per frame, in pixels of a 256-wide frame, drawn per clip
+  // log-uniformly in [min_speed, max_speed]: live cameras pan and shake faster than the 4 px a
+  // frame of the procedural benchmark.
+  double min_speed = 4.0, max_speed = 4.0;
   int points = 48;             // ground-truth tracks per clip
   int iters = 4;               // refinement iterations in training
   double lr = 5e-4;            // peak learning rate (AdamW)
