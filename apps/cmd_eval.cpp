@@ -32,7 +32,7 @@ struct EvalOptions {
   std::string photos;  // --synthetic clips textured from these photographs
   std::string query_mode = "first", mode = "exact", json, chart, strip, predictions, points;
   int iters = 0, step = 0, support_grid = 0;
-  double visibility_threshold = 0.6;
+  double visibility_threshold = -1;  // < 0: the model's calibrated threshold
   bool refine = false, by_horizon = false, cycle = false;
   int cycle_grid = 8;
   float refine_max_offset_px = 0.f;
@@ -85,9 +85,9 @@ std::string print_horizon(const HorizonProfile& h) {
     if (counts.evaluated == 0) continue;  // beyond the clips' length
     const TapVidMetrics m = h.metrics(i);
     print_row("  " + bin_label(h, i), m, std::to_string(counts.gt_visible));
-    json += fmt::format("{}{{\"from\":{},\"to\":{},\"visible\":{},\"metrics\":{}}}",
-                        first ? "" : ",", h.bin_start(i), h.bin_end(i), counts.gt_visible,
-                        metrics_json(m));
+    json +=
+        fmt::format("{}{{\"from\":{},\"to\":{},\"visible\":{},\"metrics\":{}}}", first ? "" : ",",
+                    h.bin_start(i), h.bin_end(i), counts.gt_visible, metrics_json(m));
     first = false;
   }
   return json + "]";
@@ -114,7 +114,8 @@ TrackTable run_engine(const std::string& name, const EvalOptions& o, std::unique
     ec.iters = o.iters;
     ec.step = o.step;
     ec.support_grid = o.support_grid;
-    ec.visibility_threshold = o.visibility_threshold;
+    ec.visibility_threshold = o.visibility_threshold >= 0 ? o.visibility_threshold
+                                                          : model->default_visibility_threshold();
     ec.max_points = max_points;
     auto engine = std::make_unique<OnlineEngine>(*model, ec);
     if (!o.refine) return track_video_with(*engine, video, queries);
@@ -153,8 +154,8 @@ VideoFrames load_frames(const std::string& path) {
   if (fs::is_directory(path, ec)) {
     for (const auto& entry : fs::directory_iterator(path, ec)) {
       const std::string ext = entry.path().extension().string();
-      if (entry.is_regular_file() && (ext == ".mp4" || ext == ".avi" || ext == ".mkv" ||
-                                      ext == ".mov" || ext == ".webm")) {
+      if (entry.is_regular_file() &&
+          (ext == ".mp4" || ext == ".avi" || ext == ".mkv" || ext == ".mov" || ext == ".webm")) {
         source = entry.path().string();
         break;
       }
@@ -162,9 +163,10 @@ VideoFrames load_frames(const std::string& path) {
   }
   return read_all(source);
 #else
-  throw InputError(fmt::format("{}: no frames/000000.ppm; PNG frames and videos need the "
-                               "pipeline build (OpenCV)",
-                               path));
+  throw InputError(
+      fmt::format("{}: no frames/000000.ppm; PNG frames and videos need the "
+                  "pipeline build (OpenCV)",
+                  path));
 #endif
 }
 
@@ -194,13 +196,14 @@ int run_cycle(const EvalOptions& o) {
   for (const auto& clip : synthetic_clips(o)) videos.push_back(frames_of(clip));
   if (videos.empty()) throw UsageError("eval: give --clips DIR|VIDEO... or --synthetic N");
 
-  fmt::print("cycle check: {0}x{0} grid on frame 0, tracked to the last frame, then back to "
-             "frame 0 on the reversed video\n"
-             "  fb_med, fb_mean: distance from the start at frame 0, in pixels of the frame scaled "
-             "to {1:.0f} wide\n"
-             "  <{2:.0f}px: % of points back within {2:.0f} px; out, far: % of forward estimates "
-             "(frames 1..T-1) outside the picture, and more than a frame size outside it\n",
-             o.cycle_grid, kCycleRasterWidth, kCycleWithinPx);
+  fmt::print(
+      "cycle check: {0}x{0} grid on frame 0, tracked to the last frame, then back to "
+      "frame 0 on the reversed video\n"
+      "  fb_med, fb_mean: distance from the start at frame 0, in pixels of the frame scaled "
+      "to {1:.0f} wide\n"
+      "  <{2:.0f}px: % of points back within {2:.0f} px; out, far: % of forward estimates "
+      "(frames 1..T-1) outside the picture, and more than a frame size outside it\n",
+      o.cycle_grid, kCycleRasterWidth, kCycleWithinPx);
   fmt::print("{:<28} {:>7} {:>7} {:>6} {:>6} {:>6}  {:>8}\n", "tracker", "fb_med", "fb_mean",
              fmt::format("<{:.0f}px", kCycleWithinPx), "out", "far", "fps");
   std::string json = fmt::format(
@@ -263,11 +266,13 @@ Command add_eval(CLI::App& app) {
   c.sub->add_option("--clips", o->clips,
                     "clip folders (frames/, gt.csv; gt.csv may have rows on annotated frames "
                     "only); with --cycle also folders without gt.csv and video files");
-  c.sub->add_option("--synthetic", o->synthetic,
-                    "the synthetic benchmark: N clips from --first-seed on, 256x256, 48 frames")
+  c.sub
+      ->add_option("--synthetic", o->synthetic,
+                   "the synthetic benchmark: N clips from --first-seed on, 256x256, 48 frames")
       ->capture_default_str();
-  c.sub->add_option("--first-seed", o->first_seed,
-                    "first seed of --synthetic (1: the benchmark; 101..: a disjoint tuning set)")
+  c.sub
+      ->add_option("--first-seed", o->first_seed,
+                   "first seed of --synthetic (1: the benchmark; 101..: a disjoint tuning set)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   c.sub->add_option("--frames", o->synth.frames, "frames of each --synthetic clip")
@@ -276,8 +281,9 @@ Command add_eval(CLI::App& app) {
       ->capture_default_str();
   c.sub->add_option("--height", o->synth.height, "height of the --synthetic clips")
       ->capture_default_str();
-  c.sub->add_option("--synthetic-points", o->synth.num_points,
-                    "ground-truth tracks per --synthetic clip")
+  c.sub
+      ->add_option("--synthetic-points", o->synth.num_points,
+                   "ground-truth tracks per --synthetic clip")
       ->capture_default_str();
   c.sub->add_option("--photos", o->photos,
                     "texture the --synthetic clips with the photographs in this folder "
@@ -289,34 +295,41 @@ Command add_eval(CLI::App& app) {
   c.sub->add_option("--step", o->step, "low-latency window step")->capture_default_str();
   c.sub->add_option("--iters", o->iters, "refinement iterations (0 = model default)")
       ->capture_default_str();
-  c.sub->add_option("--support-grid", o->support_grid, "support grid size")
-      ->capture_default_str();
-  c.sub->add_option("--visibility-threshold", o->visibility_threshold,
-                    "cotrack engine: visible when visibility * confidence exceeds this")
-      ->capture_default_str();
+  c.sub->add_option("--support-grid", o->support_grid, "support grid size")->capture_default_str();
+  c.sub
+      ->add_option(
+          "--visibility-threshold", o->visibility_threshold,
+          "cotrack engine: visible when visibility * confidence exceeds this (default: the "
+          "model's calibrated threshold, else 0.6)")
+      ->check(CLI::Range(0.0, 1.0));
   c.sub->add_flag("--refine", o->refine,
                   "cotrack engine: refine its estimates with Lucas-Kanade at full resolution");
-  c.sub->add_option("--refine-max-offset", o->refine_max_offset_px,
-                    "largest distance LK may move a point from the network's estimate, video "
-                    "pixels (0 = no limit)")
+  c.sub
+      ->add_option("--refine-max-offset", o->refine_max_offset_px,
+                   "largest distance LK may move a point from the network's estimate, video "
+                   "pixels (0 = no limit)")
       ->capture_default_str();
-  c.sub->add_option("--refine-anchor", o->refine_anchor_px,
-                    "largest correction of a refined point by LK against its query frame, "
-                    "video pixels (0 = off)")
+  c.sub
+      ->add_option("--refine-anchor", o->refine_anchor_px,
+                   "largest correction of a refined point by LK against its query frame, "
+                   "video pixels (0 = off)")
       ->capture_default_str();
-  c.sub->add_option("--refine-redetect", o->refine_redetect,
-                    "also match the query frame at the network's estimate and keep the better "
-                    "match")
+  c.sub
+      ->add_option("--refine-redetect", o->refine_redetect,
+                   "also match the query frame at the network's estimate and keep the better "
+                   "match")
       ->capture_default_str();
   c.sub->add_option("--query-mode", o->query_mode, "first or strided")->capture_default_str();
-  auto* predictions = c.sub->add_option("--predictions", o->predictions,
-                    "score this tracks.csv (point_id = the query's row in --points) on the one "
-                    "clip given with --clips");
-  auto* points = c.sub->add_option("--points", o->points,
-                                   "queries of --predictions (default: derived)");
-  auto* by_horizon = c.sub->add_flag("--by-horizon", o->by_horizon,
-                  "also print each tracker's metrics by frames from the query (drift), pooled "
-                  "over the clips");
+  auto* predictions =
+      c.sub->add_option("--predictions", o->predictions,
+                        "score this tracks.csv (point_id = the query's row in --points) on the one "
+                        "clip given with --clips");
+  auto* points =
+      c.sub->add_option("--points", o->points, "queries of --predictions (default: derived)");
+  auto* by_horizon =
+      c.sub->add_flag("--by-horizon", o->by_horizon,
+                      "also print each tracker's metrics by frames from the query (drift), pooled "
+                      "over the clips");
   c.sub->add_option("--json", o->json, "write the results as JSON here");
   auto* strip = c.sub->add_option(
       "--strip", o->strip,
@@ -330,8 +343,11 @@ Command add_eval(CLI::App& app) {
       "frame scaled to 256 wide) and the share of estimates outside the picture. Ground truth "
       "is not read. A tracker that never moves (static) scores 0: this measures consistency, "
       "not accuracy");
-  cycle->excludes(predictions)->excludes(points)->excludes(by_horizon)->excludes(strip)->excludes(
-      chart);
+  cycle->excludes(predictions)
+      ->excludes(points)
+      ->excludes(by_horizon)
+      ->excludes(strip)
+      ->excludes(chart);
   c.sub->add_option("--cycle-grid", o->cycle_grid, "--cycle: points per side of the grid")
       ->capture_default_str()
       ->check(CLI::Range(1, 64))
@@ -344,8 +360,8 @@ Command add_eval(CLI::App& app) {
     for (auto& clip : synthetic_clips(*o)) clips.push_back(std::move(clip));
     if (clips.empty()) throw UsageError("eval: give --clips DIR... or --synthetic N");
 
-    std::string json = "{\"query_mode\":\"" + o->query_mode + "\",\"clips\":" +
-                       std::to_string(clips.size()) + ",\"results\":[";
+    std::string json = "{\"query_mode\":\"" + o->query_mode +
+                       "\",\"clips\":" + std::to_string(clips.size()) + ",\"results\":[";
     print_header("tracker", "fps");
 
     if (!o->predictions.empty()) {
@@ -359,8 +375,8 @@ Command add_eval(CLI::App& app) {
       EvalQueries eq;
       for (size_t i = 0; i < ids.size(); ++i) {
         if (ids[i] < 0 || ids[i] >= clips[0].num_points) {
-          throw InputError(fmt::format("{}: point_id {} is not a ground-truth point", points,
-                                       ids[i]));
+          throw InputError(
+              fmt::format("{}: point_id {} is not a ground-truth point", points, ids[i]));
         }
         eq.point.push_back(ids[i]);
         eq.frame.push_back(queries[i].frame);
@@ -427,13 +443,14 @@ Command add_eval(CLI::App& app) {
 #ifdef COTRACK_HAVE_PIPELINE
       std::vector<BarSeries> series;
       for (const auto& [label, m] : summary) {
-        series.push_back({label, {100 * m.average_jaccard, 100 * m.average_pts_within_thresh,
-                                  100 * m.occlusion_accuracy}});
+        series.push_back({label,
+                          {100 * m.average_jaccard, 100 * m.average_pts_within_thresh,
+                           100 * m.occlusion_accuracy}});
       }
-      write_bar_chart(o->chart,
-                      fmt::format("TAP-Vid metrics, {} clips, queries {}", clips.size(),
-                                  o->query_mode),
-                      {"AJ", "delta_avg", "OA"}, series);
+      write_bar_chart(
+          o->chart,
+          fmt::format("TAP-Vid metrics, {} clips, queries {}", clips.size(), o->query_mode),
+          {"AJ", "delta_avg", "OA"}, series);
 #else
       throw UsageError("eval: --chart needs the pipeline build (OpenCV)");
 #endif

@@ -28,11 +28,11 @@
 #include "engine_worker.hpp"
 #include "frame_ring.hpp"
 #include "gst_source.hpp"
-#include "percentile.hpp"
-#include "steady_clock.hpp"
 #include "lk_tracker.hpp"
+#include "percentile.hpp"
 #include "refined_tracker.hpp"
 #include "renderer.hpp"
+#include "steady_clock.hpp"
 
 namespace cotrack::app {
 namespace {
@@ -59,7 +59,7 @@ struct LiveOptions {
   float refine_max_offset_px = 0.f;
   float refine_anchor_px = RefineConfig{}.anchor_max_px;
   bool refine_redetect = RefineConfig{}.redetect;
-  double visibility_threshold = 0.6;
+  double visibility_threshold = -1;  // < 0: the model's calibrated threshold
   double duration_s = 0;
   int64_t max_frames = 0;
   double log_every_s = 5;
@@ -164,7 +164,8 @@ std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, std::unique_ptr
   ec.support_grid = o.support_grid;
   ec.local_grid = o.local_grid;
   ec.trail_frames = o.trail;
-  ec.visibility_threshold = o.visibility_threshold;
+  ec.visibility_threshold =
+      o.visibility_threshold >= 0 ? o.visibility_threshold : model->default_visibility_threshold();
   history_frames = 2 * model->config().window_len + 8;
   auto engine = std::make_unique<OnlineEngine>(*model, ec);
   if (!o.refine) return engine;
@@ -273,9 +274,9 @@ std::string handle_ui_event(const UiEvent& e, const LiveView& shown, const LiveO
       redraw = true;
       break;
     case 's': {
-      const std::string path = (std::filesystem::path(o.screenshot_dir) /
-                                fmt::format("cotrack-{:06d}.png", shown.seq))
-                                   .string();
+      const std::string path =
+          (std::filesystem::path(o.screenshot_dir) / fmt::format("cotrack-{:06d}.png", shown.seq))
+              .string();
       fmt::print(stderr, "cotrack live: screenshot {} {}\n", path,
                  write_png(path, bgr, shown.width, shown.height) ? "written" : "FAILED");
       break;
@@ -303,16 +304,18 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   std::unique_ptr<Model> model;
   int history_frames = 16;
   std::unique_ptr<PointTracker> tracker = make_tracker(o, model, history_frames);
-  const std::string mode_label = o.engine == "lk" ? std::string("lk")
-                                 : fmt::format("cotrack {}{}", o.mode, o.refine ? " refined" : "");
+  const std::string mode_label =
+      o.engine == "lk" ? std::string("lk")
+                       : fmt::format("cotrack {}{}", o.mode, o.refine ? " refined" : "");
 
   fmt::print(stderr, "cotrack live: settings: {}\n", effective_settings(sub));
   if (o.engine == "lk") {
-    fmt::print(stderr, "cotrack live: engine lk, the Lucas-Kanade baseline (the default until "
-                       "cotrack's own model tracks better; --engine cotrack uses the network)\n");
+    fmt::print(stderr,
+               "cotrack live: engine lk, the Lucas-Kanade baseline (the default until "
+               "cotrack's own model tracks better; --engine cotrack uses the network)\n");
   } else {
-    fmt::print(stderr, "cotrack live: engine {} | {} | {}\n", mode_label,
-               model->config().summary(), model->device());
+    fmt::print(stderr, "cotrack live: engine {} | {} | {}\n", mode_label, model->config().summary(),
+               model->device());
   }
 
   std::unique_ptr<TrackWriter> tracks_out;
@@ -322,9 +325,8 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
     // Fail now, not at the first frame, when the file cannot be written.
     const auto dir = std::filesystem::absolute(o.out_video).parent_path();
     if (!std::filesystem::is_directory(dir)) {
-      throw Error(ExitCode::kRuntime,
-                  fmt::format("{}: cannot write the video: no directory {}", o.out_video,
-                              dir.string()));
+      throw Error(ExitCode::kRuntime, fmt::format("{}: cannot write the video: no directory {}",
+                                                  o.out_video, dir.string()));
     }
     video_out = std::make_unique<VideoWorker>(o.out_video, o.source.fps, o.trail);
   }
@@ -415,22 +417,23 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   int exit_code = 0;
 
   while (quit_reason.empty()) {
-    if (g_signal.load() != 0) quit_reason = g_signal.load() == SIGINT ? "interrupted" : "terminated";
+    if (g_signal.load() != 0)
+      quit_reason = g_signal.load() == SIGINT ? "interrupted" : "terminated";
     const double elapsed_s = (steady_ns() - t_start) * 1e-9;
     if (o.duration_s > 0 && elapsed_s >= o.duration_s) quit_reason = "duration reached";
     if (source_done.load() && !worker.finished()) worker.end_of_stream();
     if (worker.finished()) {
       quit_reason = !worker.error().empty() ? "engine error"
-                    : source_failed.load() ? "source failed"
-                                           : "end of stream";
+                    : source_failed.load()  ? "source failed"
+                                            : "end of stream";
     }
     auto view = worker.latest();
     if (o.max_frames > 0 && view->counters.processed >= o.max_frames) quit_reason = "max-frames";
     if (view != shown && view->rgb) {
       shown = view;
       const HudStats hud = hud_for(*view, mode_label, steady_ns());
-      renderer.draw(view->rgb->data(), view->width, view->height, *view->tracks,
-                    view->frame_index, hud, bgr);
+      renderer.draw(view->rgb->data(), view->width, view->height, *view->tracks, view->frame_index,
+                    hud, bgr);
       if (!view->paused) latencies_ms.push_back(hud.latency_ms);
       if (window) {
         if (!win) win = std::make_unique<PreviewWindow>("cotrack", view->width, view->height);
@@ -478,8 +481,8 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   fmt::print(stderr,
              "cotrack live: stopped ({}) after {:.1f} s: received {} = processed {} + dropped {} "
              "(thinned {}, full {}, stale {}); latency median {:.1f} ms, p95 {:.1f} ms\n",
-             quit_reason, seconds, c.received, c.processed, c.dropped(), c.thinned, c.full,
-             c.stale, lat_med, lat_p95);
+             quit_reason, seconds, c.received, c.processed, c.dropped(), c.thinned, c.full, c.stale,
+             lat_med, lat_p95);
   if (tracks_out) fmt::print("tracks: {} ({} rows)\n", o.out_tracks, tracks_out->rows());
   if (video_out) {
     if (!video_out->error().empty()) {
@@ -511,20 +514,19 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
 Command add_live(CLI::App& app) {
   auto o = std::make_shared<LiveOptions>();
   Command c;
-  c.sub = app.add_subcommand("live", "Track points live from a camera, RTSP stream or file "
-                                     "(click to add points)");
+  c.sub = app.add_subcommand("live",
+                             "Track points live from a camera, RTSP stream or file "
+                             "(click to add points)");
   CLI::App* s = c.sub;
   s->add_option("--config", o->config, "TOML file of settings (keys = these long options)");
   s->add_option("--source", o->source.spec,
                 "test, webcam[:DEVICE], rtsp://..., a file or URI, or gst:PIPELINE")
       ->capture_default_str();
   s->add_option("--width", o->source.width, "test/webcam capture width")->capture_default_str();
-  s->add_option("--height", o->source.height, "test/webcam capture height")
-      ->capture_default_str();
+  s->add_option("--height", o->source.height, "test/webcam capture height")->capture_default_str();
   s->add_option("--fps", o->source.fps, "test/webcam capture rate (and the output video's)")
       ->capture_default_str();
-  s->add_option("--rtsp-transport", o->source.rtsp_transport, "tcp or udp")
-      ->capture_default_str();
+  s->add_option("--rtsp-transport", o->source.rtsp_transport, "tcp or udp")->capture_default_str();
   s->add_option("--rtsp-latency-ms", o->source.rtsp_latency_ms, "RTSP jitter buffer")
       ->capture_default_str();
   s->add_option("--reconnect-initial-ms", o->source.reconnect_initial_ms,
@@ -542,8 +544,7 @@ Command add_live(CLI::App& app) {
       ->capture_default_str();
   s->add_option("--engine", o->engine, "lk (default for now) or cotrack")->capture_default_str();
   o->model.add_to(s);
-  s->add_option("--mode", o->mode, "cotrack engine: exact or low-latency")
-      ->capture_default_str();
+  s->add_option("--mode", o->mode, "cotrack engine: exact or low-latency")->capture_default_str();
   s->add_option("--step", o->step, "low-latency: frames between windows (0 = 1)")
       ->capture_default_str();
   s->add_option("--iters", o->iters, "refinement iterations per window (0 = the model's)")
@@ -563,8 +564,9 @@ Command add_live(CLI::App& app) {
                 "also match the query frame at the network's estimate and keep the better match")
       ->capture_default_str();
   s->add_option("--visibility-threshold", o->visibility_threshold,
-                "cotrack engine: visible when visibility * confidence exceeds this")
-      ->capture_default_str();
+                "cotrack engine: visible when visibility * confidence exceeds this (default: the "
+                "model's calibrated threshold, else 0.6)")
+      ->check(CLI::Range(0.0, 1.0));
   s->add_option("--max-points", o->max_points, "points at once")->capture_default_str();
   s->add_option("--support-grid", o->support_grid, "N x N support points (cotrack engine)")
       ->capture_default_str();

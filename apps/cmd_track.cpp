@@ -26,8 +26,9 @@ Command add_track(CLI::App& app) {
   c.sub->add_option("--points", o->points_path, "points.csv: point_id,frame,x,y");
   c.sub->add_option("--grid", o->grid, "also track an N x N grid of points from frame 0")
       ->capture_default_str();
-  c.sub->add_option("--support-grid", o->support_grid,
-                    "N x N support points tracked jointly, not written")
+  c.sub
+      ->add_option("--support-grid", o->support_grid,
+                   "N x N support points tracked jointly, not written")
       ->capture_default_str();
   c.sub->add_option("--mode", o->mode, "exact or low-latency")->capture_default_str();
   c.sub->add_option("--step", o->step, "low-latency window step")->capture_default_str();
@@ -49,6 +50,7 @@ Command add_track(CLI::App& app) {
     ec.step = o->step;
     ec.support_grid = o->support_grid;
     ec.max_points = o->max_points;
+    ec.visibility_threshold = model.default_visibility_threshold();
     OnlineEngine engine(model, ec);
     int64_t total = -1;
     FrameSource next = open_input(o->input, total);
@@ -101,8 +103,7 @@ Command add_track(CLI::App& app) {
     if (frame == 0) throw InputError(fmt::format("{}: no frames", o->input));
     engine.flush();
     writer.close();
-    const double s =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     fmt::print(stderr, "\n");
     fmt::print("tracked {} points over {} frames in {:.1f} s ({:.1f} fps); {} rows written to {}\n",
                out_id.size(), frame, s, frame / s, writer.rows(), o->out);

@@ -35,9 +35,8 @@ Model ModelOptions::load(const char* who) const {
       throw UsageError(fmt::format("{}: no --model given and the default model {} is missing",
                                    who, file));
     }
-    fmt::print(stderr, "{}: using the default model {}: a training snapshot, 15.5 AJ above "
-               "Lucas-Kanade at its 256x256, 18.9 at --resolution 320x320 (README, Evaluation); "
-               "--model selects another\n",
+    fmt::print(stderr, "{}: using the default model {}, cotrack's own (README, Evaluation: "
+               "what it tracks well and where Lucas-Kanade is better); --model selects another\n",
                who, file);
   }
   Model model = file.empty() ? Model::random(ModelConfig::preset_named(preset), 0)

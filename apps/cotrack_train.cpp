@@ -1,6 +1,6 @@
 // cotrack-train: trains cotrack's own model on synthetic clips (see cotrack/training.hpp).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <string>
 #include <tuple>
@@ -14,8 +14,9 @@ int main(int argc, char** argv) {
   cotrack::pick_blas_kernels(argv);
   cotrack::reuse_freed_memory();
   cotrack::TrainConfig c;
-  CLI::App app{"cotrack-train: train cotrack's own point-tracking model on synthetic clips. "
-               "Resumes from OUT/checkpoint.ckpt when it exists."};
+  CLI::App app{
+      "cotrack-train: train cotrack's own point-tracking model on synthetic clips. "
+      "Resumes from OUT/checkpoint.ckpt when it exists."};
   app.add_option("--preset", c.preset, "architecture to train")->capture_default_str();
   app.add_option("--init", c.init, "start from this model file instead of random weights");
   std::string resolution;
@@ -24,10 +25,8 @@ int main(int argc, char** argv) {
                  "as the model's own)");
   app.add_option("--out", c.out_dir, "output folder")->capture_default_str();
   app.add_option("--steps", c.steps, "total optimisation steps")->capture_default_str();
-  app.add_option("--clip-frames", c.clip_frames, "frames per training clip")
-      ->capture_default_str();
-  app.add_option("--long-clip-frames", c.long_clip_frames,
-                 "frames of the long clips (0: none)")
+  app.add_option("--clip-frames", c.clip_frames, "frames per training clip")->capture_default_str();
+  app.add_option("--long-clip-frames", c.long_clip_frames, "frames of the long clips (0: none)")
       ->capture_default_str();
   app.add_option("--long-fraction", c.long_fraction, "share of steps on long clips")
       ->capture_default_str();
@@ -61,10 +60,13 @@ int main(int argc, char** argv) {
   app.add_option("--seed", c.seed, "data and init seed")->capture_default_str();
   app.add_option("--threads", c.threads, "CPU threads (0 = all cores)")->capture_default_str();
   app.add_option("--device", c.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  app.add_option("--log-every", c.log_every, "progress line every N steps")
-      ->capture_default_str();
+  app.add_option("--log-every", c.log_every, "progress line every N steps")->capture_default_str();
   app.add_option("--save-every", c.save_every, "checkpoint every N steps")->capture_default_str();
   app.add_option("--max-minutes", c.max_minutes, "stop (after saving) after this wall time")
+      ->capture_default_str();
+  app.add_option("--visibility-threshold", c.visibility_threshold,
+                 "store this calibrated visibility threshold in the model (the commands' "
+                 "default; -1 keeps the checkpoint's)")
       ->capture_default_str();
   app.add_flag("--time-schedule", c.time_schedule,
                "learning-rate schedule by wall time: from the resumed step to --steps over "

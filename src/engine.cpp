@@ -41,14 +41,14 @@ enum class PointKind { kUser, kGlobalGrid, kLocalGrid };
 struct TrackPoint {
   PointId id = 0;
   PointKind kind = PointKind::kUser;
-  PointId owner = -1;         // the user point a local-grid point belongs to
+  PointId owner = -1;  // the user point a local-grid point belongs to
   int64_t query_frame = 0;
-  float qx = 0.f, qy = 0.f;   // model px
-  float vx = 0.f, vy = 0.f;   // video px, as given
-  bool sampled = false;       // support features taken (the point has started)
+  float qx = 0.f, qy = 0.f;         // model px
+  float vx = 0.f, vy = 0.f;         // video px, as given
+  bool sampled = false;             // support features taken (the point has started)
   std::vector<at::Tensor> support;  // per level [R*R, C]
-  int64_t est_first = 0;      // frame of est.front()
-  std::deque<Estimate> est;   // contiguous frames est_first .. est_first + size - 1
+  int64_t est_first = 0;            // frame of est.front()
+  std::deque<Estimate> est;         // contiguous frames est_first .. est_first + size - 1
 
   bool has(int64_t f) const {
     return !est.empty() && f >= est_first && f < est_first + static_cast<int64_t>(est.size());
@@ -136,8 +136,8 @@ struct OnlineEngine::Impl {
     } else {
       step = cfg.step == 0 ? 1 : cfg.step;
       if (step > mc.step()) {
-        throw UsageError(fmt::format("engine: low-latency step {} exceeds window/2 = {}", step,
-                                     mc.step()));
+        throw UsageError(
+            fmt::format("engine: low-latency step {} exceeds window/2 = {}", step, mc.step()));
       }
     }
     iters = cfg.iters > 0 ? cfg.iters : mc.iters;
@@ -192,9 +192,10 @@ struct OnlineEngine::Impl {
   // Global support grid at `frame_index`, replacing the previous one (grids drift off screen).
   void seed_global_grid(int64_t frame_index) {
     if (cfg.support_grid <= 0) return;
-    points.erase(std::remove_if(points.begin(), points.end(),
-                                [](const TrackPoint& p) { return p.kind == PointKind::kGlobalGrid; }),
-                 points.end());
+    points.erase(
+        std::remove_if(points.begin(), points.end(),
+                       [](const TrackPoint& p) { return p.kind == PointKind::kGlobalGrid; }),
+        points.end());
     const ModelConfig& mc = net.config();
     at::Tensor g = grid_queries(cfg.support_grid, mc.model_height, mc.model_width);
     for (int64_t i = 0; i < g.size(0); ++i) {
@@ -214,8 +215,8 @@ struct OnlineEngine::Impl {
     const auto t0 = Clock::now();
     for (auto& f : frames) {
       if (f.index < first || f.index >= first + count || !f.levels.empty()) continue;
-      at::Tensor fmaps = Network::l2_normalize(
-          net.encode(Network::normalize_frames(f.image.unsqueeze(0))));
+      at::Tensor fmaps =
+          Network::l2_normalize(net.encode(Network::normalize_frames(f.image.unsqueeze(0))));
       for (const auto& l : net.pyramid(fmaps)) f.levels.push_back(l[0]);
       times.frames_encoded += 1;
     }
@@ -313,8 +314,7 @@ struct OnlineEngine::Impl {
     for (int l = 0; l < mc.corr_levels; ++l) {
       std::vector<at::Tensor> per_point;
       for (const auto& p : points) {
-        per_point.push_back(p.sampled ? p.support[l]
-                                      : at::zeros({R2, C}, pyramid[l].options()));
+        per_point.push_back(p.sampled ? p.support[l] : at::zeros({R2, C}, pyramid[l].options()));
       }
       support.push_back(at::stack(per_point, 1).view({1, 1, R2, N, C}));
     }
@@ -342,8 +342,8 @@ struct OnlineEngine::Impl {
       }
     }
     times.windows += 1;
-    times.other_ms += ms_since(t0) - (times.cnn_ms - cnn_before) - st.correlation_ms -
-                      st.transformer_ms;
+    times.other_ms +=
+        ms_since(t0) - (times.cnn_ms - cnn_before) - st.correlation_ms - st.transformer_ms;
     result.status = StepResult::Status::kUpdated;
     return result;
   }
@@ -527,8 +527,8 @@ AddPointResult OnlineEngine::add_point(int64_t frame_index, float x_px, float y_
   }
   if (!(x_px >= 0 && y_px >= 0 && x_px <= s.width - 1 && y_px <= s.height - 1)) {
     r.status = AddPointResult::Status::kOutsideImage;
-    r.message = fmt::format("add point: ({}, {}) is outside the {}x{} image", x_px, y_px,
-                            s.width, s.height);
+    r.message = fmt::format("add point: ({}, {}) is outside the {}x{} image", x_px, y_px, s.width,
+                            s.height);
     return r;
   }
   // A point's support features come from its query frame, which must still be held (or come).
@@ -539,8 +539,8 @@ AddPointResult OnlineEngine::add_point(int64_t frame_index, float x_px, float y_
                             frame_index, earliest);
     return r;
   }
-  TrackPoint p = s.make_point(PointKind::kUser, frame_index, x_px * s.to_model_x,
-                              y_px * s.to_model_y);
+  TrackPoint p =
+      s.make_point(PointKind::kUser, frame_index, x_px * s.to_model_x, y_px * s.to_model_y);
   p.vx = x_px;
   p.vy = y_px;
   r.id = p.id;

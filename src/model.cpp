@@ -4,6 +4,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include <cmath>
 #include <map>
 #include <set>
@@ -48,10 +50,18 @@ Validated validate(const std::string& path, Checkpoint ckpt) {
   for (const auto& [key, value] : ckpt.metadata) {
     std::string text;
     switch (value.kind) {
-      case MetaValue::Kind::kString: text = value.s; break;
-      case MetaValue::Kind::kInt: text = std::to_string(value.i); break;
-      case MetaValue::Kind::kFloat: text = fmt::format("{}", value.f); break;
-      case MetaValue::Kind::kBool: text = value.b ? "true" : "false"; break;
+      case MetaValue::Kind::kString:
+        text = value.s;
+        break;
+      case MetaValue::Kind::kInt:
+        text = std::to_string(value.i);
+        break;
+      case MetaValue::Kind::kFloat:
+        text = fmt::format("{}", value.f);
+        break;
+      case MetaValue::Kind::kBool:
+        text = value.b ? "true" : "false";
+        break;
     }
     if (key.rfind(kArchPrefix, 0) == 0) {
       arch.emplace_back(key.substr(std::string(kArchPrefix).size()), text);
@@ -82,7 +92,8 @@ Validated validate(const std::string& path, Checkpoint ckpt) {
     } catch (const UsageError& e) {
       throw ModelError(fmt::format("{}: bad architecture entry: {}", path, e.what()));
     }
-    v.info.format = step != ckpt.metadata.end() ? "cotrack training checkpoint" : "cotrack model v1";
+    v.info.format =
+        step != ckpt.metadata.end() ? "cotrack training checkpoint" : "cotrack model v1";
   } else {
     v.config = ModelConfig::preset_named("cotracker3-online");
     v.info.format = "official CoTracker3 online state dict";
@@ -106,8 +117,8 @@ Validated validate(const std::string& path, Checkpoint ckpt) {
     }
     const at::Tensor& t = it->second;
     if (t.sizes() != at::IntArrayRef(shape)) {
-      wrong_shape.push_back(fmt::format("{} is {} (expected {})", name, shape_str(t.sizes()),
-                                        shape_str(shape)));
+      wrong_shape.push_back(
+          fmt::format("{} is {} (expected {})", name, shape_str(t.sizes()), shape_str(shape)));
       continue;
     }
     if (!at::isFloatingType(t.scalar_type())) {
@@ -138,11 +149,10 @@ Validated validate(const std::string& path, Checkpoint ckpt) {
     if (!duplicates.empty()) {
       parts.push_back(fmt::format("duplicate {}", join_limited(duplicates, 4)));
     }
-    throw ModelError(fmt::format("{}: does not match architecture {} ({} problems): {}", path,
-                                 v.config.preset,
-                                 missing.size() + wrong_shape.size() + unexpected.size() +
-                                     duplicates.size(),
-                                 join_limited(parts, parts.size())));
+    throw ModelError(
+        fmt::format("{}: does not match architecture {} ({} problems): {}", path, v.config.preset,
+                    missing.size() + wrong_shape.size() + unexpected.size() + duplicates.size(),
+                    join_limited(parts, parts.size())));
   }
   v.info.config = v.config;
   v.info.tensor_count = static_cast<int64_t>(v.tensors.size());
@@ -163,8 +173,8 @@ at::Device parse_device(const std::string& device) {
     }
     return d;
   } catch (const c10::Error&) {
-    throw UsageError(fmt::format("device '{}' is not a valid device name (cpu, cuda, cuda:N)",
-                                 device));
+    throw UsageError(
+        fmt::format("device '{}' is not a valid device name (cpu, cuda, cuda:N)", device));
   }
 }
 
@@ -268,6 +278,21 @@ void Model::save(const std::string& path) const {
   std::vector<std::pair<std::string, at::Tensor>> cpu;
   for (const auto& [name, t] : impl_->net->named_tensors()) cpu.emplace_back(name, t.cpu());
   write_checkpoint(path, cpu, meta);
+}
+
+double Model::default_visibility_threshold() const {
+  constexpr double kOfficialRule = 0.6;
+  for (const auto& [key, value] : impl_->info.metadata) {
+    if (key != "visibility_threshold") continue;
+    char* end = nullptr;
+    const double v = std::strtod(value.c_str(), &end);
+    if (end == value.c_str() || *end != '\0' || !(v >= 0.0 && v <= 1.0)) {
+      throw ModelError(fmt::format("{}: metadata visibility_threshold '{}' is not in [0, 1]",
+                                   impl_->info.path, value));
+    }
+    return v;
+  }
+  return kOfficialRule;
 }
 
 }  // namespace cotrack

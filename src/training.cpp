@@ -86,9 +86,7 @@ WindowedOutput unrolled_forward(const Network& net, const at::Tensor& video,
         net.forward_window(window_pyramid, coords_init, window_support, vis_init, conf_init, iters);
     // Out-of-place updates keep autograd simple: later windows read these buffers.
     auto place = [&](const at::Tensor& buffer, const at::Tensor& value) {
-      return at::cat({buffer.narrow(1, 0, ind), value,
-                      buffer.narrow(1, ind + S, T - ind - S)},
-                     1);
+      return at::cat({buffer.narrow(1, 0, ind), value, buffer.narrow(1, ind + S, T - ind - S)}, 1);
     };
     coords_pred = place(coords_pred, out.coords.back());
     vis_pred = place(vis_pred, out.vis.back().unsqueeze(-1));
@@ -117,8 +115,8 @@ LossTerms compute_loss(const TrainConfig& tc, const ModelConfig& mc, const Windo
   at::Tensor vis_sum = at::zeros_like(coord_sum), conf_sum = at::zeros_like(coord_sum);
   double weight_total = 0, err_sum = 0, err_count = 0, acc_sum = 0, acc_count = 0;
   for (const auto& w : fwd.windows) {
-    at::Tensor g = gt_xy.narrow(0, w.start, S).unsqueeze(0);      // [1, S, N, 2]
-    at::Tensor v = gt_vis.narrow(0, w.start, S).unsqueeze(0);     // [1, S, N]
+    at::Tensor g = gt_xy.narrow(0, w.start, S).unsqueeze(0);   // [1, S, N, 2]
+    at::Tensor v = gt_vis.narrow(0, w.start, S).unsqueeze(0);  // [1, S, N]
     at::Tensor t = at::arange(w.start, w.start + S, qf.options()).view({1, S, 1});
     at::Tensor valid = (t >= qf.view({1, 1, -1})).to(g.scalar_type());
     const int n = static_cast<int>(w.out.coords.size());
@@ -135,8 +133,8 @@ LossTerms compute_loss(const TrainConfig& tc, const ModelConfig& mc, const Windo
       at::Tensor close =
           ((d.detach() * d.detach()).sum(-1) < tc.conf_threshold_px * tc.conf_threshold_px)
               .to(g.scalar_type());
-      at::Tensor conf_bce = at::binary_cross_entropy_with_logits(w.out.conf[i], close, {}, {},
-                                                                 at::Reduction::None);
+      at::Tensor conf_bce =
+          at::binary_cross_entropy_with_logits(w.out.conf[i], close, {}, {}, at::Reduction::None);
       conf_sum = conf_sum + wt * (conf_bce * v).mean();
       weight_total += wt;
       if (i == n - 1) {
@@ -176,14 +174,25 @@ struct Trainer::Impl {
   at::Device device{at::kCPU};
   mutable std::map<int64_t, std::shared_future<SynthClip>> prefetched;
   std::shared_ptr<const PhotoBank> photos;
+  // Model metadata carried from checkpoint to checkpoint (e.g. "visibility_threshold").
+  std::map<std::string, MetaValue> model_meta;
+
+  void apply_model_meta() {
+    if (tc.visibility_threshold > 1) {
+      throw UsageError(
+          fmt::format("visibility_threshold {} is not in [0, 1]", tc.visibility_threshold));
+    }
+    if (tc.visibility_threshold >= 0) {
+      model_meta["visibility_threshold"].s = fmt::format("{}", tc.visibility_threshold);
+    }
+  }
 
   // Checks the data settings and loads the photos (once; the clips share them read-only).
   void prepare_data() {
     const int S = mc.window_len, step = mc.step();
     auto check_frames = [&](const char* what, int frames) {
       if (frames < S || (frames - S) % step != 0) {
-        throw UsageError(
-            fmt::format("{} {} must be {} + a multiple of {}", what, frames, S, step));
+        throw UsageError(fmt::format("{} {} must be {} + a multiple of {}", what, frames, S, step));
       }
     };
     check_frames("clip_frames", tc.clip_frames);
@@ -194,8 +203,10 @@ struct Trainer::Impl {
     }
     if (tc.prefetch < 1 || tc.prefetch > 64) throw UsageError("prefetch must be in [1, 64]");
     if (!(tc.min_speed > 0 && tc.max_speed >= tc.min_speed && tc.max_speed <= 64)) {
-      throw UsageError(fmt::format("speeds must satisfy 0 < min_speed <= max_speed <= 64 (got "
-                                   "{} and {})", tc.min_speed, tc.max_speed));
+      throw UsageError(
+          fmt::format("speeds must satisfy 0 < min_speed <= max_speed <= 64 (got "
+                      "{} and {})",
+                      tc.min_speed, tc.max_speed));
     }
     if (!tc.photos.empty()) photos = PhotoBank::load(tc.photos);
   }
@@ -266,9 +277,8 @@ struct Trainer::Impl {
       if (!prefetched.count(s)) {
         const SynthParams sp = synth_params(s);
         const uint64_t seed = clip_seed(s);
-        prefetched[s] = std::async(std::launch::async, [sp, seed] {
-                          return generate_clip(sp, seed);
-                        }).share();
+        prefetched[s] =
+            std::async(std::launch::async, [sp, seed] { return generate_clip(sp, seed); }).share();
       }
     };
     for (int k = 0; k <= tc.prefetch; ++k) launch(data_step + k);
@@ -281,17 +291,16 @@ struct Trainer::Impl {
 
   LossTerms loss_on(const SynthClip& c) const {
     const int64_t T = c.frames, N = c.num_points;
-    at::Tensor video = at::from_blob(const_cast<uint8_t*>(c.rgb.data()),
-                                     {T, c.height, c.width, 3}, at::kByte)
-                           .permute({0, 3, 1, 2})
-                           .to(device)
-                           .to(at::kFloat);
-    at::Tensor gt_xy =
-        at::from_blob(const_cast<float*>(c.tracks.data()), {T, N, 2}, at::kFloat).to(device);
-    at::Tensor gt_vis =
-        at::from_blob(const_cast<uint8_t*>(c.visible.data()), {T, N}, at::kByte)
+    at::Tensor video =
+        at::from_blob(const_cast<uint8_t*>(c.rgb.data()), {T, c.height, c.width, 3}, at::kByte)
+            .permute({0, 3, 1, 2})
             .to(device)
             .to(at::kFloat);
+    at::Tensor gt_xy =
+        at::from_blob(const_cast<float*>(c.tracks.data()), {T, N, 2}, at::kFloat).to(device);
+    at::Tensor gt_vis = at::from_blob(const_cast<uint8_t*>(c.visible.data()), {T, N}, at::kByte)
+                            .to(device)
+                            .to(at::kFloat);
     std::vector<float> q;
     std::vector<int64_t> qf;
     for (int n = 0; n < N; ++n) {
@@ -332,6 +341,7 @@ Trainer::Trainer(const TrainConfig& config) : impl_(std::make_unique<Impl>()) {
   impl_->mc = m.config();
   impl_->apply_resolution();
   impl_->prepare_data();
+  impl_->apply_model_meta();
   if (config.steps < 1 || config.points < 1 || config.iters < 1) {
     throw UsageError("steps, points and iters must be positive");
   }
@@ -347,7 +357,9 @@ Trainer Trainer::resume(const std::string& path, const TrainConfig& overrides) {
   for (const auto& [k, v] : ck.metadata) {
     if (k.rfind("arch.", 0) == 0) arch.emplace_back(k.substr(5), v.s);
     if (k == "train.step") impl->step = v.i;
+    if (k == "visibility_threshold") impl->model_meta[k] = v;
   }
+  impl->apply_model_meta();
   impl->mc = ModelConfig::from_pairs(arch);
   impl->apply_resolution();
   impl->prepare_data();
@@ -432,6 +444,7 @@ void Trainer::save(const std::string& path) const {
   meta["train.step"].i = impl_->step;
   meta["train.seed"].kind = MetaValue::Kind::kInt;
   meta["train.seed"].i = static_cast<int64_t>(impl_->tc.seed);
+  for (const auto& [k, v] : impl_->model_meta) meta[k] = v;
   write_checkpoint(path, tensors, meta);
 }
 
@@ -442,6 +455,7 @@ void Trainer::export_model(const std::string& path) const {
   for (const auto& [k, v] : impl_->mc.to_pairs()) meta["arch." + k].s = v;
   meta["trained_steps"].s = std::to_string(impl_->step);
   meta["license"].s = "Apache-2.0";
+  for (const auto& [k, v] : impl_->model_meta) meta[k] = v;
   write_checkpoint(path, tensors, meta);
 }
 
@@ -451,11 +465,11 @@ int run_training(const TrainConfig& config) {
   const std::string ckpt = config.out_dir + "/checkpoint.ckpt";
   const std::string model = config.out_dir + "/model.cotrack";
   Trainer trainer = std::filesystem::exists(ckpt) ? Trainer::resume(ckpt, config) : Trainer(config);
-  fmt::print(stderr, "cotrack-train: {} | {} steps from step {} | clips {}f x {} points | {} "
+  fmt::print(stderr,
+             "cotrack-train: {} | {} steps from step {} | clips {}f x {} points | {} "
              "threads | out {}\n",
-             trainer.model_config().summary(), config.steps,
-             trainer.current_step(), config.clip_frames, config.points, num_threads(),
-             config.out_dir);
+             trainer.model_config().summary(), config.steps, trainer.current_step(),
+             config.clip_frames, config.points, num_threads(), config.out_dir);
   if (config.long_clip_frames > 0) {
     fmt::print(stderr, "cotrack-train: {:.0f}% of clips have {} frames\n",
                100 * config.long_fraction, config.long_clip_frames);

@@ -41,6 +41,10 @@ class Model {
 
   const ModelConfig& config() const;
   const ModelInfo& info() const;
+  // The visibility threshold the model was calibrated for: its metadata entry
+  // "visibility_threshold" (set by cotrack-train --visibility-threshold), else the official
+  // rule's 0.6. The engine calls a point visible when visibility * confidence exceeds it.
+  double default_visibility_threshold() const;
   // Changes the input resolution (a run-time setting; it also scales the motion encoding).
   void set_resolution(int height, int width);
   // "cpu" or "cuda[:N]". Throws UsageError when the device is not available.

@@ -60,6 +60,9 @@ struct TrainConfig {
   // `steps` over max_minutes, however many steps fit, so a time-boxed run (a GPU lease) ends its
   // cosine decay when its time ends. Needs max_minutes > 0.
   bool time_schedule = false;
+  // Calibrated visibility threshold written into the checkpoint and the exported model
+  // (metadata "visibility_threshold", the commands' default); < 0 keeps the checkpoint's.
+  double visibility_threshold = -1;
 };
 
 struct TrainStepStats {

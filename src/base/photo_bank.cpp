@@ -74,8 +74,8 @@ std::shared_ptr<const PhotoBank> PhotoBank::load(const std::string& dir) {
     stbi_image_free(data);
   }
   if (photos.empty()) {
-    throw InputError(fmt::format(
-        "photos: no JPEG, PNG or PPM of at least {}x{} pixels in '{}'", kMinSide, kMinSide, dir));
+    throw InputError(fmt::format("photos: no JPEG, PNG or PPM of at least {}x{} pixels in '{}'",
+                                 kMinSide, kMinSide, dir));
   }
   return from_photos(std::move(photos), dir);
 }
@@ -86,8 +86,8 @@ std::shared_ptr<const PhotoBank> PhotoBank::from_photos(std::vector<Photo> photo
   for (const auto& p : photos) {
     if (p.width < 2 || p.height < 2 ||
         p.rgb.size() != static_cast<std::size_t>(p.width) * p.height * 3) {
-      throw UsageError(fmt::format("photos: '{}' has {} bytes for {}x{} RGB", p.name,
-                                   p.rgb.size(), p.width, p.height));
+      throw UsageError(fmt::format("photos: '{}' has {} bytes for {}x{} RGB", p.name, p.rgb.size(),
+                                   p.width, p.height));
     }
   }
   auto bank = std::make_shared<PhotoBank>();

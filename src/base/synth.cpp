@@ -917,8 +917,8 @@ SynthLayer make_photo_background(int width, int height, const PhotoBank& photos,
 SynthLayer make_photo_object(int tw, int th, const PhotoBank& photos, Rng& rng) {
   const Photo& photo = photos[static_cast<std::size_t>(rng.below(static_cast<int>(photos.size())))];
   // Photo pixels per texel: from 0.5 (magnified) up to what still fits in the photo.
-  const double fit = std::min(static_cast<double>(photo.width) / tw,
-                              static_cast<double>(photo.height) / th);
+  const double fit =
+      std::min(static_cast<double>(photo.width) / tw, static_cast<double>(photo.height) / th);
   const double lo = std::min(0.5, fit);
   const double zoom = std::exp(rng.uniform(std::log(lo), std::log(std::max(lo, fit))));
   const double box_w = std::min<double>(tw * zoom, photo.width);
@@ -1396,9 +1396,9 @@ SynthScene build_synth_scene(const SynthParams& params, std::uint64_t seed) {
 
   Rng bg_rng(derive_seed(seed, kStreamBackground));
   const PhotoBank* photos = params.photos.get();
-  scene.layers.push_back(
-      photos != nullptr ? make_photo_background(params.width, params.height, *photos, bg_rng)
-                        : make_background_texture(params.width, params.height, bg_rng));
+  scene.layers.push_back(photos != nullptr
+                             ? make_photo_background(params.width, params.height, *photos, bg_rng)
+                             : make_background_texture(params.width, params.height, bg_rng));
   Rng camera_rng(derive_seed(seed, kStreamCamera));
   set_camera_motion(params, scene.layers[0], camera_rng);
 
@@ -1686,9 +1686,10 @@ SynthClip read_clip(const std::string& dir, const VideoFrames& video) {
   // and the dense [T][N] arrays must stay within reason for sparse files too.
   constexpr long long kMaxEntries = 1LL << 28;  // T x N
   if (num_points > static_cast<long long>(rows.size())) {
-    throw InputError(fmt::format("{}: point_id {} implies {} points, but the file has only {} "
-                                 "rows (every point needs at least one)",
-                                 gt.path(), max_id, num_points, rows.size()));
+    throw InputError(
+        fmt::format("{}: point_id {} implies {} points, but the file has only {} "
+                    "rows (every point needs at least one)",
+                    gt.path(), max_id, num_points, rows.size()));
   }
   if (num_points * frames > kMaxEntries) {
     throw InputError(fmt::format("{}: {} points x {} frames exceeds the limit of {} entries",
@@ -1714,9 +1715,10 @@ SynthClip read_clip(const std::string& dir, const VideoFrames& video) {
   }
   for (int n = 0; n < clip.num_points; ++n) {
     if (first_line[n] == 0) {
-      throw InputError(fmt::format("{}: no row for point {} (point ids must run from 0 to {} "
-                                   "without gaps)",
-                                   gt.path(), n, max_id));
+      throw InputError(
+          fmt::format("{}: no row for point {} (point ids must run from 0 to {} "
+                      "without gaps)",
+                      gt.path(), n, max_id));
     }
   }
   // Sparse ground truth: the (t, n) without a row are not annotated.
@@ -1743,8 +1745,8 @@ SynthClip read_clip(const std::string& dir, const VideoFrames& video) {
     if (t < 0 || t >= frames) pts.fail(fmt::format("frame {} outside [0, {})", t, frames));
     if (clip.query_frame[n] >= 0) pts.fail(fmt::format("duplicate row for point {}", n));
     if (!clip.is_annotated(static_cast<int>(t), static_cast<int>(n))) {
-      pts.fail(fmt::format("point {} is queried on frame {}, where gt.csv has no row for it", n,
-                           t));
+      pts.fail(
+          fmt::format("point {} is queried on frame {}, where gt.csv has no row for it", n, t));
     }
     clip.query_frame[n] = static_cast<int>(t);
   }

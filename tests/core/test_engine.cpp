@@ -188,10 +188,8 @@ TEST_SUITE("unit") {
     CHECK(r.status == cotrack::AddPointResult::Status::kTooManyPoints);
     CHECK(r.message.find("max_points") != std::string::npos);
     engine.reset();
-    CHECK(engine.add_point(0, -1.f, 1.f).status ==
-          cotrack::AddPointResult::Status::kOutsideImage);
-    CHECK(engine.add_point(0, 64.f, 1.f).status ==
-          cotrack::AddPointResult::Status::kOutsideImage);
+    CHECK(engine.add_point(0, -1.f, 1.f).status == cotrack::AddPointResult::Status::kOutsideImage);
+    CHECK(engine.add_point(0, 64.f, 1.f).status == cotrack::AddPointResult::Status::kOutsideImage);
     for (int t = 1; t < 30; ++t) {
       engine.push_frame(clip.frame(t), clip.width, clip.height);
       engine.step();
@@ -300,7 +298,8 @@ TEST_SUITE("unit") {
     struct Mode {
       cotrack::EngineMode mode;
       int step;
-    } modes[] = {{cotrack::EngineMode::kExact, 0}, {cotrack::EngineMode::kLowLatency, 1},
+    } modes[] = {{cotrack::EngineMode::kExact, 0},
+                 {cotrack::EngineMode::kLowLatency, 1},
                  {cotrack::EngineMode::kLowLatency, 2}};
     for (const auto& m : modes) {
       for (float max_outside : {0.25f, 0.0f}) {
@@ -319,7 +318,8 @@ TEST_SUITE("unit") {
           const int k = i % 126, t = k < 64 ? k : 126 - k;  // back and forth
           engine.push_frame(clip.frame(t), clip.width, clip.height);
           if (i == 0) {
-            for (int n = 0; n < 9; ++n) engine.add_point(0, 12.f + 20 * (n % 3), 12.f + 20 * (n / 3));
+            for (int n = 0; n < 9; ++n)
+              engine.add_point(0, 12.f + 20 * (n % 3), 12.f + 20 * (n / 3));
           }
           engine.step();
         }
@@ -329,8 +329,9 @@ TEST_SUITE("unit") {
         int beyond = 0, beyond_visible = 0, at_margin = 0;
         for (const auto& [f, row] : got.rows) {
           for (const auto& [id, e] : row) {
-            const bool far = e.x_px < -margin_x - 1e-3f || e.x_px > clip.width - 1 + margin_x + 1e-3f ||
-                             e.y_px < -margin_y - 1e-3f || e.y_px > clip.height - 1 + margin_y + 1e-3f;
+            const bool far =
+                e.x_px < -margin_x - 1e-3f || e.x_px > clip.width - 1 + margin_x + 1e-3f ||
+                e.y_px < -margin_y - 1e-3f || e.y_px > clip.height - 1 + margin_y + 1e-3f;
             beyond += far;
             beyond_visible += far && e.visible;
             const bool edge = std::abs(e.x_px + margin_x) < 1e-3f ||

@@ -71,6 +71,52 @@ TEST_SUITE("train") {
     CHECK(next_a.grad_norm == next_b.grad_norm);
   }
 
+  TEST_CASE("training: a calibrated visibility threshold is stored, kept on resume, and read") {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("cotrack_train_vis_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string ckpt = (dir / "checkpoint.ckpt").string();
+    const std::string model = (dir / "model.cotrack").string();
+    cotrack::Trainer plain(tiny_config());
+    plain.save(ckpt);
+    CHECK(cotrack::Model::load(ckpt).default_visibility_threshold() == doctest::Approx(0.6));
+    cotrack::TrainConfig config = tiny_config();
+    config.visibility_threshold = 0.25;
+    cotrack::Trainer a = cotrack::Trainer::resume(ckpt, config);
+    a.save(ckpt);
+    a.export_model(model);
+    CHECK(cotrack::Model::load(ckpt).default_visibility_threshold() == doctest::Approx(0.25));
+    CHECK(cotrack::Model::load(model).default_visibility_threshold() == doctest::Approx(0.25));
+    // Resumed without a threshold: the checkpoint's stays.
+    cotrack::Trainer b = cotrack::Trainer::resume(ckpt, tiny_config());
+    b.save(ckpt);
+    CHECK(cotrack::Model::load(ckpt).default_visibility_threshold() == doctest::Approx(0.25));
+    cotrack::TrainConfig bad = tiny_config();
+    bad.visibility_threshold = 1.5;
+    CHECK_THROWS_AS(cotrack::Trainer::resume(ckpt, bad), cotrack::UsageError);
+    std::filesystem::remove_all(dir);
+  }
+
+  TEST_CASE("training: photo, long-clip and speed settings are checked") {
+    cotrack::TrainConfig c = tiny_config();
+    c.long_clip_frames = 13;  // not window_len + a multiple of the step
+    CHECK_THROWS_AS(cotrack::Trainer{c}, cotrack::UsageError);
+    c = tiny_config();
+    c.min_speed = 5;
+    c.max_speed = 2;
+    CHECK_THROWS_AS(cotrack::Trainer{c}, cotrack::UsageError);
+    c = tiny_config();
+    c.photos = "/nonexistent/cotrack-photos";
+    CHECK_THROWS_AS(cotrack::Trainer{c}, cotrack::InputError);
+    c = tiny_config();
+    c.long_clip_frames = 20;
+    c.long_fraction = 1.0;
+    c.min_speed = 2;
+    c.max_speed = 12;
+    cotrack::Trainer t(c);
+    CHECK(std::isfinite(t.step().loss));
+  }
+
   TEST_CASE("training: a resolution override is trained at and kept on resume") {
     const auto dir = std::filesystem::temp_directory_path() /
                      ("cotrack_train_res_test_" + std::to_string(::getpid()));
