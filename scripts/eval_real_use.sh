@@ -40,7 +40,7 @@ if compgen -G "$real/*/gt.csv" >/dev/null; then
   run real --clips "${clips[@]}" "$@"
   echo "== real, forward-backward"
   "$cotrack" eval --cycle --engine cotrack --engine lk --clips "${clips[@]}" \
-    --json "$out/real_cycle.json" "$@" 2>&1 | grep -v '^cotrack eval: using' |
+    --json "$out/real_cycle.json" "$@" 2>&1 | grep -v -e 'clip [0-9]*/' -e '^cotrack eval: using' |
     tee "$out/real_cycle.txt"
 else
   echo "eval_real_use: no clips in $real (scripts/fetch_real_video.sh): real set skipped" >&2

@@ -110,3 +110,64 @@ TEST_SUITE("train") {
     }
   }
 }
+
+TEST_SUITE("slow") {
+  TEST_CASE("shipped model: a 10000-frame 640x480 stream stays within the margin in every mode") {
+    // A 300-frame stream from the generator (objects, occlusions, points leaving the picture)
+    // played back and forth, so the stream is endless in effect.
+    cotrack::SynthParams p;
+    p.width = 640;
+    p.height = 480;
+    p.frames = 300;
+    p.num_points = 16;
+    const cotrack::SynthClip clip = cotrack::generate_clip(p, 777);
+    const cotrack::Model model = cotrack::Model::load(COTRACK_DEFAULT_MODEL);
+    struct Mode {
+      cotrack::EngineMode mode;
+      int step, iters;
+    } modes[] = {{cotrack::EngineMode::kLowLatency, 2, 2}, {cotrack::EngineMode::kExact, 0, 0}};
+    for (const auto& m : modes) {
+      CAPTURE(static_cast<int>(m.mode));
+      cotrack::EngineConfig ec;
+      ec.mode = m.mode;
+      ec.step = m.step;
+      ec.iters = m.iters;
+      cotrack::OnlineEngine engine(model, ec);
+      const float margin_x = ec.max_outside * p.width, margin_y = ec.max_outside * p.height;
+      int64_t rows = 0, beyond = 0, outside = 0;
+      float worst = 0;
+      engine.set_sink([&](const cotrack::FrameEstimates& fe) {
+        for (const auto& e : fe.points) {
+          ++rows;
+          const float dx = std::max(-e.x_px, e.x_px - (p.width - 1));
+          const float dy = std::max(-e.y_px, e.y_px - (p.height - 1));
+          outside += dx > 0 || dy > 0;
+          beyond += dx > margin_x + 0.5f || dy > margin_y + 0.5f || !std::isfinite(e.x_px) ||
+                    !std::isfinite(e.y_px);
+          worst = std::max({worst, dx, dy});
+        }
+      });
+      constexpr int kFrames = 10000;
+      for (int i = 0; i < kFrames; ++i) {
+        const int period = 2 * clip.frames - 2, k = i % period;
+        const int t = k < clip.frames ? k : period - k;
+        engine.push_frame(clip.frame(t), clip.width, clip.height);
+        if (i == 0) {
+          for (int n = 0; n < clip.num_points; ++n) {
+            if (clip.query_frame[n] != 0) continue;
+            engine.add_point(0, clip.x(0, n), clip.y(0, n));
+          }
+          for (int n = 0; n < 8; ++n) engine.add_point(0, 40.f + 80 * n, 60.f + 50 * n);
+        }
+        if (i % 2500 == 1250) engine.add_point(i, 320.f, 240.f);  // points added mid-stream
+        engine.step();
+      }
+      engine.flush();
+      MESSAGE("mode " << static_cast<int>(m.mode) << ": " << rows << " estimates, " << outside
+                      << " outside the picture, worst " << worst << " px outside (margin "
+                      << margin_x << " x " << margin_y << ")");
+      CHECK(rows >= 10000 * 8);
+      CHECK(beyond == 0);
+    }
+  }
+}
