@@ -42,6 +42,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-speed", c.max_speed,
                  "fastest per-clip motion bound (drawn log-uniformly between the two)")
       ->capture_default_str();
+  app.add_option("--precision", c.precision,
+                 "fp32, or bf16: the forward pass in bf16 under autocast (weights and optimiser "
+                 "state stay fp32)")
+      ->capture_default_str();
   app.add_option("--points", c.points, "tracks per clip")->capture_default_str();
   app.add_option("--iters", c.iters, "refinement iterations")->capture_default_str();
   app.add_option("--lr", c.lr, "peak learning rate")->capture_default_str();

@@ -123,8 +123,7 @@ at::Tensor linear(const LinearWeights& w, const at::Tensor& x) {
 at::Tensor posenc(const at::Tensor& x, int degrees) {
   std::vector<float> scale_values;
   for (int i = 0; i < degrees; ++i) scale_values.push_back(static_cast<float>(1 << i));
-  at::Tensor scales =
-      at::tensor(scale_values, x.options().dtype(at::kFloat)).to(x.scalar_type());
+  at::Tensor scales = at::tensor(scale_values, x.options().dtype(at::kFloat)).to(x.scalar_type());
   auto shape = x.sizes().vec();
   shape.back() = -1;
   at::Tensor xb = (x.unsqueeze(-2) * scales.unsqueeze(1)).reshape(shape);
@@ -171,7 +170,9 @@ at::Tensor bilinear_sampler(const at::Tensor& input, const at::Tensor& coords_in
   for (auto it = sizes.rbegin(); it != sizes.rend(); ++it) {
     factors.push_back(static_cast<float>(2.0 / std::max<double>(static_cast<double>(*it) - 1, 1)));
   }
-  coords = coords * at::tensor(factors, coords.options());
+  // Built in fp32 (at::tensor has no bf16 constructor), then in the coordinates' dtype.
+  coords =
+      coords * at::tensor(factors, coords.options().dtype(at::kFloat)).to(coords.scalar_type());
   coords -= 1;
   return at::grid_sampler(input, coords, /*interpolation_mode=*/0, /*padding_mode=*/1,
                           /*align_corners=*/true);
@@ -237,8 +238,7 @@ std::vector<std::pair<std::string, Shape>> expected_parameters(const ModelConfig
   return out;
 }
 
-Network::Network(ModelConfig config,
-                 const std::vector<std::pair<std::string, at::Tensor>>& tensors)
+Network::Network(ModelConfig config, const std::vector<std::pair<std::string, at::Tensor>>& tensors)
     : config_(std::move(config)), named_(tensors) {
   const TensorTable t(tensors);
   encoder_.conv1 = t.conv("fnet.conv1", 2, 3);
@@ -317,8 +317,9 @@ at::Tensor Network::encode(const at::Tensor& x_in) const {
 
 at::Tensor Network::l2_normalize(const at::Tensor& fmaps) {
   at::Tensor f = fmaps.permute({0, 2, 3, 1});
-  f = f / at::sqrt(at::maximum(at::sum(at::square(f), {-1}, /*keepdim=*/true),
-                               at::tensor(1e-12, f.options())));
+  f = f /
+      at::sqrt(at::maximum(at::sum(at::square(f), {-1}, /*keepdim=*/true),
+                           at::tensor(1e-12, f.options().dtype(at::kFloat)).to(f.scalar_type())));
   return f.permute({0, 3, 1, 2});
 }
 
@@ -389,17 +390,19 @@ at::Tensor Network::correlation_volume(const at::Tensor& fmaps_level, const at::
   // Patch index (a, b): a along x, b along y, matching the x-major sample order (h = x offset).
   at::Tensor px = at::clamp(base_l.select(-1, 0).unsqueeze(-1) + offs, 0, w - 1);  // [B,N,S,P]
   at::Tensor py = at::clamp(base_l.select(-1, 1).unsqueeze(-1) + offs, 0, h - 1);
-  at::Tensor frame = (at::arange(B, long_opts).view({B, 1, 1}) * S +
-                      at::arange(S, long_opts).view({1, 1, S})) * (h * w);  // [B, 1, S]
+  at::Tensor frame =
+      (at::arange(B, long_opts).view({B, 1, 1}) * S + at::arange(S, long_opts).view({1, 1, S})) *
+      (h * w);  // [B, 1, S]
   at::Tensor idx = frame.unsqueeze(-1).unsqueeze(-1) + py.unsqueeze(-2) * w + px.unsqueeze(-1);
   // [B, N, S, P(a), P(b)] -> gathered patch features [B*N, S*P*P, C].
   at::Tensor patch = rows.index_select(0, idx.reshape({-1})).view({B * N, S * P * P, C});
   at::Tensor sup = support.reshape({B * N, R * R, C}).transpose(1, 2);  // [B*N, C, R*R]
-  at::Tensor g = at::bmm(patch, sup).view({B, N, S, P, P, R * R});
+  // In the coordinates' dtype (fp32 also when autocast ran the product in bf16).
+  at::Tensor g = at::bmm(patch, sup).to(frac.scalar_type()).view({B, N, S, P, P, R * R});
   // Bilinear mix: along x (a) first, then along y (b).
   at::Tensor fx = frac.select(-1, 0).view({B, N, S, 1, 1, 1});
   at::Tensor fy = frac.select(-1, 1).view({B, N, S, 1, 1, 1});
-  at::Tensor gx = at::lerp(g.narrow(3, 0, R), g.narrow(3, 1, R), fx);   // [B,N,S,R,P,R*R]
+  at::Tensor gx = at::lerp(g.narrow(3, 0, R), g.narrow(3, 1, R), fx);     // [B,N,S,R,P,R*R]
   at::Tensor out = at::lerp(gx.narrow(4, 0, R), gx.narrow(4, 1, R), fy);  // [B,N,S,R,R,R*R]
   return out.reshape({B, N, S, R * R * R * R});
 }
@@ -426,8 +429,8 @@ at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const 
   // broadcast multiply-and-sum than as a batched matmul, which without MKL runs one small GEMM
   // per batch entry (320 of 8x24x8 for 64 tracks: 0.95 -> 0.37 ms per block on 2 threads).
   // Same sums, in a different order.
-  at::Tensor sim = broadcast ? (q.unsqueeze(-2) * k.unsqueeze(-3)).sum(-1)
-                             : at::matmul(q, k.transpose(-2, -1));
+  at::Tensor sim =
+      broadcast ? (q.unsqueeze(-2) * k.unsqueeze(-3)).sum(-1) : at::matmul(q, k.transpose(-2, -1));
   at::Tensor attn = (sim * scale).softmax(-1);
   return broadcast ? (attn.unsqueeze(-1) * v.unsqueeze(-3)).sum(-2) : at::matmul(attn, v);
 }
@@ -438,8 +441,8 @@ at::Tensor Network::block(const BlockWeights& w, const at::Tensor& x,
   auto norm = [C](const at::Tensor& t) { return at::layer_norm(t, {C}, {}, {}, 1e-6, true); };
   at::Tensor y = norm(x);
   if (context) {
-    at::Tensor ctx = at::layer_norm(*context, {C}, w.norm_context_weight, w.norm_context_bias,
-                                    1e-5, true);
+    at::Tensor ctx =
+        at::layer_norm(*context, {C}, w.norm_context_weight, w.norm_context_bias, 1e-5, true);
     y = x + attention(w.attn, y, ctx);
   } else {
     y = x + attention(w.attn, y, y);
@@ -495,10 +498,11 @@ WindowOutput Network::forward_window(const std::vector<at::Tensor>& pyramid, at:
   const int64_t N = coords.size(2);
   const int R = config_.corr_window();
   const int64_t C = config_.latent_dim;
-  const at::Tensor scale = at::tensor(
-      {static_cast<float>(config_.model_width) / static_cast<float>(config_.stride),
-       static_cast<float>(config_.model_height) / static_cast<float>(config_.stride)},
-      coords.options());
+  const at::Tensor scale =
+      at::tensor({static_cast<float>(config_.model_width) / static_cast<float>(config_.stride),
+                  static_cast<float>(config_.model_height) / static_cast<float>(config_.stride)},
+                 coords.options().dtype(at::kFloat))
+          .to(coords.scalar_type());
   at::Tensor time_emb = time_emb_;
   if (S != time_emb_.size(1)) {
     time_emb = at::upsample_linear1d(time_emb_.permute({0, 2, 1}), {S}, /*align_corners=*/false,

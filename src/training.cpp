@@ -1,7 +1,9 @@
 #include "cotrack/training.hpp"
 
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 #include <fmt/format.h>
+#include <torch/version.h>
 
 #include <chrono>
 #include <cmath>
@@ -26,6 +28,39 @@ constexpr const char* kModelPrefix = "model.";
 constexpr const char* kMomentPrefix = "adam_m.";
 constexpr const char* kVariancePrefix = "adam_v.";
 constexpr double kAdamBeta1 = 0.9, kAdamBeta2 = 0.999, kAdamEps = 1e-8;
+
+// Autocast to bf16 on `device` for the lifetime of the scope (the previous state comes back).
+class Bf16Autocast {
+ public:
+  Bf16Autocast(bool on, at::DeviceType device) : on_(on), device_(device) {
+    if (on_) set(true);
+  }
+  ~Bf16Autocast() {
+    if (!on_) return;
+    set(false);
+    at::autocast::clear_cache();
+  }
+  Bf16Autocast(const Bf16Autocast&) = delete;
+  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+ private:
+  void set(bool enabled) const {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_dtype(device_, at::kBFloat16);
+    at::autocast::set_autocast_enabled(device_, enabled);
+#else
+    if (device_ == at::kCPU) {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(enabled);
+    } else {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(enabled);
+    }
+#endif
+  }
+  bool on_;
+  at::DeviceType device_;
+};
 
 volatile std::sig_atomic_t g_stop_requested = 0;
 void on_signal(int) { g_stop_requested = 1; }
@@ -202,6 +237,9 @@ struct Trainer::Impl {
       throw UsageError("long_fraction and photo_fraction must be in [0, 1]");
     }
     if (tc.prefetch < 1 || tc.prefetch > 64) throw UsageError("prefetch must be in [1, 64]");
+    if (tc.precision != "fp32" && tc.precision != "bf16") {
+      throw UsageError(fmt::format("precision '{}': expected fp32 or bf16", tc.precision));
+    }
     if (!(tc.min_speed > 0 && tc.max_speed >= tc.min_speed && tc.max_speed <= 64)) {
       throw UsageError(
           fmt::format("speeds must satisfy 0 < min_speed <= max_speed <= 64 (got "
@@ -385,7 +423,11 @@ TrainStepStats Trainer::step() {
   for (auto& [name, p] : s.params) {
     if (p.grad().defined()) p.mutable_grad() = at::Tensor();
   }
-  LossTerms lt = s.loss_on(c);
+  LossTerms lt;
+  {
+    const Bf16Autocast autocast(s.tc.precision == "bf16", s.device.type());
+    lt = s.loss_on(c);
+  }
   lt.total.backward();
   // Global gradient norm clipping, then AdamW with decoupled weight decay.
   double sq = 0;

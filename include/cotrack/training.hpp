@@ -33,6 +33,9 @@ struct TrainConfig {
   std::string photos;
   double photo_fraction = 0.75;  // in [0, 1]
   int prefetch = 2;              // clips generated ahead of time in background threads
+  // "fp32", or "bf16": the forward pass under autocast (bf16 matrix work, fp32 weights, AdamW
+  // state and loss), on CPUs with bf16 instructions and on CUDA.
+  std::string precision = "fp32";
   // Bound on every layer's motion per frame, in pixels of a 256-wide frame, drawn per clip
   // log-uniformly in [min_speed, max_speed]: live cameras pan and shake faster than the 4 px a
   // frame of the procedural benchmark.

@@ -97,6 +97,30 @@ TEST_SUITE("train") {
     std::filesystem::remove_all(dir);
   }
 
+  TEST_CASE("training: a bf16 step matches the fp32 step's loss and keeps fp32 weights") {
+    cotrack::Trainer fp32(tiny_config());
+    cotrack::TrainConfig config = tiny_config();
+    config.precision = "bf16";
+    cotrack::Trainer bf16(config);
+    const auto a = fp32.evaluate(0);
+    const auto first = bf16.step();  // the same clip (step 0) under autocast
+    MESSAGE("loss fp32 " << a.loss << ", bf16 " << first.loss);
+    CHECK(std::isfinite(first.loss));
+    CHECK(first.loss == doctest::Approx(a.loss).epsilon(0.05));
+    CHECK(first.error_px == doctest::Approx(a.error_px).epsilon(0.05));
+    const auto second = bf16.step();
+    CHECK(std::isfinite(second.loss));
+    const std::string dir = (std::filesystem::temp_directory_path() /
+                             ("cotrack_train_bf16_test_" + std::to_string(::getpid())))
+                                .string();
+    std::filesystem::create_directories(dir);
+    bf16.export_model(dir + "/model.cotrack");
+    CHECK(cotrack::inspect_model(dir + "/model.cotrack").dtype == "float32");
+    std::filesystem::remove_all(dir);
+    config.precision = "fp16";
+    CHECK_THROWS_AS(cotrack::Trainer{config}, cotrack::UsageError);
+  }
+
   TEST_CASE("training: photo, long-clip and speed settings are checked") {
     cotrack::TrainConfig c = tiny_config();
     c.long_clip_frames = 13;  // not window_len + a multiple of the step
