@@ -55,5 +55,24 @@ expect "--cycle-grid needs --cycle" 2 $? "requires --cycle"
 "$cotrack" eval --cycle --cycle-grid 0 --synthetic 1 >"$tmp/out" 2>&1
 expect "--cycle-grid range" 2 $? "not in range"
 
+# Photo-textured clips: a folder of images (PPM here), and one clear line for a bad folder.
+mkdir -p "$tmp/photos"
+cp "$tmp/clip/frames/000000.ppm" "$tmp/photos/a.ppm"
+cp "$tmp/clip/frames/000003.ppm" "$tmp/photos/b.ppm"
+"$cotrack" synth --seed 3 --out "$tmp/photo_clip" --frames 6 --width 80 --height 60 --points 5 \
+  --photos "$tmp/photos" >"$tmp/out" 2>&1
+expect "synth --photos" 0 $? "^wrote"
+cmp -s "$tmp/photo_clip/frames/000000.ppm" "$tmp/clip/frames/000000.ppm" &&
+  fail "synth --photos: frames differ from a procedural clip"
+"$cotrack" eval --synthetic 2 --frames 10 --width 80 --height 60 --photos "$tmp/photos" \
+  --engine static --by-horizon >"$tmp/out" 2>&1
+expect "eval --synthetic --photos --frames --width --height" 0 $? "^static "
+"$cotrack" synth --seed 3 --out "$tmp/x" --photos "$tmp/nowhere" >"$tmp/out" 2>&1
+expect "synth --photos on a missing folder" 4 $? "is not a folder"
+[ "$(wc -l <"$tmp/out")" -eq 1 ] || fail "synth --photos on a missing folder: one line"
+: >"$tmp/photos/broken.jpg"
+"$cotrack" eval --synthetic 1 --photos "$tmp/photos" --engine static >"$tmp/out" 2>&1
+expect "eval --photos with an undecodable file" 4 $? "cannot decode .*broken.jpg"
+
 echo "$passes passed, $failures failed"
 [ "$failures" -eq 0 ]
