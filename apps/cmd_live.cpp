@@ -224,6 +224,10 @@ HudStats hud_for(const LiveView& view, const std::string& mode_label, int64_t no
   return hud;
 }
 
+constexpr const char* kKeyHint =
+    "click: add a point | right-click: remove the nearest | h: show the keys on screen | "
+    "space/p: pause | g: grid | c: clear | s: screenshot | q/Esc: quit";
+
 // The window's input: clicks and keys become commands for the engine thread, or change the
 // drawing. Returns a quit reason, or "" to go on.
 std::string handle_ui_event(const UiEvent& e, const LiveView& shown, const LiveOptions& o,
@@ -294,6 +298,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   if (!o.points_path.empty()) initial_points = read_points_csv(o.points_path);
 
   const bool window = !o.no_window && PreviewWindow::display_available();
+  if (window) fmt::print(stderr, "cotrack live: {}\n", kKeyHint);
   if (!o.no_window && !window) {
     fmt::print(stderr, "cotrack live: no display (DISPLAY is not set): running headless{}\n",
                o.out_video.empty() && o.out_tracks.empty()
@@ -518,6 +523,7 @@ Command add_live(CLI::App& app) {
                              "Track points live from a camera, RTSP stream or file "
                              "(click to add points)");
   CLI::App* s = c.sub;
+  s->footer(fmt::format("In the window: {}.", kKeyHint));
   s->add_option("--config", o->config, "TOML file of settings (keys = these long options)");
   s->add_option("--source", o->source.spec,
                 "test, webcam[:DEVICE], rtsp://..., a file or URI, or gst:PIPELINE")
