@@ -665,6 +665,16 @@ std::vector<std::uint8_t> to_rgba(const FloatImage& img, const std::vector<std::
   return out;
 }
 
+// A layer whose texture is `img`: an object under `alpha`, or a periodic background without.
+SynthLayer texture_layer(const FloatImage& img, const std::vector<std::uint8_t>* alpha) {
+  SynthLayer layer;
+  layer.tex_width = img.w;
+  layer.tex_height = img.h;
+  layer.periodic = alpha == nullptr;
+  layer.rgba = to_rgba(img, alpha);
+  return layer;
+}
+
 // The periodic background texture: colour gradients, multi-octave value noise and many patches.
 SynthLayer make_background_texture(int width, int height, Rng& rng) {
   int size = 64;
@@ -680,12 +690,7 @@ SynthLayer make_background_texture(int width, int height, Rng& rng) {
   const double max_r = std::max(6.0, size / 12.0);
   for (int i = 0; i < patches; ++i) draw_random_patch(img, true, 2.5, max_r, rng);
   add_value_noise(img, 2, 12.0f, true, rng);
-  SynthLayer layer;
-  layer.tex_width = size;
-  layer.tex_height = size;
-  layer.periodic = true;
-  layer.rgba = to_rgba(img, nullptr);
-  return layer;
+  return texture_layer(img, nullptr);
 }
 
 enum class MaskKind { kRectangle, kEllipse, kPolygon, kCount };
@@ -816,12 +821,7 @@ SynthLayer make_object_texture(int tw, int th, Rng& rng) {
   add_value_noise(img, 8, 14.0f, false, rng);
   add_value_noise(img, 4, 12.0f, false, rng);
   const std::vector<std::uint8_t> alpha = make_mask(tw, th, rng);
-  SynthLayer layer;
-  layer.tex_width = tw;
-  layer.tex_height = th;
-  layer.periodic = false;
-  layer.rgba = to_rgba(img, &alpha);
-  return layer;
+  return texture_layer(img, &alpha);
 }
 
 // ---- photographic textures ----------------------------------------------------------------------
@@ -905,12 +905,7 @@ SynthLayer make_photo_background(int width, int height, const PhotoBank& photos,
       for (int c = 0; c < 3; ++c) dst[c] = src[c];
     }
   }
-  SynthLayer layer;
-  layer.tex_width = size;
-  layer.tex_height = size;
-  layer.periodic = true;
-  layer.rgba = to_rgba(img, nullptr);
-  return layer;
+  return texture_layer(img, nullptr);
 }
 
 // An object cut from a photo: a random box of the photo at a random zoom, under a random shape.
@@ -928,12 +923,7 @@ SynthLayer make_photo_object(int tw, int th, const PhotoBank& photos, Rng& rng) 
   FloatImage img = photo_crop(photo, x0, y0, box_w, box_h, tw, th, rng.chance(0.5));
   jitter_colour(img, rng);
   const std::vector<std::uint8_t> alpha = make_mask(tw, th, rng);
-  SynthLayer layer;
-  layer.tex_width = tw;
-  layer.tex_height = th;
-  layer.periodic = false;
-  layer.rgba = to_rgba(img, &alpha);
-  return layer;
+  return texture_layer(img, &alpha);
 }
 
 // ---- motion -----------------------------------------------------------------------------------
