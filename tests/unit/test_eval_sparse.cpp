@@ -10,6 +10,8 @@
 
 #include <doctest/doctest.h>
 
+#include "clip_files.hpp"
+
 #include "cotrack/error.hpp"
 #include "cotrack/evaluation.hpp"
 #include "cotrack/metrics.hpp"
@@ -22,33 +24,11 @@ using cotrack::QueryMode;
 using cotrack::SynthClip;
 
 std::string unique_temp_dir(const char* tag) {
-  const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-  return (fs::temp_directory_path() /
-          ("cotrack_test_eval_" + std::string(tag) + "_" + std::to_string(ticks)))
-      .string();
+  return cotrack::test::unique_temp_dir("cotrack_test_eval_", tag);
 }
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-void write_lines(const std::string& path, const std::vector<std::string>& lines) {
-  std::ofstream out(path, std::ios::trunc);
-  for (const std::string& line : lines) out << line << '\n';
-}
-
-// The message of the InputError that read_clip(dir) throws ("" if none).
-std::string read_clip_error(const std::string& dir) {
-  try {
-    cotrack::read_clip(dir);
-  } catch (const cotrack::InputError& e) {
-    return e.what();
-  }
-  return "";
-}
+using cotrack::test::read_clip_error;
+using cotrack::test::read_lines;
+using cotrack::test::write_lines;
 
 // point_id and frame of a gt.csv row.
 std::pair<int, int> row_key(const std::string& line) {

@@ -12,6 +12,8 @@
 
 #include <doctest/doctest.h>
 
+#include "clip_files.hpp"
+
 #include "cotrack/error.hpp"
 #include "cotrack/synth.hpp"
 
@@ -91,34 +93,11 @@ ColourStats colour_consistency(const SynthClip& clip, float dx, float dy, Use us
 }
 
 std::string unique_temp_dir(const char* tag) {
-  const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-  return (fs::temp_directory_path() /
-          ("cotrack_test_synth_" + std::string(tag) + "_" + std::to_string(ticks)))
-      .string();
+  return cotrack::test::unique_temp_dir("cotrack_test_synth_", tag);
 }
-
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-void write_lines(const std::string& path, const std::vector<std::string>& lines) {
-  std::ofstream out(path, std::ios::trunc);
-  for (const std::string& line : lines) out << line << '\n';
-}
-
-// The message of the InputError that read_clip(dir) throws ("" if none).
-std::string read_clip_error(const std::string& dir) {
-  try {
-    cotrack::read_clip(dir);
-  } catch (const cotrack::InputError& e) {
-    CHECK(e.code() == cotrack::ExitCode::kInput);
-    return e.what();
-  }
-  return "";
-}
+using cotrack::test::read_clip_error;
+using cotrack::test::read_lines;
+using cotrack::test::write_lines;
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
