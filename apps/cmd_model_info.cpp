@@ -22,6 +22,7 @@ Command add_model_info(CLI::App& app) {
     fmt::print("parameters:   {} ({} stored elements)\n", info.parameter_count,
                info.stored_elements);
     fmt::print("dtype:        {}\n", info.dtype);
+    fmt::print("license:      {}\n", info.license);
     for (const auto& [key, value] : info.metadata) fmt::print("{:<13} {}\n", key + ":", value);
     return 0;
   };

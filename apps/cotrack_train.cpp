@@ -66,6 +66,10 @@ int main(int argc, char** argv) {
   app.add_option("--device", c.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--log-every", c.log_every, "progress line every N steps")->capture_default_str();
   app.add_option("--save-every", c.save_every, "checkpoint every N steps")->capture_default_str();
+  app.add_option("--keep-every", c.keep_every,
+                 "also keep the model of every Nth step as OUT/model-step-N.cotrack (0: never)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--max-minutes", c.max_minutes, "stop (after saving) after this wall time")
       ->capture_default_str();
   app.add_option("--visibility-threshold", c.visibility_threshold,

@@ -1,4 +1,4 @@
-// Fuzzes the checkpoint reader (src/checkpoint.cpp): the zip index, LibTorch's zip reader behind
+// Fuzzes the checkpoint reader (src/model/checkpoint/): the zip index, LibTorch's zip reader behind
 // it and the whitelisting pickle interpreter. See checkpoint_framing.hpp for the two input modes.
 // ModelError is the documented refusal; anything else (another exception, a sanitizer report, a
 // hang, an allocation beyond -rss_limit_mb) is a finding. Accepted files must keep the
@@ -9,10 +9,10 @@
 #include <cstdint>
 #include <string>
 
-#include "checkpoint.hpp"
 #include "checkpoint_framing.hpp"
 #include "cotrack/error.hpp"
 #include "fuzz_common.hpp"
+#include "model/checkpoint/checkpoint.hpp"
 
 namespace {
 

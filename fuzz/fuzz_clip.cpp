@@ -1,4 +1,4 @@
-// Fuzzes cotrack::read_clip (src/base/synth.cpp) on a clip directory. At start-up a valid tiny
+// Fuzzes cotrack::read_clip (src/data/clip_io.cpp) on a clip directory. At start-up a valid tiny
 // clip (8x8, 3 frames, 4 points; clip_framing.hpp) is written with write_clip. Framing: byte 0
 // picks the file that the rest of the input replaces (gt.csv, points.csv, frames/000000.ppm,
 // frames/000002.ppm); the file is restored after each run. InputError is the documented

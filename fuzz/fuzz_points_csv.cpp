@@ -1,4 +1,4 @@
-// Fuzzes cotrack::read_points_csv (src/base/track_io.cpp): the input is the whole points.csv.
+// Fuzzes cotrack::read_points_csv (src/data/track_io.cpp): the input is the whole points.csv.
 // InputError is the documented refusal; anything else (another exception, a sanitizer report,
 // a hang, a huge allocation) is a finding.
 #include <cstddef>

@@ -1,4 +1,4 @@
-// Fuzzes cotrack::read_tracks_csv (src/base/track_io.cpp). Framing: byte 0 is the frame count
+// Fuzzes cotrack::read_tracks_csv (src/data/track_io.cpp). Framing: byte 0 is the frame count
 // (0..15), byte 1 the point count (0..15) with ids 0..N-1 (byte 1 >= 128: ids 7, 14, 21, ...,
 // so ids and columns differ); the rest is tracks.csv. InputError is the documented refusal;
 // anything else is a finding.

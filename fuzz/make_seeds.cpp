@@ -19,11 +19,11 @@
 #include <string>
 #include <vector>
 
-#include "checkpoint.hpp"
 #include "checkpoint_framing.hpp"
 #include "clip_framing.hpp"
 #include "cotrack/synth.hpp"
 #include "fuzz_common.hpp"
+#include "model/checkpoint/checkpoint.hpp"
 
 namespace fs = std::filesystem;
 

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "cotrack/engine.hpp"
+#include "cotrack/tracker.hpp"
 #include "frame_ring.hpp"
 
 namespace cotrack {

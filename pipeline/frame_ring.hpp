@@ -2,7 +2,7 @@
 // that travel through two Boost.Lockfree single-producer single-consumer queues (filled slots to
 // the consumer, free slots back to the producer). No OpenCV or GStreamer types.
 //
-// Drop policy (written down here and in README.md, "Live app"):
+// Drop policy (written down here and in docs/architecture.md, "Drop policy"):
 //   kThin (default)  The producer admits every k-th received frame and drops the k - 1 between
 //                    them ("thinned"), so the frames the engine sees stay evenly spaced, as a
 //                    CoTracker window assumes. k starts at 1 and is set by the consumer: it rises

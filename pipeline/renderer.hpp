@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "cotrack/engine.hpp"
+#include "cotrack/tracker.hpp"
 
 namespace cotrack {
 

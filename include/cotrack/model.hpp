@@ -23,6 +23,9 @@ struct ModelInfo {
   int64_t stored_elements = 0;   // every stored element, buffers included
   std::string dtype;             // "float32" or e.g. "float16 (converted to float32)"
   std::vector<std::pair<std::string, std::string>> metadata;  // non-architecture entries
+  // The weights' licence: the file's "license" entry (cotrack's own models: Apache-2.0), the
+  // official CoTracker3 licence for an official state dict, else "not stated in the file".
+  std::string license;
 };
 
 class Model {

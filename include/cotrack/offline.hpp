@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "cotrack/engine.hpp"
+#include "cotrack/tracker.hpp"
 #include "cotrack/video.hpp"
 
 namespace cotrack {

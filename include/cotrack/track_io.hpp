@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "cotrack/engine.hpp"
+#include "cotrack/tracker.hpp"
 #include "cotrack/video.hpp"
 
 namespace cotrack {

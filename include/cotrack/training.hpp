@@ -58,6 +58,7 @@ struct TrainConfig {
   std::string device = "auto";
   int log_every = 10;
   int save_every = 100;
+  int keep_every = 0;  // also keep out_dir/model-step-N.cotrack every N steps (0: never), for curves
   double max_minutes = 0;  // stop (after saving) when this wall time is reached; 0 = no limit
   // Learning-rate schedule by wall time: the schedule's position moves from the resumed step to
   // `steps` over max_minutes, however many steps fit, so a time-boxed run (a GPU lease) ends its

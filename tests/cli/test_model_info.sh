@@ -25,6 +25,7 @@ if [ -f "$fixtures/cotracker3/random_online.pth" ]; then
   expect "official checkpoint" 0 $? "tensors: +188"
   grep -q "official CoTracker3" "$tmp/out" || fail "official: format line"
   grep -qE "parameters: +25385700 " "$tmp/out" || fail "official: parameter count"
+  grep -qE "^license: +CC-BY-NC-4.0" "$tmp/out" || fail "official: licence line"
   # A truncated copy: one line, exit 3.
   head -c 1000000 "$fixtures/cotracker3/random_online.pth" >"$tmp/truncated.pth"
   "$cotrack" model-info "$tmp/truncated.pth" >"$tmp/out" 2>&1
@@ -35,6 +36,11 @@ elif [ "${CI:-}" = "true" ]; then
 else
   echo "skip official checkpoint: fixtures not found at $fixtures"
 fi
+
+# The shipped model names its licence (packagers read it here).
+shipped="$(dirname "$0")/../../models/training/cotrack-small-v1.ckpt"
+"$cotrack" model-info "$shipped" >"$tmp/out" 2>&1
+expect "shipped model" 0 $? "^license: +Apache-2.0$"
 
 head -c 4096 /dev/urandom >"$tmp/junk.pth"
 "$cotrack" model-info "$tmp/junk.pth" >"$tmp/out" 2>&1

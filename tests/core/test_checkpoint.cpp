@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <limits>
 
-#include "checkpoint.hpp"
+#include "model/checkpoint/checkpoint.hpp"
 #include "cotrack/error.hpp"
 #include "test_common.hpp"
 

@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <map>
 
-#include "checkpoint.hpp"
+#include "model/checkpoint/checkpoint.hpp"
 #include "cotrack/error.hpp"
 #include "cotrack/model.hpp"
-#include "network.hpp"
+#include "model/network.hpp"
 
 namespace {
 

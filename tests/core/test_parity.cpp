@@ -8,8 +8,8 @@
 #include <memory>
 
 #include "cotrack/model.hpp"
-#include "network.hpp"
-#include "online_window.hpp"
+#include "model/network.hpp"
+#include "engine/reference/online_window.hpp"
 
 using cotrack::test::get;
 using cotrack::test::max_abs_diff;

@@ -6,7 +6,7 @@
 
 #include "cotrack/model.hpp"
 #include "cotrack/track.hpp"
-#include "predictor.hpp"
+#include "model/preprocess.hpp"
 
 using cotrack::test::get;
 using cotrack::test::max_abs_diff;

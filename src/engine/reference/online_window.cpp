@@ -1,4 +1,4 @@
-#include "online_window.hpp"
+#include "engine/reference/online_window.hpp"
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>

@@ -1,6 +1,8 @@
 // Reading and writing `torch.save` zip checkpoints without running Python pickles.
 //
-// Internal header (includes ATen): the pipeline and apps use cotrack/model.hpp instead.
+// Internal header (includes ATen): the pipeline and apps use cotrack/model.hpp instead. The parts,
+// next to this file: zip.cpp (the record index), unpickler.cpp (the restricted unpickler),
+// reader.cpp and writer.cpp; common.hpp, zip.hpp and unpickler.hpp declare what they share.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -32,10 +34,11 @@ struct Checkpoint {
   std::string state_dict_key;
 };
 
-// Reads a torch.save zip archive holding a state dict: an OrderedDict or dict of tensors, optionally
-// under a "model" or "state_dict" key, optionally with "module." prefixes. A whitelisting pickle
-// interpreter builds only dicts, lists, tuples, strings, numbers and tensors; any other global is
-// rejected by name. Throws cotrack::ModelError whose message names the file and the problem.
+// Reads a torch.save zip archive holding a state dict: an OrderedDict or dict of tensors,
+// optionally under a "model" or "state_dict" key, optionally with "module." prefixes. A
+// whitelisting pickle interpreter builds only dicts, lists, tuples, strings, numbers and tensors;
+// any other global is rejected by name. Throws cotrack::ModelError whose message names the file
+// and the problem.
 Checkpoint read_checkpoint(const std::string& path);
 // Same, from bytes in memory; `name` is used in error messages.
 Checkpoint read_checkpoint_bytes(const std::string& bytes, const std::string& name);

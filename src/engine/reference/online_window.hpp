@@ -8,11 +8,15 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <utility>
 #include <vector>
 
-#include "network.hpp"
+#include "model/network.hpp"
 
 namespace cotrack {
+
+// The official README feeding loop: [ind, min(ind + window, T)) for ind = 0, step, ... < T - step.
+std::vector<std::pair<int64_t, int64_t>> official_chunks(int64_t frames, int window, int step);
 
 // Per-window tensors for parity tests and diagnostics (batch dimension dropped).
 struct WindowRecord {

@@ -35,7 +35,7 @@
 #include <memory>
 #include <string>
 
-#include "cotrack/engine.hpp"
+#include "cotrack/tracker.hpp"
 
 namespace cotrack {
 

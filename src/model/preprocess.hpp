@@ -1,10 +1,7 @@
-// Pieces of the official online predictor, shared by track_video and the tests (internal).
+// Input preparation shared by the engine, the reference predictor and the tests (internal, ATen).
 #pragma once
 
 #include <ATen/core/Tensor.h>
-
-#include <utility>
-#include <vector>
 
 #include "cotrack/model_config.hpp"
 
@@ -17,7 +14,5 @@ at::Tensor scale_queries_to_model(const at::Tensor& queries, int video_h, int vi
                                   const ModelConfig& cfg);
 // Bilinear (align_corners) resize of [T, 3, H, W] float frames to the model resolution.
 at::Tensor resize_to_model(const at::Tensor& frames, const ModelConfig& cfg);
-// The README feeding loop: [ind, min(ind + window, T)) for ind = 0, step, ... < T - step.
-std::vector<std::pair<int64_t, int64_t>> official_chunks(int64_t frames, int window, int step);
 
 }  // namespace cotrack

@@ -10,9 +10,9 @@
 #include <map>
 #include <set>
 
-#include "checkpoint.hpp"
+#include "model/checkpoint/checkpoint.hpp"
 #include "cotrack/error.hpp"
-#include "network.hpp"
+#include "model/network.hpp"
 
 namespace cotrack {
 namespace {
@@ -65,6 +65,8 @@ Validated validate(const std::string& path, Checkpoint ckpt) {
     }
     if (key.rfind(kArchPrefix, 0) == 0) {
       arch.emplace_back(key.substr(std::string(kArchPrefix).size()), text);
+    } else if (key == "license") {
+      v.info.license = text;
     } else if (key != "cotrack_format" && key.rfind("train.", 0) != 0) {
       v.info.metadata.emplace_back(key, text);
     }
@@ -97,7 +99,11 @@ Validated validate(const std::string& path, Checkpoint ckpt) {
   } else {
     v.config = ModelConfig::preset_named("cotracker3-online");
     v.info.format = "official CoTracker3 online state dict";
+    if (v.info.license.empty()) {
+      v.info.license = "CC-BY-NC-4.0 (the official CoTracker3 weights: non-commercial use only)";
+    }
   }
+  if (v.info.license.empty()) v.info.license = "not stated in the file";
 
   std::map<std::string, at::Tensor> by_name;
   std::vector<std::string> duplicates;

@@ -13,13 +13,13 @@
 #include <future>
 #include <map>
 
-#include "checkpoint.hpp"
+#include "model/checkpoint/checkpoint.hpp"
 #include "cotrack/error.hpp"
 #include "cotrack/model.hpp"
 #include "cotrack/photo_bank.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/synth.hpp"
-#include "network.hpp"
+#include "model/network.hpp"
 
 namespace cotrack {
 namespace {
@@ -486,6 +486,7 @@ void Trainer::save(const std::string& path) const {
   meta["train.step"].i = impl_->step;
   meta["train.seed"].kind = MetaValue::Kind::kInt;
   meta["train.seed"].i = static_cast<int64_t>(impl_->tc.seed);
+  meta["license"].s = "Apache-2.0";
   for (const auto& [k, v] : impl_->model_meta) meta[k] = v;
   write_checkpoint(path, tensors, meta);
 }
@@ -561,6 +562,9 @@ int run_training(const TrainConfig& config) {
     if (done % config.save_every == 0 || done == config.steps) {
       trainer.save(ckpt);
       trainer.export_model(model);
+    }
+    if (config.keep_every > 0 && done % config.keep_every == 0) {
+      trainer.export_model(fmt::format("{}/model-step-{}.cotrack", config.out_dir, done));
     }
   }
   trainer.save(ckpt);

@@ -1,4 +1,4 @@
-#include "network.hpp"
+#include "model/network.hpp"
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>

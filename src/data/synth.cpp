@@ -1,0 +1,211 @@
+// Synthetic clips: parameters, scene assembly and generate_clip(); see include/cotrack/synth.hpp
+// for the contract and the conventions. The parts: synth_texture.cpp (textures),
+// synth_geometry.cpp (homographies, motion), synth_render.cpp (rendering, ground truth, point
+// sampling) and clip_io.cpp (clip directories on disk).
+#include "cotrack/synth.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cotrack/error.hpp"
+#include "data/synth_internal.hpp"
+
+namespace cotrack {
+
+using synth_detail::derive_seed;
+using synth_detail::make_background_texture;
+using synth_detail::make_object_texture;
+using synth_detail::make_photo_background;
+using synth_detail::make_photo_object;
+using synth_detail::Rng;
+using synth_detail::set_camera_motion;
+using synth_detail::set_object_motion;
+using synth_detail::Wave;
+
+namespace {
+
+constexpr int kMaxObjects = 64;
+
+// Random streams of build_synth_scene(); object k uses kStreamObject + 2k and + 2k + 1.
+enum Stream : std::uint64_t {
+  kStreamScene = 0,
+  kStreamBackground = 1,
+  kStreamCamera = 2,
+  kStreamPhotometric = 3,
+  kStreamNoise = 4,
+  kStreamPoints = 5,
+  kStreamObject = 16,
+};
+
+bool is_power_of_two(int n) { return n > 0 && (n & (n - 1)) == 0; }
+
+}  // namespace
+
+// ---- public API -------------------------------------------------------------------------------
+
+SynthMotion parse_synth_motion(const std::string& name) {
+  if (name == "translation") return SynthMotion::kTranslation;
+  if (name == "affine") return SynthMotion::kAffine;
+  if (name == "full") return SynthMotion::kFull;
+  throw UsageError(
+      fmt::format("synth motion '{}' unknown (expected 'translation', 'affine' or 'full')", name));
+}
+
+const char* to_string(SynthMotion motion) {
+  switch (motion) {
+    case SynthMotion::kTranslation:
+      return "translation";
+    case SynthMotion::kAffine:
+      return "affine";
+    case SynthMotion::kFull:
+      return "full";
+  }
+  return "?";
+}
+
+void SynthParams::validate() const {
+  auto check_int = [](const char* name, long long v, long long lo, long long hi) {
+    if (v < lo || v > hi) {
+      throw UsageError(fmt::format("synth {} = {} out of range [{}, {}]", name, v, lo, hi));
+    }
+  };
+  auto check_real = [](const char* name, double v, double lo, double hi) {
+    if (!(v >= lo && v <= hi)) {
+      throw UsageError(fmt::format("synth {} = {} out of range [{}, {}]", name, v, lo, hi));
+    }
+  };
+  check_int("width", width, 8, 8192);
+  check_int("height", height, 8, 8192);
+  check_int("frames", frames, 1, 100000);
+  check_int("min_objects", min_objects, 0, kMaxObjects);
+  check_int("max_objects", max_objects, min_objects, kMaxObjects);
+  check_int("num_points", num_points, 0, 1000000);
+  check_real("query_first_fraction", query_first_fraction, 0.0, 1.0);
+  check_real("max_speed_px", max_speed_px, 0.0, std::max(width, height));
+  check_real("noise_sigma", noise_sigma, 0.0, 64.0);
+  check_real("photo_object_fraction", photo_object_fraction, 0.0, 1.0);
+  if (motion != SynthMotion::kTranslation && motion != SynthMotion::kAffine &&
+      motion != SynthMotion::kFull) {
+    throw UsageError("synth motion has an invalid value");
+  }
+}
+
+void SynthScene::validate() const {
+  if (width < 2 || height < 2 || frames < 1) {
+    throw UsageError(
+        fmt::format("synth scene: bad size {}x{} with {} frames", width, height, frames));
+  }
+  if (layers.empty() || !layers[0].periodic) {
+    throw UsageError("synth scene: layer 0 must exist and be periodic (the background)");
+  }
+  for (std::size_t k = 0; k < layers.size(); ++k) {
+    const SynthLayer& l = layers[k];
+    if (l.tex_width < 2 || l.tex_height < 2 || l.tex_width > (1 << 20) ||
+        l.tex_height > (1 << 20)) {
+      throw UsageError(fmt::format("synth scene: layer {} texture {}x{} (need >= 2x2)", k,
+                                   l.tex_width, l.tex_height));
+    }
+    if (l.periodic && (!is_power_of_two(l.tex_width) || !is_power_of_two(l.tex_height))) {
+      throw UsageError(
+          fmt::format("synth scene: periodic layer {} texture {}x{} is not a power of two", k,
+                      l.tex_width, l.tex_height));
+    }
+    const std::size_t texels = static_cast<std::size_t>(l.tex_width) * l.tex_height;
+    if (l.rgba.size() != texels * 4) {
+      throw UsageError(fmt::format("synth scene: layer {} has {} texture bytes, expected {}", k,
+                                   l.rgba.size(), texels * 4));
+    }
+    if (l.transform.size() != static_cast<std::size_t>(frames)) {
+      throw UsageError(fmt::format("synth scene: layer {} has {} transforms, expected {}", k,
+                                   l.transform.size(), frames));
+    }
+    for (const Homography& h : l.transform) {
+      for (double v : h) {
+        if (!std::isfinite(v)) {
+          throw UsageError(fmt::format("synth scene: layer {} has a non-finite transform", k));
+        }
+      }
+    }
+  }
+  if (gain.size() != static_cast<std::size_t>(frames) ||
+      bias.size() != static_cast<std::size_t>(frames)) {
+    throw UsageError(fmt::format("synth scene: gain / bias have {} / {} values, expected {}",
+                                 gain.size(), bias.size(), frames));
+  }
+  for (int t = 0; t < frames; ++t) {
+    if (!std::isfinite(gain[t]) || !std::isfinite(bias[t])) {
+      throw UsageError(fmt::format("synth scene: gain / bias of frame {} not finite", t));
+    }
+  }
+  if (!(noise_sigma >= 0.0f && noise_sigma <= 1000.0f)) {
+    throw UsageError(fmt::format("synth scene: noise_sigma {} out of range", noise_sigma));
+  }
+}
+
+SynthScene build_synth_scene(const SynthParams& params, std::uint64_t seed) {
+  params.validate();
+  SynthScene scene;
+  scene.width = params.width;
+  scene.height = params.height;
+  scene.frames = params.frames;
+
+  Rng scene_rng(derive_seed(seed, kStreamScene));
+  const int num_objects = scene_rng.range(params.min_objects, params.max_objects);
+  const bool blur = scene_rng.chance(0.5);
+
+  Rng bg_rng(derive_seed(seed, kStreamBackground));
+  const PhotoBank* photos = params.photos.get();
+  scene.layers.push_back(photos != nullptr
+                             ? make_photo_background(params.width, params.height, *photos, bg_rng)
+                             : make_background_texture(params.width, params.height, bg_rng));
+  Rng camera_rng(derive_seed(seed, kStreamCamera));
+  set_camera_motion(params, scene.layers[0], camera_rng);
+
+  const int min_side = std::min(params.width, params.height);
+  for (int k = 0; k < num_objects; ++k) {
+    Rng tex_rng(derive_seed(seed, kStreamObject + 2 * k));
+    Rng motion_rng(derive_seed(seed, kStreamObject + 2 * k + 1));
+    const double side = tex_rng.uniform(0.15, 0.45) * min_side;
+    const double aspect = std::exp(tex_rng.uniform(-0.5, 0.5));
+    const int tw = std::max(8, static_cast<int>(std::lround(side * std::sqrt(aspect))));
+    const int th = std::max(8, static_cast<int>(std::lround(side / std::sqrt(aspect))));
+    if (photos != nullptr && tex_rng.chance(params.photo_object_fraction)) {
+      scene.layers.push_back(make_photo_object(tw, th, *photos, tex_rng));
+    } else {
+      scene.layers.push_back(make_object_texture(tw, th, tex_rng));
+    }
+    set_object_motion(params, scene.layers.back(), motion_rng);
+  }
+
+  Rng photo_rng(derive_seed(seed, kStreamPhotometric));
+  const double gain0 = photo_rng.uniform(0.85, 1.15);
+  const double bias0 = photo_rng.uniform(-10.0, 10.0);
+  const Wave gain_wave(photo_rng.uniform(0.0, 0.12), photo_rng);
+  const Wave bias_wave(photo_rng.uniform(0.0, 10.0), photo_rng);
+  scene.gain.resize(params.frames);
+  scene.bias.resize(params.frames);
+  for (int t = 0; t < params.frames; ++t) {
+    scene.gain[t] =
+        params.brightness_change ? static_cast<float>(gain0 * (1.0 + gain_wave.at(t))) : 1.0f;
+    scene.bias[t] = params.brightness_change ? static_cast<float>(bias0 + bias_wave.at(t)) : 0.0f;
+  }
+  scene.noise_sigma = params.noise ? static_cast<float>(params.noise_sigma) : 0.0f;
+  scene.blur = params.blur && blur;
+  scene.noise_seed = derive_seed(seed, kStreamNoise);
+  return scene;
+}
+
+SynthClip generate_clip(const SynthParams& params, std::uint64_t seed) {
+  const SynthScene scene = build_synth_scene(params, seed);
+  const std::vector<SynthPoint> points = sample_synth_points(
+      scene, params.num_points, params.query_first_fraction, derive_seed(seed, kStreamPoints));
+  return render_synth_clip(scene, points);
+}
+
+}  // namespace cotrack

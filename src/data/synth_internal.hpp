@@ -1,0 +1,99 @@
+// Internals of the synthetic-clip generator shared by its sources in src/data/: the random
+// streams, small geometry and quantisation, and the texture and motion builders that
+// build_synth_scene() (synth.cpp) assembles. See include/cotrack/synth.hpp for the contract.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "cotrack/photo_bank.hpp"
+#include "cotrack/synth.hpp"
+
+namespace cotrack {
+namespace synth_detail {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr std::uint64_t kGolden = 0x9E3779B97F4A7C15ULL;
+
+// ---- random numbers ---------------------------------------------------------------------------
+
+inline std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
+  return mix64(mix64(seed ^ 0x5EED5EED5EED5EEDULL) + kGolden * (stream + 1));
+}
+
+// splitmix64 stream.
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : state_(seed) {}
+  std::uint64_t next_u64() {
+    state_ += kGolden;
+    return mix64(state_);
+  }
+  // Uniform in [0, 1), 53 bits.
+  double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
+  // Uniform integer in [0, n), n >= 1.
+  int below(int n) {
+    return static_cast<int>(((next_u64() >> 32) * static_cast<std::uint64_t>(n)) >> 32);
+  }
+  // Uniform integer in [lo, hi].
+  int range(int lo, int hi) { return lo + below(hi - lo + 1); }
+  bool chance(double p) { return uniform() < p; }
+
+ private:
+  std::uint64_t state_;
+};
+
+// ---- small geometry ---------------------------------------------------------------------------
+
+struct Vec2 {
+  double x = 0.0;
+  double y = 0.0;
+};
+
+// A smooth bounded oscillation amp * sin(freq * t + phase), with random freq and phase.
+struct Wave {
+  double amp = 0.0;
+  double freq = 0.0;
+  double phase = 0.0;
+  Wave() = default;
+  Wave(double amplitude, Rng& rng)
+      : amp(amplitude), freq(rng.uniform(0.03, 0.2)), phase(rng.uniform(0.0, 2.0 * kPi)) {}
+  double at(int t) const { return amp * std::sin(freq * t + phase); }
+};
+
+// ---- pixels -------------------------------------------------------------------------------------
+
+// Rounds to the nearest integer in [0, 255] (NaN gives 0).
+inline std::uint8_t quantize(float v) {
+  if (!(v > 0.0f)) return 0;
+  if (v >= 255.0f) return 255;
+  return static_cast<std::uint8_t>(static_cast<int>(v + 0.5f));
+}
+
+// ---- textures (synth_texture.cpp) -------------------------------------------------------------
+
+// The periodic background texture: colour gradients, multi-octave value noise and many patches.
+SynthLayer make_background_texture(int width, int height, Rng& rng);
+// An object's texture (a random pattern plus fine noise) and shape mask; no transforms yet.
+SynthLayer make_object_texture(int tw, int th, Rng& rng);
+// A periodic background tiled from a mirrored photo crop.
+SynthLayer make_photo_background(int width, int height, const PhotoBank& photos, Rng& rng);
+// An object cut from a photo: a random box of the photo at a random zoom, under a random shape.
+SynthLayer make_photo_object(int tw, int th, const PhotoBank& photos, Rng& rng);
+
+// ---- motion (synth_geometry.cpp) --------------------------------------------------------------
+
+// Sets the background's transforms (one per frame) from the camera motion.
+void set_camera_motion(const SynthParams& params, SynthLayer& bg, Rng& rng);
+// Sets an object's transforms (one per frame) from its own motion.
+void set_object_motion(const SynthParams& params, SynthLayer& obj, Rng& rng);
+
+}  // namespace synth_detail
+}  // namespace cotrack
