@@ -13,11 +13,11 @@
 #include "cotrack/offline.hpp"
 #include "cotrack/photo_bank.hpp"
 #include "cotrack/track_io.hpp"
+#include "engine_options.hpp"
 
 #ifdef COTRACK_HAVE_PIPELINE
 #include "chart.hpp"
 #include "lk_tracker.hpp"
-#include "refined_tracker.hpp"
 #include "video_reader.hpp"
 #endif
 
@@ -30,19 +30,10 @@ struct EvalOptions {
   int synthetic = 0, first_seed = 1;
   SynthParams synth;   // --synthetic clips: the benchmark's settings unless changed
   std::string photos;  // --synthetic clips textured from these photographs
-  std::string query_mode = "first", mode = "exact", json, chart, strip, predictions, points;
-  int iters = 0, step = 0, support_grid = 0;
-  double visibility_threshold = -1;  // < 0: the model's calibrated threshold
-  bool refine = false, by_horizon = false, cycle = false;
+  EngineOptions engine;  // the cotrack engine's settings
+  std::string query_mode = "first", json, chart, strip, predictions, points;
+  bool by_horizon = false, cycle = false;
   int cycle_grid = 8;
-  float refine_max_offset_px = 0.f;
-#ifdef COTRACK_HAVE_PIPELINE
-  float refine_anchor_px = RefineConfig{}.anchor_max_px;
-  bool refine_redetect = RefineConfig{}.redetect;
-#else  // --refine is refused without the pipeline
-  float refine_anchor_px = 0.f;
-  bool refine_redetect = false;
-#endif
 };
 
 std::string metrics_json(const TapVidMetrics& m) {
@@ -98,7 +89,7 @@ constexpr double kCycleWithinPx = 4.0;
 
 std::string engine_label(const std::string& name, const EvalOptions& o) {
   if (name != "cotrack") return name;
-  return name + " (" + o.mode + (o.refine ? ", refined" : "") + ")";
+  return name + " (" + o.engine.label() + ")";
 }
 
 // Tracks `queries` through `video` with a fresh tracker `name` (cotrack, lk or static); loads
@@ -109,26 +100,9 @@ TrackTable run_engine(const std::string& name, const EvalOptions& o, std::unique
   if (name == "static") return static_tracks(video.count, queries);
   if (name == "cotrack") {
     if (!model) model = std::make_unique<Model>(o.model.load("cotrack eval"));
-    EngineConfig ec;
-    ec.mode = parse_engine_mode(o.mode);
-    ec.iters = o.iters;
-    ec.step = o.step;
-    ec.support_grid = o.support_grid;
-    ec.visibility_threshold = o.visibility_threshold >= 0 ? o.visibility_threshold
-                                                          : model->default_visibility_threshold();
-    ec.max_points = max_points;
-    auto engine = std::make_unique<OnlineEngine>(*model, ec);
-    if (!o.refine) return track_video_with(*engine, video, queries);
-#ifdef COTRACK_HAVE_PIPELINE
-    RefineConfig rc;
-    rc.max_offset_px = o.refine_max_offset_px;
-    rc.anchor_max_px = o.refine_anchor_px;
-    rc.redetect = o.refine_redetect;
-    RefinedTracker refined(std::move(engine), rc);
-    return track_video_with(refined, video, queries);
-#else
-    throw UsageError("eval: --refine needs the pipeline build (OpenCV)");
-#endif
+    EngineOptions engine = o.engine;
+    engine.max_points = max_points;
+    return track_video_with(*engine.make_tracker(*model), video, queries);
   }
   if (name == "lk") {
 #ifdef COTRACK_HAVE_PIPELINE
@@ -290,35 +264,10 @@ Command add_eval(CLI::App& app) {
                     "(scripts/fetch_photos.sh; data/photos/eval is held out from training)");
   c.sub->add_option("--engine", o->engines, "cotrack, lk or static (repeatable)")
       ->capture_default_str();
-  c.sub->add_option("--mode", o->mode, "cotrack engine mode: exact or low-latency")
-      ->capture_default_str();
-  c.sub->add_option("--step", o->step, "low-latency window step")->capture_default_str();
-  c.sub->add_option("--iters", o->iters, "refinement iterations (0 = model default)")
-      ->capture_default_str();
-  c.sub->add_option("--support-grid", o->support_grid, "support grid size")->capture_default_str();
-  c.sub
-      ->add_option(
-          "--visibility-threshold", o->visibility_threshold,
-          "cotrack engine: visible when visibility * confidence exceeds this (default: the "
-          "model's calibrated threshold, else 0.6)")
-      ->check(CLI::Range(0.0, 1.0));
-  c.sub->add_flag("--refine", o->refine,
-                  "cotrack engine: refine its estimates with Lucas-Kanade at full resolution");
-  c.sub
-      ->add_option("--refine-max-offset", o->refine_max_offset_px,
-                   "largest distance LK may move a point from the network's estimate, video "
-                   "pixels (0 = no limit)")
-      ->capture_default_str();
-  c.sub
-      ->add_option("--refine-anchor", o->refine_anchor_px,
-                   "largest correction of a refined point by LK against its query frame, "
-                   "video pixels (0 = off)")
-      ->capture_default_str();
-  c.sub
-      ->add_option("--refine-redetect", o->refine_redetect,
-                   "also match the query frame at the network's estimate and keep the better "
-                   "match")
-      ->capture_default_str();
+  EngineOptions::Defaults engine_defaults;
+  engine_defaults.max_points_option = false;  // every query of a clip is tracked at once
+  engine_defaults.refine_option = true;
+  o->engine.add_to(c.sub, engine_defaults);
   c.sub->add_option("--query-mode", o->query_mode, "first or strided")->capture_default_str();
   auto* predictions =
       c.sub->add_option("--predictions", o->predictions,
@@ -417,7 +366,7 @@ Command add_eval(CLI::App& app) {
 #ifdef COTRACK_HAVE_PIPELINE
         if (k == 0 && !o->strip.empty()) {
           std::string label = engine_name;
-          if (engine_name == "cotrack" && o->refine) label += " + LK refinement";
+          if (engine_name == "cotrack" && o->engine.refine) label += " + LK refinement";
           label += fmt::format("  AJ {:.1f} OA {:.1f}", 100 * per_clip.back().average_jaccard,
                                100 * per_clip.back().occlusion_accuracy);
           strip_rows.push_back({label, std::move(pred)});

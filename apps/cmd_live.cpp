@@ -25,12 +25,12 @@
 #include "cotrack/error.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/track_io.hpp"
+#include "engine_options.hpp"
 #include "engine_worker.hpp"
 #include "frame_ring.hpp"
 #include "gst_source.hpp"
 #include "lk_tracker.hpp"
 #include "percentile.hpp"
-#include "refined_tracker.hpp"
 #include "renderer.hpp"
 #include "steady_clock.hpp"
 
@@ -46,20 +46,13 @@ struct LiveOptions {
   std::string on_reconnect = "keep";
   std::string engine = "lk";
   ModelOptions model;
-  std::string mode = "low-latency";
-  int step = 2, iters = 2, max_points = 256, support_grid = 0, local_grid = 0;
+  EngineOptions net;  // the cotrack engine's settings (and the trail, for every engine)
   std::string points_path;
   int grid = 0;
   int ring_slots = 16, max_thin = 8;
   std::string drop = "thin";
   bool no_window = false;
   std::string out_video, out_tracks, stats_json, screenshot_dir = ".";
-  int trail = 32;
-  bool refine = false;
-  float refine_max_offset_px = 0.f;
-  float refine_anchor_px = RefineConfig{}.anchor_max_px;
-  bool refine_redetect = RefineConfig{}.redetect;
-  double visibility_threshold = -1;  // < 0: the model's calibrated threshold
   double duration_s = 0;
   int64_t max_frames = 0;
   double log_every_s = 5;
@@ -147,8 +140,8 @@ std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, std::unique_ptr
                                            int& history_frames) {
   if (o.engine == "lk") {
     LKConfig lc;
-    lc.max_points = o.max_points;
-    lc.trail_frames = o.trail;
+    lc.max_points = o.net.max_points;
+    lc.trail_frames = o.net.trail;
     history_frames = 16;
     return std::make_unique<LKTracker>(lc);
   }
@@ -156,24 +149,8 @@ std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, std::unique_ptr
     throw UsageError(fmt::format("engine '{}': expected cotrack or lk", o.engine));
   }
   model = std::make_unique<Model>(o.model.load("cotrack live"));
-  EngineConfig ec;
-  ec.mode = parse_engine_mode(o.mode);
-  ec.step = o.step;
-  ec.iters = o.iters;
-  ec.max_points = o.max_points;
-  ec.support_grid = o.support_grid;
-  ec.local_grid = o.local_grid;
-  ec.trail_frames = o.trail;
-  ec.visibility_threshold =
-      o.visibility_threshold >= 0 ? o.visibility_threshold : model->default_visibility_threshold();
   history_frames = 2 * model->config().window_len + 8;
-  auto engine = std::make_unique<OnlineEngine>(*model, ec);
-  if (!o.refine) return engine;
-  RefineConfig rc;
-  rc.max_offset_px = o.refine_max_offset_px;
-  rc.anchor_max_px = o.refine_anchor_px;
-  rc.redetect = o.refine_redetect;
-  return std::make_unique<RefinedTracker>(std::move(engine), rc);
+  return o.net.make_tracker(*model);
 }
 
 std::string json_escape(const std::string& s) {
@@ -202,7 +179,6 @@ RingConfig validate(const LiveOptions& o) {
   if (o.on_reconnect != "keep" && o.on_reconnect != "reset") {
     throw UsageError(fmt::format("on-reconnect '{}': expected keep or reset", o.on_reconnect));
   }
-  if (o.trail < 1 || o.trail > 1000) throw UsageError("trail: expected 1..1000 frames");
   if (o.grid < 0 || o.grid > 64) throw UsageError("grid: expected 0..64");
   if (o.duration_s < 0) throw UsageError("duration: expected >= 0 seconds");
   return rc;
@@ -311,7 +287,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   std::unique_ptr<PointTracker> tracker = make_tracker(o, model, history_frames);
   const std::string mode_label =
       o.engine == "lk" ? std::string("lk")
-                       : fmt::format("cotrack {}{}", o.mode, o.refine ? " refined" : "");
+                       : fmt::format("cotrack {}", o.net.label());
 
   fmt::print(stderr, "cotrack live: settings: {}\n", effective_settings(sub));
   if (o.engine == "lk") {
@@ -333,13 +309,13 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
       throw Error(ExitCode::kRuntime, fmt::format("{}: cannot write the video: no directory {}",
                                                   o.out_video, dir.string()));
     }
-    video_out = std::make_unique<VideoWorker>(o.out_video, o.source.fps, o.trail);
+    video_out = std::make_unique<VideoWorker>(o.out_video, o.source.fps, o.net.trail);
   }
 
   FrameRing ring(rc);
   WorkerConfig wc;
   wc.history_frames = history_frames;
-  wc.trail_frames = o.trail;
+  wc.trail_frames = o.net.trail;
   wc.keep_points_on_restart = o.on_reconnect == "keep";
   EngineWorker worker(*tracker, ring, wc, [&](const FinalFrame& f) {
     if (tracks_out) tracks_out->write(f.estimates);
@@ -410,7 +386,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
 
   std::unique_ptr<PreviewWindow> win;
   RenderConfig render_cfg;
-  render_cfg.trail_frames = o.trail;
+  render_cfg.trail_frames = o.net.trail;
   render_cfg.show_help = o.help_overlay;
   Renderer renderer(render_cfg);
   std::vector<uint8_t> bgr;
@@ -550,34 +526,13 @@ Command add_live(CLI::App& app) {
       ->capture_default_str();
   s->add_option("--engine", o->engine, "lk (default for now) or cotrack")->capture_default_str();
   o->model.add_to(s);
-  s->add_option("--mode", o->mode, "cotrack engine: exact or low-latency")->capture_default_str();
-  s->add_option("--step", o->step, "low-latency: frames between windows (0 = 1)")
-      ->capture_default_str();
-  s->add_option("--iters", o->iters, "refinement iterations per window (0 = the model's)")
-      ->capture_default_str();
-  s->add_flag("--refine", o->refine,
-              "cotrack engine: refine the network's estimates with Lucas-Kanade at full "
-              "resolution");
-  s->add_option("--refine-max-offset", o->refine_max_offset_px,
-                "largest distance LK may move a point from the network's estimate, video "
-                "pixels (0 = no limit)")
-      ->capture_default_str();
-  s->add_option("--refine-anchor", o->refine_anchor_px,
-                "largest correction of a refined point by LK against its query frame, video "
-                "pixels (0 = off)")
-      ->capture_default_str();
-  s->add_option("--refine-redetect", o->refine_redetect,
-                "also match the query frame at the network's estimate and keep the better match")
-      ->capture_default_str();
-  s->add_option("--visibility-threshold", o->visibility_threshold,
-                "cotrack engine: visible when visibility * confidence exceeds this (default: the "
-                "model's calibrated threshold, else 0.6)")
-      ->check(CLI::Range(0.0, 1.0));
-  s->add_option("--max-points", o->max_points, "points at once")->capture_default_str();
-  s->add_option("--support-grid", o->support_grid, "N x N support points (cotrack engine)")
-      ->capture_default_str();
-  s->add_option("--local-grid", o->local_grid, "N x N support points around each point")
-      ->capture_default_str();
+  EngineOptions::Defaults net_defaults;
+  net_defaults.mode = "low-latency";
+  net_defaults.low_latency_step = 2;
+  net_defaults.low_latency_iters = 2;
+  net_defaults.trail_option = true;
+  net_defaults.refine_option = true;
+  o->net.add_to(s, net_defaults);
   s->add_option("--points", o->points_path, "points.csv to track from the start");
   s->add_option("--grid", o->grid, "an N x N grid of points on the first frame (key g adds one)")
       ->capture_default_str();
@@ -591,7 +546,6 @@ Command add_live(CLI::App& app) {
   s->add_flag("--help-overlay", o->help_overlay, "start with the key help shown");
   s->add_option("--out-video", o->out_video, "write the tracked video (MP4)");
   s->add_option("--out-tracks", o->out_tracks, "write tracks.csv or tracks.jsonl");
-  s->add_option("--trail", o->trail, "trail length in frames")->capture_default_str();
   s->add_option("--screenshot-dir", o->screenshot_dir, "where key s writes PNGs")
       ->capture_default_str();
   s->add_option("--duration", o->duration_s, "stop after S seconds (0 = at the end)")

@@ -9,14 +9,16 @@
 #include "cotrack/engine.hpp"
 #include "cotrack/error.hpp"
 #include "cotrack/track_io.hpp"
+#include "engine_options.hpp"
 
 namespace cotrack::app {
 
 Command add_track(CLI::App& app) {
   struct Options {
     ModelOptions model;
-    std::string input, points_path, out = "tracks.csv", mode = "exact";
-    int grid = 0, support_grid = 0, iters = 0, step = 0, max_points = 4096;
+    EngineOptions engine;
+    std::string input, points_path, out = "tracks.csv";
+    int grid = 0;
   };
   auto o = std::make_shared<Options>();
   Command c;
@@ -26,15 +28,9 @@ Command add_track(CLI::App& app) {
   c.sub->add_option("--points", o->points_path, "points.csv: point_id,frame,x,y");
   c.sub->add_option("--grid", o->grid, "also track an N x N grid of points from frame 0")
       ->capture_default_str();
-  c.sub
-      ->add_option("--support-grid", o->support_grid,
-                   "N x N support points tracked jointly, not written")
-      ->capture_default_str();
-  c.sub->add_option("--mode", o->mode, "exact or low-latency")->capture_default_str();
-  c.sub->add_option("--step", o->step, "low-latency window step")->capture_default_str();
-  c.sub->add_option("--iters", o->iters, "refinement iterations (0 = model default)")
-      ->capture_default_str();
-  c.sub->add_option("--max-points", o->max_points, "point limit")->capture_default_str();
+  EngineOptions::Defaults engine_defaults;
+  engine_defaults.max_points = 4096;
+  o->engine.add_to(c.sub, engine_defaults);
   c.sub->add_option("--out", o->out, "tracks.csv or tracks.jsonl")->capture_default_str();
   c.run = [o] {
     if (o->points_path.empty() && o->grid <= 0) {
@@ -44,18 +40,11 @@ Command add_track(CLI::App& app) {
     std::vector<PointQuery> queries;
     if (!o->points_path.empty()) queries = read_points_csv(o->points_path, &ids);
     Model model = o->model.load("cotrack track");
-    EngineConfig ec;
-    ec.mode = parse_engine_mode(o->mode);
-    ec.iters = o->iters;
-    ec.step = o->step;
-    ec.support_grid = o->support_grid;
-    ec.max_points = o->max_points;
-    ec.visibility_threshold = model.default_visibility_threshold();
-    OnlineEngine engine(model, ec);
+    OnlineEngine engine(model, o->engine.to_config(model));
     int64_t total = -1;
     FrameSource next = open_input(o->input, total);
     fmt::print(stderr, "cotrack track: {} | {} | {} mode | input {}\n", model.config().summary(),
-               model.device(), o->mode, o->input);
+               model.device(), o->engine.mode, o->input);
 
     // Engine point ids map back to the ids of points.csv; grid points are numbered after them.
     std::map<PointId, int> out_id;

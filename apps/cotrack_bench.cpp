@@ -16,6 +16,7 @@
 #include "resolution.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/synth.hpp"
+#include "engine_options.hpp"
 #include "percentile.hpp"
 
 using cotrack::app::percentile;
@@ -23,10 +24,10 @@ using cotrack::app::percentile;
 int main(int argc, char** argv) {
   cotrack::pick_blas_kernels(argv);
   const std::string allocator = cotrack::reuse_freed_memory();
-  std::string model_path, preset = "cotrack-small", resolution, mode = "exact", device = "auto";
+  std::string model_path, preset = "cotrack-small", resolution, device = "auto";
   std::string input_size = "640x480";
-  int points = 64, frames = 64, warmup = 16, iters = 0, step = 0, threads = 0;
-  int support_grid = 0, rss_every = 0;
+  int points = 64, frames = 64, warmup = 16, threads = 0, rss_every = 0;
+  cotrack::app::EngineOptions engine_options;
   uint64_t seed = 1;
   CLI::App app{"cotrack-bench: time the tracking engine alone (frames decoded into memory "
                "first) and print JSON"};
@@ -37,12 +38,10 @@ int main(int argc, char** argv) {
   app.add_option("--points", points, "tracked points")->capture_default_str();
   app.add_option("--frames", frames, "timed frames")->capture_default_str();
   app.add_option("--warmup", warmup, "untimed frames first")->capture_default_str();
-  app.add_option("--mode", mode, "exact or low-latency")->capture_default_str();
-  app.add_option("--step", step, "low-latency window step (0 = 1)")->capture_default_str();
-  app.add_option("--iters", iters, "refinement iterations (0 = model default)")
-      ->capture_default_str();
-  app.add_option("--support-grid", support_grid, "global support grid size")
-      ->capture_default_str();
+  cotrack::app::EngineOptions::Defaults engine_defaults;
+  engine_defaults.max_points_option = false;  // --points sets it
+  engine_defaults.local_grid_option = true;
+  engine_options.add_to(&app, engine_defaults);
   app.add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
   app.add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--rss-every", rss_every, "also print RSS every N frames to stderr (memory soak)")
@@ -78,12 +77,8 @@ int main(int argc, char** argv) {
     sp.num_points = points;
     const cotrack::SynthClip clip = cotrack::generate_clip(sp, seed);
 
-    cotrack::EngineConfig ec;
-    ec.mode = cotrack::parse_engine_mode(mode);
-    ec.step = step;
-    ec.iters = iters;
-    ec.max_points = std::max(points, 1);
-    ec.support_grid = support_grid;
+    engine_options.max_points = std::max(points, 1);
+    const cotrack::EngineConfig ec = engine_options.to_config(model);
     cotrack::OnlineEngine engine(model, ec);
     int64_t sunk = 0;
     engine.set_sink([&sunk](const cotrack::FrameEstimates&) { ++sunk; });
@@ -128,8 +123,9 @@ int main(int argc, char** argv) {
         "\"transformer\":{:.2f},\"other\":{:.2f}}},\"windows\":{},\"peak_rss_mib\":{:.1f},"
         "\"allocator\":\"{}\",\"blas\":\"{}\"}}\n",
         model_path.empty() ? "random" : model_path, mc.preset, mc.model_height, mc.model_width,
-        in_w, in_h, points, mode, ec.mode == cotrack::EngineMode::kExact ? mc.step() : std::max(step, 1),
-        iters > 0 ? iters : mc.iters, cotrack::num_threads(), model.device(), frames,
+        in_w, in_h, points, cotrack::to_string(ec.mode),
+        ec.mode == cotrack::EngineMode::kExact ? mc.step() : std::max(ec.step, 1),
+        ec.iters > 0 ? ec.iters : mc.iters, cotrack::num_threads(), model.device(), frames,
         frames / seconds, percentile(latency_ms, 0.5), percentile(latency_ms, 0.95),
         percentile(latency_ms, 1.0), (after.cnn_ms - before.cnn_ms) * per_frame,
         (after.correlation_ms - before.correlation_ms) * per_frame,

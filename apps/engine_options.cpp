@@ -1,0 +1,119 @@
+#include "engine_options.hpp"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+#include "cotrack/error.hpp"
+
+#ifdef COTRACK_HAVE_PIPELINE
+#include "refined_tracker.hpp"
+#endif
+
+namespace cotrack::app {
+
+void EngineOptions::add_to(CLI::App* sub, const Defaults& defaults) {
+  defaults_ = defaults;
+  mode = defaults.mode;
+  max_points = defaults.max_points;
+  sub->add_option("--mode", mode, "cotrack engine: exact (the official semantics) or low-latency")
+      ->check(CLI::IsMember({"exact", "low-latency"}))
+      ->capture_default_str();
+  sub->add_option("--step", step,
+                  fmt::format("low-latency: frames between windows (0: {})",
+                              defaults.low_latency_step))
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  sub->add_option("--iters", iters,
+                  defaults.low_latency_iters > 0
+                      ? fmt::format("refinement iterations per window (0: the model's; {} in "
+                                    "low-latency mode)",
+                                    defaults.low_latency_iters)
+                      : std::string("refinement iterations per window (0: the model's)"))
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
+  sub->add_option("--visibility-threshold", visibility_threshold,
+                  "visible when visibility * confidence exceeds this (default: the model's "
+                  "calibrated threshold, else 0.6)")
+      ->check(CLI::Range(0.0, 1.0));
+  if (defaults.max_points_option) {
+    sub->add_option("--max-points", max_points, "points at once")
+        ->check(CLI::Range(1, 100000))
+        ->capture_default_str();
+  }
+  sub->add_option("--support-grid", support_grid,
+                  "N x N support points tracked jointly with the points, not output")
+      ->check(CLI::Range(0, 32))
+      ->capture_default_str();
+  if (defaults.local_grid_option) {
+    sub->add_option("--local-grid", local_grid, "N x N support points around each point")
+        ->check(CLI::Range(0, 16))
+        ->capture_default_str();
+  }
+  if (defaults.trail_option) {
+    sub->add_option("--trail", trail, "trail length in frames")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+  }
+  if (!defaults.refine_option) return;
+#ifdef COTRACK_HAVE_PIPELINE
+  refine_anchor_px = RefineConfig{}.anchor_max_px;
+  refine_redetect = RefineConfig{}.redetect;
+#endif
+  sub->add_flag("--refine", refine,
+                "cotrack engine: refine the network's estimates with Lucas-Kanade at full "
+                "resolution");
+  sub->add_option("--refine-max-offset", refine_max_offset_px,
+                  "largest distance LK may move a point from the network's estimate, video "
+                  "pixels (0 = no limit)")
+      ->capture_default_str();
+  sub->add_option("--refine-anchor", refine_anchor_px,
+                  "largest correction of a refined point by LK against its query frame, video "
+                  "pixels (0 = off)")
+      ->capture_default_str();
+  sub->add_option("--refine-redetect", refine_redetect,
+                  "also match the query frame at the network's estimate and keep the better match")
+      ->capture_default_str();
+}
+
+EngineConfig EngineOptions::to_config(const Model& model) const {
+  EngineConfig ec;
+  ec.mode = parse_engine_mode(mode);
+  if (ec.mode == EngineMode::kExact) {
+    if (step != 0) {
+      throw UsageError(fmt::format("--step {}: exact mode steps by half a window ({} frames); "
+                                   "--step applies to --mode low-latency",
+                                   step, model.config().step()));
+    }
+    ec.iters = iters;
+  } else {
+    ec.step = step > 0 ? step : defaults_.low_latency_step;
+    ec.iters = iters > 0 ? iters : defaults_.low_latency_iters;
+  }
+  ec.max_points = max_points;
+  ec.support_grid = support_grid;
+  ec.local_grid = local_grid;
+  ec.trail_frames = trail;
+  ec.visibility_threshold =
+      visibility_threshold >= 0 ? visibility_threshold : model.default_visibility_threshold();
+  ec.validate();
+  return ec;
+}
+
+std::unique_ptr<PointTracker> EngineOptions::make_tracker(const Model& model) const {
+  auto engine = std::make_unique<OnlineEngine>(model, to_config(model));
+  if (!refine) return engine;
+#ifdef COTRACK_HAVE_PIPELINE
+  RefineConfig rc;
+  rc.max_offset_px = refine_max_offset_px;
+  rc.anchor_max_px = refine_anchor_px;
+  rc.redetect = refine_redetect;
+  return std::make_unique<RefinedTracker>(std::move(engine), rc);
+#else
+  throw UsageError("--refine needs the OpenCV build (COTRACK_PIPELINE=ON)");
+#endif
+}
+
+std::string EngineOptions::label() const { return mode + (refine ? ", refined" : ""); }
+
+}  // namespace cotrack::app

@@ -1,0 +1,58 @@
+// The engine settings shared by `cotrack live`, `track`, `eval` and `cotrack-bench`: one table of
+// options with their defaults written once, validated by the parser, and one conversion to the
+// engine's EngineConfig. Each command states only what differs for it (EngineOptions::Defaults).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "cotrack/engine.hpp"
+#include "cotrack/model.hpp"
+#include "cotrack/tracker.hpp"
+
+namespace cotrack::app {
+
+struct EngineOptions {
+  // What a command starts from and which optional settings it offers.
+  struct Defaults {
+    std::string mode = "exact";
+    int low_latency_step = 1;   // the window step --mode low-latency uses unless --step is given
+    int low_latency_iters = 0;  // its iterations unless --iters is given (0: the model's)
+    int max_points = 256;
+    bool max_points_option = true;  // false: the command sets max_points itself (eval)
+    bool local_grid_option = true;
+    bool trail_option = false;       // live: --trail
+    bool refine_option = false;      // live, eval: --refine and its settings (OpenCV build)
+  };
+
+  std::string mode;
+  int step = 0;   // 0: the mode's default (exact: window/2; low-latency: Defaults)
+  int iters = 0;  // 0: the mode's default (exact: the model's; low-latency: Defaults)
+  int max_points = 256;
+  int support_grid = 0;
+  int local_grid = 0;
+  int trail = EngineConfig{}.trail_frames;
+  double visibility_threshold = -1;  // < 0: the model's calibrated threshold
+  bool refine = false;
+  float refine_max_offset_px = 0.f;
+  float refine_anchor_px = 0.f;
+  bool refine_redetect = false;
+
+  void add_to(CLI::App* sub, const Defaults& defaults);
+  // The engine's settings for this model. Throws UsageError for settings that do not apply
+  // (--step in exact mode).
+  EngineConfig to_config(const Model& model) const;
+  // The network tracker these options describe: an OnlineEngine, wrapped in the Lucas-Kanade
+  // refinement when --refine is set (OpenCV build; UsageError otherwise). The model must outlive
+  // the tracker.
+  std::unique_ptr<PointTracker> make_tracker(const Model& model) const;
+  // "exact", "low-latency", "exact, refined": for logs and result labels.
+  std::string label() const;
+
+ private:
+  Defaults defaults_;
+};
+
+}  // namespace cotrack::app
