@@ -5,7 +5,7 @@ set -euo pipefail
 
 core=(build-essential cmake ninja-build pkg-config ccache
       libtorch-dev libopenblas0-openmp
-      libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
+      libfmt-dev doctest-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libstb-dev
       clang libclang-rt-14-dev)
 pipeline=(libopencv-dev
           libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
