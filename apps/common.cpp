@@ -35,7 +35,7 @@ Model ModelOptions::load(const char* who) const {
       throw UsageError(fmt::format("{}: no --model given and the default model {} is missing",
                                    who, file));
     }
-    fmt::print(stderr, "{}: using the default model {}, cotrack's own (README, Evaluation: "
+    fmt::print(stderr, "{}: using the default model {}, cotrack's own (docs/evaluation.md: "
                "what it tracks well and where Lucas-Kanade is better); --model selects another\n",
                who, file);
   }

@@ -40,15 +40,15 @@ check_run() {  # check_run NAME STATS TRACKS POINTS
   ok "$name: received $rec = processed $proc + dropped $drop, $rows rows"
 }
 
-# 0. Every option of `cotrack live --help` is a config key documented in the README's table.
-readme="$(dirname "$0")/../../README.md"
+# 0. Every option of `cotrack live --help` is a config key documented in docs/configuration.md.
+readme="$(dirname "$0")/../../docs/configuration.md"
 missing=""
 for key in $("$cotrack" live --help | grep -oE '^  (-h,)?--[a-z0-9-]+' | sed 's/.*--//'); do
   [ "$key" = help ] && continue
   grep -q "^| .*\`$key\`" "$readme" || missing="$missing $key"
 done
-[ -z "$missing" ] && ok "help: every option is in the README's key table" \
-  || fail "help: options missing from the README's key table:$missing"
+[ -z "$missing" ] && ok "help: every option is in the documented key tables" \
+  || fail "help: options missing from docs/configuration.md's key tables:$missing"
 
 # 1. The test source, headless, with a grid of points and both outputs.
 "$cotrack" live --no-window --source test --width 160 --height 120 --max-frames 45 --grid 3 \
