@@ -1,10 +1,14 @@
-// cotrack-bench: the engine alone on frames decoded into memory first. Prints one JSON object.
+// cotrack-bench: the engine alone on frames decoded into memory first. Prints one JSON object per
+// run (precision, kernels, ISA and threads included).
 // Per-frame latency is the time of push_frame + step for that frame (the work a live stream
 // waits for); fps is frames / total time; stage times come from the engine's own timers.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <chrono>
 #include <random>
 #include <string>
@@ -21,12 +25,81 @@
 
 using cotrack::app::percentile;
 
+namespace {
+
+double round2(double v) { return std::round(v * 100) / 100; }
+
+// Which kernels do the matrix work: ATen sends fp32 linear layers and matmuls to the BLAS, bf16
+// ones under autocast to oneDNN, and convolutions to oneDNN on the CPU.
+nlohmann::ordered_json kernels(cotrack::Precision precision, const std::string& device) {
+  if (device.rfind("cuda", 0) == 0) return {{"matmul", "cuBLAS"}, {"conv", "cuDNN"}};
+  const std::string blas = cotrack::blas_core().empty()
+                               ? std::string("BLAS")
+                               : "BLAS (OpenBLAS " + cotrack::blas_core() + ")";
+  return {{"matmul", precision == cotrack::Precision::kBf16 ? std::string("oneDNN") : blas},
+          {"conv", "oneDNN"}};
+}
+
+struct Timing {
+  double seconds = 0;
+  std::vector<double> latency_ms;
+  cotrack::EngineTimings stages;  // the timed frames' share
+};
+
+// Feeds warmup + frames frames of `clip` (ping-pong, so motion stays continuous when it loops)
+// to a fresh engine; times the last `frames`.
+Timing time_engine(const cotrack::Model& model, const cotrack::EngineConfig& ec,
+                   const cotrack::SynthClip& clip, int points, int warmup, int frames,
+                   int rss_every) {
+  cotrack::OnlineEngine engine(model, ec);
+  engine.set_sink([](const cotrack::FrameEstimates&) {});
+  using Clock = std::chrono::steady_clock;
+  Timing out;
+  cotrack::EngineTimings before;
+  Clock::time_point start;
+  const int total = warmup + frames;
+  const int clip_frames = clip.frames;
+  for (int i = 0; i < total; ++i) {
+    if (i == warmup) {
+      before = engine.timings();
+      start = Clock::now();
+    }
+    const int period = 2 * (clip_frames - 1);
+    const int k = clip_frames > 1 ? i % period : 0;
+    const int t = k < clip_frames ? k : period - k;
+    const auto t0 = Clock::now();
+    const int64_t index = engine.push_frame(clip.frame(t), clip.width, clip.height);
+    if (index == 0) {
+      for (int n = 0; n < points; ++n) engine.add_point(0, clip.x(0, n), clip.y(0, n));
+    }
+    engine.step();
+    if (i >= warmup) {
+      out.latency_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    }
+    if (rss_every > 0 && (i + 1) % rss_every == 0) {
+      fmt::print(stderr, "{{\"frame\":{},\"rss_mib\":{:.1f}}}\n", i + 1,
+                 cotrack::process_memory_mib("VmRSS:"));
+    }
+  }
+  out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const cotrack::EngineTimings after = engine.timings();
+  out.stages.cnn_ms = after.cnn_ms - before.cnn_ms;
+  out.stages.correlation_ms = after.correlation_ms - before.correlation_ms;
+  out.stages.transformer_ms = after.transformer_ms - before.transformer_ms;
+  out.stages.other_ms = after.other_ms - before.other_ms;
+  out.stages.windows = after.windows - before.windows;
+  return out;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   cotrack::pick_blas_kernels(argv);
   const std::string allocator = cotrack::reuse_freed_memory();
   std::string model_path, preset = "cotrack-small", resolution, device = "auto";
   std::string input_size = "640x480";
-  int points = 64, frames = 64, warmup = 16, threads = 0, rss_every = 0;
+  int points = 64, frames = 64, warmup = 16, threads = 0, rss_every = 0, repeat = 1;
+  std::vector<std::string> precisions{"fp32"};
   cotrack::app::EngineOptions engine_options;
   uint64_t seed = 1;
   CLI::App app{"cotrack-bench: time the tracking engine alone (frames decoded into memory "
@@ -41,7 +114,17 @@ int main(int argc, char** argv) {
   cotrack::app::EngineOptions::Defaults engine_defaults;
   engine_defaults.max_points_option = false;  // --points sets it
   engine_defaults.local_grid_option = true;
+  engine_defaults.precision_option = false;
   engine_options.add_to(&app, engine_defaults);
+  app.add_option("--precision", precisions,
+                 "fp32, bf16 or auto; a list (fp32,bf16) times each, alternating, one JSON line "
+                 "per run")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+      ->capture_default_str();
+  app.add_option("--repeat", repeat, "runs per precision")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   app.add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
   app.add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--rss-every", rss_every, "also print RSS every N frames to stderr (memory soak)")
@@ -78,60 +161,49 @@ int main(int argc, char** argv) {
     const cotrack::SynthClip clip = cotrack::generate_clip(sp, seed);
 
     engine_options.max_points = std::max(points, 1);
-    const cotrack::EngineConfig ec = engine_options.to_config(model);
-    cotrack::OnlineEngine engine(model, ec);
-    int64_t sunk = 0;
-    engine.set_sink([&sunk](const cotrack::FrameEstimates&) { ++sunk; });
-
-    using Clock = std::chrono::steady_clock;
-    std::vector<double> latency_ms;
-    cotrack::EngineTimings before;
-    Clock::time_point start;
-    const int total = warmup + frames;
-    for (int i = 0; i < total; ++i) {
-      if (i == warmup) {
-        before = engine.timings();
-        start = Clock::now();
-      }
-      // Ping-pong through the clip so that motion stays continuous when it loops.
-      const int period = 2 * (clip_frames - 1);
-      const int k = clip_frames > 1 ? i % period : 0;
-      const int t = k < clip_frames ? k : period - k;
-      const auto t0 = Clock::now();
-      const int64_t index = engine.push_frame(clip.frame(t), clip.width, clip.height);
-      if (index == 0) {
-        for (int n = 0; n < points; ++n) engine.add_point(0, clip.x(0, n), clip.y(0, n));
-      }
-      engine.step();
-      if (i >= warmup) {
-        latency_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-      }
-      if (rss_every > 0 && (i + 1) % rss_every == 0) {
-        fmt::print(stderr, "{{\"frame\":{},\"rss_mib\":{:.1f}}}\n", i + 1,
-                   cotrack::process_memory_mib("VmRSS:"));
+    const auto& mc = model.config();
+    std::vector<cotrack::EngineConfig> configs;
+    for (const std::string& p : precisions) {
+      engine_options.precision = p;
+      configs.push_back(engine_options.to_config(model));
+    }
+    // One fresh engine per run; with several precisions the runs alternate, so that a change in
+    // the machine's speed affects each precision alike.
+    for (int r = 0; r < repeat; ++r) {
+      for (const cotrack::EngineConfig& ec : configs) {
+        const Timing t = time_engine(model, ec, clip, points, warmup, frames, rss_every);
+        nlohmann::ordered_json j;
+        j["model"] = model_path.empty() ? "random" : model_path;
+        j["preset"] = mc.preset;
+        j["resolution"] = fmt::format("{}x{}", mc.model_height, mc.model_width);
+        j["input"] = fmt::format("{}x{}", in_w, in_h);
+        j["points"] = points;
+        j["mode"] = cotrack::to_string(ec.mode);
+        j["step"] = ec.mode == cotrack::EngineMode::kExact ? mc.step() : std::max(ec.step, 1);
+        j["iters"] = ec.iters > 0 ? ec.iters : mc.iters;
+        j["precision"] = cotrack::to_string(ec.precision);
+        j["threads"] = cotrack::num_threads();
+        j["device"] = model.device();
+        j["isa"] = cotrack::cpu_isa();
+        j["kernels"] = kernels(ec.precision, model.device());
+        j["frames"] = frames;
+        j["fps"] = round2(frames / t.seconds);
+        j["latency_ms"] = {{"median", round2(percentile(t.latency_ms, 0.5))},
+                           {"p95", round2(percentile(t.latency_ms, 0.95))},
+                           {"max", round2(percentile(t.latency_ms, 1.0))}};
+        const double per_frame = 1.0 / std::max(frames, 1);
+        j["stage_ms_per_frame"] = {{"cnn", round2(t.stages.cnn_ms * per_frame)},
+                                   {"correlation", round2(t.stages.correlation_ms * per_frame)},
+                                   {"transformer", round2(t.stages.transformer_ms * per_frame)},
+                                   {"other", round2(t.stages.other_ms * per_frame)}};
+        j["windows"] = t.stages.windows;
+        j["peak_rss_mib"] = round2(cotrack::process_memory_mib("VmHWM:"));
+        j["allocator"] = allocator;
+        j["blas"] = cotrack::blas_core();
+        fmt::print("{}\n", j.dump());
+        std::fflush(stdout);
       }
     }
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    const cotrack::EngineTimings after = engine.timings();
-    const double per_frame = 1.0 / std::max(frames, 1);
-    const auto& mc = model.config();
-    fmt::print(
-        "{{\"model\":\"{}\",\"preset\":\"{}\",\"resolution\":\"{}x{}\",\"input\":\"{}x{}\","
-        "\"points\":{},\"mode\":\"{}\",\"step\":{},\"iters\":{},\"threads\":{},\"device\":\"{}\","
-        "\"frames\":{},\"fps\":{:.2f},\"latency_ms\":{{\"median\":{:.2f},\"p95\":{:.2f},"
-        "\"max\":{:.2f}}},\"stage_ms_per_frame\":{{\"cnn\":{:.2f},\"correlation\":{:.2f},"
-        "\"transformer\":{:.2f},\"other\":{:.2f}}},\"windows\":{},\"peak_rss_mib\":{:.1f},"
-        "\"allocator\":\"{}\",\"blas\":\"{}\"}}\n",
-        model_path.empty() ? "random" : model_path, mc.preset, mc.model_height, mc.model_width,
-        in_w, in_h, points, cotrack::to_string(ec.mode),
-        ec.mode == cotrack::EngineMode::kExact ? mc.step() : std::max(ec.step, 1),
-        ec.iters > 0 ? ec.iters : mc.iters, cotrack::num_threads(), model.device(), frames,
-        frames / seconds, percentile(latency_ms, 0.5), percentile(latency_ms, 0.95),
-        percentile(latency_ms, 1.0), (after.cnn_ms - before.cnn_ms) * per_frame,
-        (after.correlation_ms - before.correlation_ms) * per_frame,
-        (after.transformer_ms - before.transformer_ms) * per_frame,
-        (after.other_ms - before.other_ms) * per_frame, after.windows - before.windows,
-        cotrack::process_memory_mib("VmHWM:"), allocator, cotrack::blas_core());
     return 0;
   } catch (const cotrack::Error& e) {
     fmt::print(stderr, "cotrack-bench: {}\n", e.what());

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "cotrack/error.hpp"
+#include "cotrack/runtime.hpp"
 
 #ifdef COTRACK_HAVE_PIPELINE
 #include "refined_tracker.hpp"
@@ -32,6 +33,13 @@ void EngineOptions::add_to(CLI::App* sub, const Defaults& defaults) {
                       : std::string("refinement iterations per window (0: the model's)"))
       ->check(CLI::Range(0, 64))
       ->capture_default_str();
+  if (defaults.precision_option) {
+    sub->add_option("--precision", precision,
+                    "the network's arithmetic: fp32, bf16 (CPUs with bf16 instructions, CUDA) or "
+                    "auto (bf16 where supported)")
+        ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+        ->capture_default_str();
+  }
   sub->add_option("--visibility-threshold", visibility_threshold,
                   "visible when visibility * confidence exceeds this (default: the model's "
                   "calibrated threshold, else 0.6)")
@@ -96,6 +104,7 @@ EngineConfig EngineOptions::to_config(const Model& model) const {
   ec.trail_frames = trail;
   ec.visibility_threshold =
       visibility_threshold >= 0 ? visibility_threshold : model.default_visibility_threshold();
+  ec.precision = resolve_precision(precision, model.device());
   ec.validate();
   return ec;
 }
@@ -114,6 +123,8 @@ std::unique_ptr<PointTracker> EngineOptions::make_tracker(const Model& model) co
 #endif
 }
 
-std::string EngineOptions::label() const { return mode + (refine ? ", refined" : ""); }
+std::string EngineOptions::label() const {
+  return mode + (precision == "fp32" ? "" : ", " + precision) + (refine ? ", refined" : "");
+}
 
 }  // namespace cotrack::app

@@ -25,9 +25,11 @@ struct EngineOptions {
     bool local_grid_option = true;
     bool trail_option = false;       // live: --trail
     bool refine_option = false;      // live, eval: --refine and its settings (OpenCV build)
+    bool precision_option = true;    // false: the command offers its own (cotrack-bench)
   };
 
   std::string mode;
+  std::string precision = "fp32";  // fp32, bf16 or auto (resolve_precision)
   int step = 0;   // 0: the mode's default (exact: window/2; low-latency: Defaults)
   int iters = 0;  // 0: the mode's default (exact: the model's; low-latency: Defaults)
   int max_points = 256;
@@ -48,7 +50,7 @@ struct EngineOptions {
   // refinement when --refine is set (OpenCV build; UsageError otherwise). The model must outlive
   // the tracker.
   std::unique_ptr<PointTracker> make_tracker(const Model& model) const;
-  // "exact", "low-latency", "exact, refined": for logs and result labels.
+  // "exact", "low-latency, bf16", "exact, refined": for logs and result labels.
   std::string label() const;
 
  private:

@@ -29,6 +29,7 @@ vendor() {
   mkdir -p "$vendor_dir/stb"
   cp -r /usr/include/fmt "$vendor_dir/"
   cp -r /usr/include/CLI "$vendor_dir/"
+  cp -r /usr/include/nlohmann "$vendor_dir/"
   cp /usr/include/stb/stb_image.h "$vendor_dir/stb/"
   echo "train_gpu: header-only dependencies in $vendor_dir ($(du -sh "$vendor_dir" | cut -f1))"
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cotrack/model.hpp"
+#include "cotrack/runtime.hpp"
 #include "cotrack/tracker.hpp"
 
 namespace cotrack {
@@ -24,6 +25,8 @@ struct EngineConfig {
   int step = 0;                 // low-latency: frames between windows (1..window/2); 0 = 1
   int iters = 0;                // refinement iterations per window; 0 = the model's default
   bool extrapolate = true;      // low-latency: new frames start from linear motion extrapolation
+  // kBf16: the network's matrix work in bfloat16 (resolve_precision checks the hardware).
+  Precision precision = Precision::kFp32;
   // Bound on estimates, as a fraction of the frame's width / height: an estimate further outside
   // the picture is pulled back to that margin and called occluded, so a lost point cannot feed
   // its own drift window after window. Low-latency extrapolation is limited to visible points

@@ -39,6 +39,20 @@ std::string blas_core();
 // pick_blas_kernels replaces. Case-insensitive.
 bool is_generic_blas_core(const std::string& core);
 
+// The arithmetic of the network's forward pass. kBf16 runs the matrix work (linear layers,
+// convolutions, attention) in bfloat16 under autocast, with fp32 weights and fp32 results.
+enum class Precision { kFp32, kBf16 };
+const char* to_string(Precision precision);  // "fp32" | "bf16"
+// True when this CPU has bfloat16 instructions (avx512_bf16 or amx_bf16 in /proc/cpuinfo).
+bool cpu_has_bf16();
+// The CPU's widest vector instruction set as /proc/cpuinfo names it: "amx_bf16", "avx512_bf16",
+// "avx512f", "avx2", or "baseline".
+std::string cpu_isa();
+// "fp32", "bf16" or "auto" on `device` ("cpu", "cuda", "cuda:N"). bf16 needs CUDA or a CPU with
+// bf16 instructions (UsageError otherwise: without them it is emulated and slower than fp32).
+// auto: bf16 where it is supported, fp32 elsewhere.
+Precision resolve_precision(const std::string& requested, const std::string& device);
+
 // A memory figure of this process from /proc/self/status, in MiB: "VmRSS:" (now) or "VmHWM:"
 // (peak). 0 when unavailable.
 double process_memory_mib(const std::string& field);

@@ -12,6 +12,7 @@
 
 #include "cotrack/error.hpp"
 #include "model/network.hpp"
+#include "model/precision.hpp"
 #include "model/preprocess.hpp"
 
 namespace cotrack {
@@ -192,6 +193,7 @@ struct OnlineEngine::Impl {
   // One window [ind, ind + S) with `real` frames present (the rest repeat the last one).
   StepResult process(int64_t ind, int real) {
     const auto t0 = Clock::now();
+    const Bf16Autocast autocast(cfg.precision == Precision::kBf16, net.device().type());
     const ModelConfig& mc = net.config();
     const int64_t C = mc.latent_dim;
     const int R2 = mc.corr_window() * mc.corr_window();
@@ -294,6 +296,7 @@ struct OnlineEngine::Impl {
     at::Tensor res = at::cat({out.coords.back()[0], out.vis.back()[0].unsqueeze(-1),
                               out.conf.back()[0].unsqueeze(-1)},
                              -1)
+                         .to(at::kFloat)
                          .cpu()
                          .contiguous();  // [S, N, 4]
     const float* r = res.data_ptr<float>();

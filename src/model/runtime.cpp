@@ -99,4 +99,54 @@ double process_memory_mib(const std::string& field) {
   return 0;
 }
 
+namespace {
+
+// The "flags" line of /proc/cpuinfo (the first processor's), or "" when unreadable.
+std::string cpu_flags() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) == 0) return " " + line.substr(line.find(':') + 1) + " ";
+  }
+  return "";
+}
+
+bool has_flag(const std::string& flags, const char* flag) {
+  return flags.find(std::string(" ") + flag + " ") != std::string::npos;
+}
+
+}  // namespace
+
+const char* to_string(Precision precision) {
+  return precision == Precision::kBf16 ? "bf16" : "fp32";
+}
+
+bool cpu_has_bf16() {
+  const std::string flags = cpu_flags();
+  return has_flag(flags, "avx512_bf16") || has_flag(flags, "amx_bf16");
+}
+
+std::string cpu_isa() {
+  const std::string flags = cpu_flags();
+  for (const char* isa : {"amx_bf16", "avx512_bf16", "avx512f", "avx2"}) {
+    if (has_flag(flags, isa)) return isa;
+  }
+  return "baseline";
+}
+
+Precision resolve_precision(const std::string& requested, const std::string& device) {
+  const bool cuda = device.rfind("cuda", 0) == 0;
+  const bool supported = cuda || cpu_has_bf16();
+  if (requested == "fp32") return Precision::kFp32;
+  if (requested == "auto") return supported ? Precision::kBf16 : Precision::kFp32;
+  if (requested == "bf16") {
+    if (!supported) {
+      throw UsageError("precision bf16: this CPU has no bfloat16 instructions (avx512_bf16 or "
+                       "amx_bf16); use fp32");
+    }
+    return Precision::kBf16;
+  }
+  throw UsageError(fmt::format("precision '{}': expected fp32, bf16 or auto", requested));
+}
+
 }  // namespace cotrack

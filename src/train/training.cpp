@@ -1,7 +1,6 @@
 #include "cotrack/training.hpp"
 
 #include <ATen/ATen.h>
-#include <ATen/autocast_mode.h>
 #include <fmt/format.h>
 #include <torch/version.h>
 
@@ -20,6 +19,7 @@
 #include "cotrack/runtime.hpp"
 #include "cotrack/synth.hpp"
 #include "model/network.hpp"
+#include "model/precision.hpp"
 
 namespace cotrack {
 namespace {
@@ -28,39 +28,6 @@ constexpr const char* kModelPrefix = "model.";
 constexpr const char* kMomentPrefix = "adam_m.";
 constexpr const char* kVariancePrefix = "adam_v.";
 constexpr double kAdamBeta1 = 0.9, kAdamBeta2 = 0.999, kAdamEps = 1e-8;
-
-// Autocast to bf16 on `device` for the lifetime of the scope (the previous state comes back).
-class Bf16Autocast {
- public:
-  Bf16Autocast(bool on, at::DeviceType device) : on_(on), device_(device) {
-    if (on_) set(true);
-  }
-  ~Bf16Autocast() {
-    if (!on_) return;
-    set(false);
-    at::autocast::clear_cache();
-  }
-  Bf16Autocast(const Bf16Autocast&) = delete;
-  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
-
- private:
-  void set(bool enabled) const {
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_dtype(device_, at::kBFloat16);
-    at::autocast::set_autocast_enabled(device_, enabled);
-#else
-    if (device_ == at::kCPU) {
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      at::autocast::set_cpu_enabled(enabled);
-    } else {
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(enabled);
-    }
-#endif
-  }
-  bool on_;
-  at::DeviceType device_;
-};
 
 volatile std::sig_atomic_t g_stop_requested = 0;
 void on_signal(int) { g_stop_requested = 1; }

@@ -1,0 +1,43 @@
+// bf16 autocast for a scope: the engine's windows and the trainer's forward pass (internal).
+#pragma once
+
+#include <ATen/autocast_mode.h>
+#include <c10/core/DeviceType.h>
+#include <torch/version.h>
+
+namespace cotrack {
+
+// Autocast to bf16 on `device` for the lifetime of the scope (the previous state comes back).
+class Bf16Autocast {
+ public:
+  Bf16Autocast(bool on, at::DeviceType device) : on_(on), device_(device) {
+    if (on_) set(true);
+  }
+  ~Bf16Autocast() {
+    if (!on_) return;
+    set(false);
+    at::autocast::clear_cache();
+  }
+  Bf16Autocast(const Bf16Autocast&) = delete;
+  Bf16Autocast& operator=(const Bf16Autocast&) = delete;
+
+ private:
+  void set(bool enabled) const {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_dtype(device_, at::kBFloat16);
+    at::autocast::set_autocast_enabled(device_, enabled);
+#else
+    if (device_ == at::kCPU) {
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(enabled);
+    } else {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(enabled);
+    }
+#endif
+  }
+  bool on_;
+  at::DeviceType device_;
+};
+
+}  // namespace cotrack
