@@ -23,6 +23,7 @@
 #include "config_file.hpp"
 #include "cotrack/engine.hpp"
 #include "cotrack/error.hpp"
+#include "cotrack/log.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/track_io.hpp"
 #include "engine_options.hpp"
@@ -268,6 +269,7 @@ std::string handle_ui_event(const UiEvent& e, const LiveView& shown, const LiveO
 }
 
 int run_live(LiveOptions& o, const CLI::App& sub) {
+  set_log_prefix("cotrack live");  // the engine thread's status lines
   const RingConfig rc = validate(o);
   const SourceKind kind = source_kind(o.source.spec);
   std::vector<PointQuery> initial_points;

@@ -21,6 +21,7 @@
 #include "cotrack/runtime.hpp"
 #include "cotrack/synth.hpp"
 #include "engine_options.hpp"
+#include "guarded_main.hpp"
 #include "percentile.hpp"
 
 using cotrack::app::percentile;
@@ -135,7 +136,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : static_cast<int>(cotrack::ExitCode::kUsage);
   }
-  try {
+  return cotrack::app::run_guarded("cotrack-bench", [&] {
     cotrack::set_num_threads(threads);
     int in_w = 0, in_h = 0;
     char x = 0;
@@ -205,11 +206,5 @@ int main(int argc, char** argv) {
       }
     }
     return 0;
-  } catch (const cotrack::Error& e) {
-    fmt::print(stderr, "cotrack-bench: {}\n", e.what());
-    return static_cast<int>(e.code());
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "cotrack-bench: unexpected error: {}\n", e.what());
-    return static_cast<int>(cotrack::ExitCode::kRuntime);
-  }
+  });
 }

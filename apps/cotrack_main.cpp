@@ -5,6 +5,7 @@
 
 #include "commands.hpp"
 #include "config_file.hpp"
+#include "guarded_main.hpp"
 #include "cotrack/error.hpp"
 #include "cotrack/runtime.hpp"
 
@@ -24,20 +25,12 @@ int main(int argc, char** argv) {
     cotrack::app::parse_with_config(app, argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : static_cast<int>(ExitCode::kUsage);
-  } catch (const cotrack::Error& e) {
+  } catch (const cotrack::Error& e) {  // a config file's error
     fmt::print(stderr, "cotrack: {}\n", e.what());
     return static_cast<int>(e.code());
   }
-  try {
-    for (const auto& c : commands) {
-      if (*c.sub) return c.run();
-    }
-  } catch (const cotrack::Error& e) {
-    fmt::print(stderr, "cotrack: {}\n", e.what());
-    return static_cast<int>(e.code());
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "cotrack: unexpected error: {}\n", e.what());
-    return static_cast<int>(ExitCode::kRuntime);
+  for (const auto& c : commands) {
+    if (*c.sub) return cotrack::app::run_guarded("cotrack", c.run);
   }
   return 0;
 }

@@ -8,6 +8,7 @@
 #include "cotrack/error.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/training.hpp"
+#include "guarded_main.hpp"
 #include "resolution.hpp"
 
 int main(int argc, char** argv) {
@@ -84,16 +85,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : static_cast<int>(cotrack::ExitCode::kUsage);
   }
-  try {
+  return cotrack::app::run_guarded("cotrack-train", [&] {
     if (!resolution.empty()) {
       std::tie(c.height, c.width) = cotrack::app::parse_resolution(resolution);
     }
     return cotrack::run_training(c);
-  } catch (const cotrack::Error& e) {
-    fmt::print(stderr, "cotrack-train: {}\n", e.what());
-    return static_cast<int>(e.code());
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "cotrack-train: unexpected error: {}\n", e.what());
-    return static_cast<int>(cotrack::ExitCode::kRuntime);
-  }
+  });
 }

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <map>
 
+#include "cotrack/log.hpp"
 #include "steady_clock.hpp"
 
 namespace cotrack {
@@ -91,7 +92,7 @@ struct EngineWorker::Impl {
   }
 
   void note(std::string line) {
-    fmt::print(stderr, "cotrack live: {}\n", line);
+    log_line(line);
     status = std::move(line);
   }
 

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "cotrack/error.hpp"
+#include "gst_quote.hpp"
 #include "steady_clock.hpp"
 
 namespace cotrack {
@@ -48,16 +49,6 @@ constexpr const char* kLiveSources[] = {
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
-}
-
-// A value for gst_parse_launch, double-quoted so spaces, '!' and '=' survive.
-std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
 }
 
 std::string one_line(std::string s) {
@@ -495,7 +486,7 @@ GstSource::GstSource(SourceConfig config, FrameCallback on_frame, EventCallback 
       const std::string device =
           config.spec == "webcam" ? std::string("/dev/video0") : config.spec.substr(7);
       head =
-          fmt::format("v4l2src device={} ! video/x-raw,{},framerate={}", quote(device), size, fps);
+          fmt::format("v4l2src device={} ! video/x-raw,{},framerate={}", gst_quote(device), size, fps);
       sized = true;
       s.live = true;
       break;
@@ -504,11 +495,11 @@ GstSource::GstSource(SourceConfig config, FrameCallback on_frame, EventCallback 
       head = fmt::format(
           "rtspsrc location={} latency={} protocols={} ! application/x-rtp,media=video ! "
           "decodebin",
-          quote(config.spec), config.rtsp_latency_ms, config.rtsp_transport);
+          gst_quote(config.spec), config.rtsp_latency_ms, config.rtsp_transport);
       s.live = true;
       break;
     case SourceKind::kFile:
-      head = fmt::format("uridecodebin uri={}", quote(file_uri(config.spec)));
+      head = fmt::format("uridecodebin uri={}", gst_quote(file_uri(config.spec)));
       s.live = false;
       break;
     case SourceKind::kCustom:

@@ -18,6 +18,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "cotrack/error.hpp"
+#include "gst_quote.hpp"
 
 namespace cotrack {
 namespace {
@@ -256,16 +257,6 @@ std::string lower_extension(const std::string& path) {
   std::string ext = path.substr(dot);
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return ext;
-}
-
-// A value for a GStreamer launch line: double-quoted, with \ and " escaped.
-std::string gst_quote(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '\\' || c == '"') out += '\\';
-    out += c;
-  }
-  return out + "\"";
 }
 
 void check_frame(const char* who, size_t size, int width, int height) {

@@ -14,6 +14,7 @@
 
 #include "model/checkpoint/checkpoint.hpp"
 #include "cotrack/error.hpp"
+#include "cotrack/log.hpp"
 #include "cotrack/model.hpp"
 #include "cotrack/photo_bank.hpp"
 #include "cotrack/runtime.hpp"
@@ -475,22 +476,22 @@ int run_training(const TrainConfig& config) {
   const std::string ckpt = config.out_dir + "/checkpoint.ckpt";
   const std::string model = config.out_dir + "/model.cotrack";
   Trainer trainer = std::filesystem::exists(ckpt) ? Trainer::resume(ckpt, config) : Trainer(config);
-  fmt::print(stderr,
-             "cotrack-train: {} | {} steps from step {} | clips {}f x {} points | {} "
-             "threads | out {}\n",
+  log_message(
+      "{} | {} steps from step {} | clips {}f x {} points | {} "
+             "threads | out {}",
              trainer.model_config().summary(), config.steps, trainer.current_step(),
              config.clip_frames, config.points, num_threads(), config.out_dir);
   if (config.long_clip_frames > 0) {
-    fmt::print(stderr, "cotrack-train: {:.0f}% of clips have {} frames\n",
+    log_message("{:.0f}% of clips have {} frames",
                100 * config.long_fraction, config.long_clip_frames);
   }
   if (!config.photos.empty()) {
-    fmt::print(stderr, "cotrack-train: {:.0f}% of clips textured from the photos in {}\n",
+    log_message("{:.0f}% of clips textured from the photos in {}",
                100 * config.photo_fraction, config.photos);
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  std::ofstream log(config.out_dir + "/log.jsonl", std::ios::app);
+  std::ofstream jsonl(config.out_dir + "/log.jsonl", std::ios::app);
   const auto start = std::chrono::steady_clock::now();
   auto minutes = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
@@ -510,7 +511,7 @@ int run_training(const TrainConfig& config) {
     const TrainStepStats st = trainer.step();
     ema_loss = ema_loss < 0 ? st.loss : 0.95 * ema_loss + 0.05 * st.loss;
     ema_err = ema_err < 0 ? st.error_px : 0.95 * ema_err + 0.05 * st.error_px;
-    log << fmt::format(
+    jsonl << fmt::format(
         "{{\"step\":{},\"loss\":{:.5f},\"coord\":{:.5f},\"occluded\":{:.5f},\"vis\":{:.5f},"
         "\"conf\":{:.5f},\"error_px\":{:.4f},\"vis_acc\":{:.4f},\"grad_norm\":{:.4f},"
         "\"lr\":{:.3e},\"minutes\":{:.2f}}}\n",
@@ -519,12 +520,11 @@ int run_training(const TrainConfig& config) {
     const int64_t done = trainer.current_step();
     if (done % config.log_every == 0 || done == config.steps) {
       const double per_step = minutes() * 60 / static_cast<double>(done - first);
-      fmt::print(stderr,
-                 "step {}/{} loss {:.3f} (avg {:.3f}) err {:.2f}px (avg {:.2f}) vis acc {:.2f} "
-                 "lr {:.1e} | {:.2f} s/step, ETA {:.1f} h\n",
+      log_message("step {}/{} loss {:.3f} (avg {:.3f}) err {:.2f}px (avg {:.2f}) vis acc {:.2f} "
+                 "lr {:.1e} | {:.2f} s/step, ETA {:.1f} h",
                  done, config.steps, st.loss, ema_loss, st.error_px, ema_err, st.vis_accuracy,
                  st.lr, per_step, per_step * static_cast<double>(config.steps - done) / 3600);
-      log.flush();
+      jsonl.flush();
     }
     if (done % config.save_every == 0 || done == config.steps) {
       trainer.save(ckpt);
@@ -536,7 +536,7 @@ int run_training(const TrainConfig& config) {
   }
   trainer.save(ckpt);
   trainer.export_model(model);
-  fmt::print(stderr, "cotrack-train: stopped at step {}; checkpoint {}, model {}\n",
+  log_message("stopped at step {}; checkpoint {}, model {}",
              trainer.current_step(), ckpt, model);
   return g_stop_requested ? static_cast<int>(ExitCode::kInterrupted) : 0;
 }
