@@ -1,24 +1,20 @@
+// Drawing onto video frames: track trails, point markers, the HUD band and the help box
+// (Renderer). The preview window is in preview_window.cpp, the video and PNG outputs in
+// video_out.cpp.
 #include "renderer.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cctype>
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <utility>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
-#include <opencv2/highgui.hpp>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <opencv2/videoio.hpp>
 
 #include "cotrack/error.hpp"
-#include "gst_quote.hpp"
 
 namespace cotrack {
 namespace {
@@ -250,27 +246,6 @@ void draw_help(cv::Mat& img, int top) {
   }
 }
 
-std::string lower_extension(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  const size_t dot = path.find_last_of('.');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
-  std::string ext = path.substr(dot);
-  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return ext;
-}
-
-void check_frame(const char* who, size_t size, int width, int height) {
-  if (width <= 0 || height <= 0) {
-    throw InputError(
-        fmt::format("{}: frame size must be positive (got {}x{})", who, width, height));
-  }
-  const size_t expected = static_cast<size_t>(width) * static_cast<size_t>(height) * 3;
-  if (size != expected) {
-    throw InputError(fmt::format("{}: a {}x{} BGR frame needs {} bytes (got {})", who, width,
-                                 height, expected, size));
-  }
-}
-
 }  // namespace
 
 // ---- Renderer -----------------------------------------------------------------------------
@@ -384,231 +359,6 @@ void Renderer::draw(const uint8_t* rgb, int width, int height, const Snapshot& t
     top = hud_band_height(img, hud);
   }
   if (config_.show_help) draw_help(img, top);
-}
-
-// ---- PreviewWindow ------------------------------------------------------------------------
-
-bool PreviewWindow::display_available() {
-  for (const char* name : {"DISPLAY", "WAYLAND_DISPLAY"}) {
-    const char* value = std::getenv(name);
-    if (value != nullptr && value[0] != '\0') return true;
-  }
-  return false;
-}
-
-PreviewWindow::PreviewWindow(const std::string& title, int width, int height)
-    : title_(title), image_width_(width), image_height_(height) {
-  if (!display_available()) {
-    throw Error(ExitCode::kRuntime,
-                "preview window: no display (DISPLAY and WAYLAND_DISPLAY are unset); run "
-                "without the preview or under Xvfb");
-  }
-  if (width <= 0 || height <= 0) {
-    throw Error(ExitCode::kRuntime,
-                fmt::format("preview window: size must be positive (got {}x{})", width, height));
-  }
-  cv::namedWindow(title_, cv::WINDOW_GUI_NORMAL | cv::WINDOW_KEEPRATIO);
-  cv::resizeWindow(title_, width, height);
-  cv::setMouseCallback(title_, &PreviewWindow::on_mouse, this);
-}
-
-PreviewWindow::~PreviewWindow() {
-  try {
-    cv::setMouseCallback(title_, nullptr, nullptr);
-  } catch (const cv::Exception&) {
-  }
-  try {
-    cv::destroyWindow(title_);
-    cv::waitKey(1);  // lets HighGUI process the destruction
-  } catch (const cv::Exception&) {
-  }
-}
-
-void PreviewWindow::on_mouse(int event, int x, int y, int /*flags*/, void* self) {
-  auto* window = static_cast<PreviewWindow*>(self);
-  UiEvent e;
-  if (event == cv::EVENT_LBUTTONDOWN) {
-    e.kind = UiEvent::Kind::kLeftClick;
-  } else if (event == cv::EVENT_RBUTTONDOWN) {
-    e.kind = UiEvent::Kind::kRightClick;
-  } else {
-    return;
-  }
-  // HighGUI (Qt and GTK) already reports image pixels, scaled back when the window is resized.
-  // A click on the letterbox of a resized window lies outside the image: it is passed on as it
-  // is, for the caller to refuse with a notice (a clamped click would add a point on the edge).
-  std::lock_guard<std::mutex> lock(window->mutex_);
-  e.x = static_cast<float>(x);
-  e.y = static_cast<float>(y);
-  window->clicks_.push_back(e);
-}
-
-void PreviewWindow::show(const std::vector<uint8_t>& bgr, int width, int height) {
-  check_frame("preview window", bgr.size(), width, height);
-  if (closed_) return;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    image_width_ = width;
-    image_height_ = height;
-  }
-  const cv::Mat img(height, width, CV_8UC3, const_cast<uint8_t*>(bgr.data()));
-  cv::imshow(title_, img);
-}
-
-std::vector<UiEvent> PreviewWindow::poll(int wait_ms) {
-  const int key = cv::waitKey(std::max(1, wait_ms));
-  std::vector<UiEvent> events;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    events.swap(clicks_);
-  }
-  if (key >= 0) {
-    UiEvent e;
-    e.kind = UiEvent::Kind::kKey;
-    e.key = key;
-    events.push_back(e);
-  }
-  if (!closed_) {
-    double visible = -1;
-    try {
-      visible = cv::getWindowProperty(title_, cv::WND_PROP_VISIBLE);
-    } catch (const cv::Exception&) {
-      visible = -1;
-    }
-    if (visible < 1) closed_ = true;
-  }
-  if (closed_ && !close_reported_) {
-    close_reported_ = true;
-    UiEvent e;
-    e.kind = UiEvent::Kind::kClosed;
-    events.push_back(e);
-  }
-  return events;
-}
-
-// ---- VideoOut -----------------------------------------------------------------------------
-
-struct VideoOut::Impl {
-  std::mutex mutex;
-  cv::VideoWriter writer;
-  int width = 0, height = 0;          // frames given to write()
-  int enc_width = 0, enc_height = 0;  // frames given to the encoder (even for H.264)
-  // Frames handed to OpenCV's writer: for GStreamer, width rounded up to a multiple of 4 (see
-  // the constructor) and cropped back to enc_width inside the pipeline.
-  int feed_width = 0, feed_height = 0;
-  cv::Mat padded;
-  int64_t frames = 0;
-  bool closed = false;
-};
-
-VideoOut::VideoOut(const std::string& path, int width, int height, double fps)
-    : path_(path), impl_(std::make_unique<Impl>()) {
-  if (width <= 0 || height <= 0) {
-    throw UsageError(
-        fmt::format("video out: {}: frame size must be positive (got {}x{})", path, width, height));
-  }
-  if (!(fps > 0) || !std::isfinite(fps)) {
-    throw UsageError(fmt::format("video out: {}: fps must be positive (got {})", path, fps));
-  }
-  const std::string ext = lower_extension(path);
-  std::string mux;
-  if (ext == ".mp4" || ext == ".m4v") {
-    mux = "mp4mux";
-  } else if (ext == ".mov") {
-    mux = "qtmux";
-  } else if (ext == ".mkv") {
-    mux = "matroskamux";
-  } else if (ext != ".avi") {
-    throw UsageError(fmt::format(
-        "video out: {}: unsupported extension '{}' (use .mp4, .m4v, .mov, .mkv or .avi)", path,
-        ext));
-  }
-  // Creating the file first gives a precise reason (GStreamer's filesink only says it failed).
-  std::FILE* probe = std::fopen(path.c_str(), "wb");
-  if (probe == nullptr) {
-    throw Error(ExitCode::kRuntime,
-                fmt::format("video out: cannot create {}: {}", path, std::strerror(errno)));
-  }
-  std::fclose(probe);
-
-  impl_->width = width;
-  impl_->height = height;
-  // 4:2:0 needs even sizes (OpenCV's FFMPEG writer would drop the odd column/row instead).
-  impl_->enc_width = impl_->feed_width = (width + 1) / 2 * 2;
-  impl_->enc_height = impl_->feed_height = (height + 1) / 2 * 2;
-  bool opened = false;
-  if (!mux.empty()) {
-    // OpenCV's GStreamer writer pushes packed BGR rows (width * 3 bytes) while GStreamer assumes
-    // rows padded to 4 bytes, which skews every frame whose width is not a multiple of 4: feed
-    // such frames padded to a multiple of 4 and crop them back.
-    impl_->feed_width = (width + 3) / 4 * 4;
-    const int crop = impl_->feed_width - impl_->enc_width;
-    const std::string pipeline = fmt::format(
-        "appsrc ! {}videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast "
-        "tune=zerolatency ! h264parse ! {} ! filesink location={}",
-        crop > 0 ? fmt::format("videocrop right={} ! ", crop) : std::string(), mux,
-        gst_quote(path));
-    opened = impl_->writer.open(pipeline, cv::CAP_GSTREAMER, /*fourcc=*/0, fps,
-                                cv::Size(impl_->feed_width, impl_->feed_height),
-                                /*isColor=*/true);
-  } else {
-    opened = impl_->writer.open(path, cv::CAP_FFMPEG, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'),
-                                fps, cv::Size(impl_->feed_width, impl_->feed_height),
-                                /*isColor=*/true);
-  }
-  if (!opened || !impl_->writer.isOpened()) {
-    std::remove(path.c_str());
-    throw Error(ExitCode::kRuntime,
-                fmt::format("video out: cannot open a writer for {} ({})", path,
-                            mux.empty() ? "OpenCV FFMPEG backend, MJPG"
-                                        : "GStreamer videocrop, x264enc + " + mux +
-                                              "; x264enc needs gstreamer1.0-plugins-ugly"));
-  }
-}
-
-VideoOut::~VideoOut() { close(); }
-
-void VideoOut::write(const std::vector<uint8_t>& bgr) {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  if (impl_->closed) return;
-  check_frame("video out", bgr.size(), impl_->width, impl_->height);
-  const cv::Mat img(impl_->height, impl_->width, CV_8UC3, const_cast<uint8_t*>(bgr.data()));
-  if (impl_->feed_width != impl_->width || impl_->feed_height != impl_->height) {
-    cv::copyMakeBorder(img, impl_->padded, 0, impl_->feed_height - impl_->height, 0,
-                       impl_->feed_width - impl_->width, cv::BORDER_REPLICATE);
-    impl_->writer.write(impl_->padded);
-  } else {
-    impl_->writer.write(img);
-  }
-  ++impl_->frames;
-}
-
-void VideoOut::close() {
-  if (!impl_) return;
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  if (impl_->closed) return;
-  impl_->closed = true;
-  impl_->writer.release();
-}
-
-int64_t VideoOut::frames() const {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->frames;
-}
-
-// ---- PNG ----------------------------------------------------------------------------------
-
-bool write_png(const std::string& path, const std::vector<uint8_t>& bgr, int width, int height) {
-  if (width <= 0 || height <= 0 ||
-      bgr.size() != static_cast<size_t>(width) * static_cast<size_t>(height) * 3) {
-    return false;
-  }
-  const cv::Mat img(height, width, CV_8UC3, const_cast<uint8_t*>(bgr.data()));
-  try {
-    return cv::imwrite(path, img);
-  } catch (const cv::Exception&) {
-    return false;
-  }
 }
 
 }  // namespace cotrack
