@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -36,14 +37,36 @@ struct EvalOptions {
   int cycle_grid = 8;
 };
 
-std::string metrics_json(const TapVidMetrics& m) {
-  return fmt::format(
-      "{{\"average_jaccard\":{:.6f},\"average_pts_within_thresh\":{:.6f},"
-      "\"occlusion_accuracy\":{:.6f},\"pts_within\":[{:.6f},{:.6f},{:.6f},{:.6f},{:.6f}],"
-      "\"jaccard\":[{:.6f},{:.6f},{:.6f},{:.6f},{:.6f}]}}",
-      m.average_jaccard, m.average_pts_within_thresh, m.occlusion_accuracy, m.pts_within[0],
-      m.pts_within[1], m.pts_within[2], m.pts_within[3], m.pts_within[4], m.jaccard[0],
-      m.jaccard[1], m.jaccard[2], m.jaccard[3], m.jaccard[4]);
+using Json = nlohmann::ordered_json;
+
+// `v` rounded to `decimals` places, as the JSON files give it; null for NaN and infinities,
+// which JSON lacks.
+Json rounded(double v, int decimals) {
+  if (!std::isfinite(v)) return nullptr;
+  const double scale = std::pow(10.0, decimals);
+  return std::round(v * scale) / scale;
+}
+
+Json metrics_json(const TapVidMetrics& m) {
+  Json pts_within = Json::array(), jaccard = Json::array();
+  for (int i = 0; i < kTapVidNumThresholds; ++i) {
+    pts_within.push_back(rounded(m.pts_within[i], 6));
+    jaccard.push_back(rounded(m.jaccard[i], 6));
+  }
+  Json j;
+  j["average_jaccard"] = rounded(m.average_jaccard, 6);
+  j["average_pts_within_thresh"] = rounded(m.average_pts_within_thresh, 6);
+  j["occlusion_accuracy"] = rounded(m.occlusion_accuracy, 6);
+  j["pts_within"] = std::move(pts_within);
+  j["jaccard"] = std::move(jaccard);
+  return j;
+}
+
+// Writes `j` on one line to `path` (--json).
+void write_json(const std::string& path, const Json& j) {
+  std::ofstream out(path);
+  out << j.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
+  if (!out) throw Error(ExitCode::kRuntime, fmt::format("{}: cannot write", path));
 }
 
 void print_header(const std::string& first, const std::string& last) {
@@ -67,21 +90,22 @@ std::string bin_label(const HorizonProfile& h, int i) {
 }
 
 // The metrics by frames from the query, pooled over clips; returns the JSON array.
-std::string print_horizon(const HorizonProfile& h) {
+Json print_horizon(const HorizonProfile& h) {
   print_header("  frames from the query", "visible");
-  std::string json = "[";
-  bool first = true;
+  Json json = Json::array();
   for (int i = 0; i < h.num_bins(); ++i) {
     const auto& counts = h.counts(i);
     if (counts.evaluated == 0) continue;  // beyond the clips' length
     const TapVidMetrics m = h.metrics(i);
     print_row("  " + bin_label(h, i), m, std::to_string(counts.gt_visible));
-    json +=
-        fmt::format("{}{{\"from\":{},\"to\":{},\"visible\":{},\"metrics\":{}}}", first ? "" : ",",
-                    h.bin_start(i), h.bin_end(i), counts.gt_visible, metrics_json(m));
-    first = false;
+    Json bin;
+    bin["from"] = h.bin_start(i);
+    bin["to"] = h.bin_end(i);
+    bin["visible"] = counts.gt_visible;
+    bin["metrics"] = metrics_json(m);
+    json.push_back(std::move(bin));
   }
-  return json + "]";
+  return json;
 }
 
 // Points within this distance (pixels of the 256-wide frame) count as back home in --cycle.
@@ -144,11 +168,6 @@ VideoFrames load_frames(const std::string& path) {
 #endif
 }
 
-// A JSON number; null for NaN and infinities, which JSON lacks.
-std::string json_number(double v) {
-  return std::isfinite(v) ? fmt::format("{:.6f}", v) : std::string("null");
-}
-
 // `v` with one decimal, or "-" where it is not finite.
 std::string fixed1(double v) { return std::isfinite(v) ? fmt::format("{:.1f}", v) : "-"; }
 
@@ -180,10 +199,13 @@ int run_cycle(const EvalOptions& o) {
       o.cycle_grid, kCycleRasterWidth, kCycleWithinPx);
   fmt::print("{:<28} {:>7} {:>7} {:>6} {:>6} {:>6}  {:>8}\n", "tracker", "fb_med", "fb_mean",
              fmt::format("<{:.0f}px", kCycleWithinPx), "out", "far", "fps");
-  std::string json = fmt::format(
-      "{{\"check\":\"cycle\",\"grid\":{},\"clips\":{},\"raster_width\":{:.0f},"
-      "\"within_px\":{:.0f},\"results\":[",
-      o.cycle_grid, videos.size(), kCycleRasterWidth, kCycleWithinPx);
+  Json json;
+  json["check"] = "cycle";
+  json["grid"] = o.cycle_grid;
+  json["clips"] = videos.size();
+  json["raster_width"] = std::lround(kCycleRasterWidth);
+  json["within_px"] = std::lround(kCycleWithinPx);
+  json["results"] = Json::array();
   std::unique_ptr<Model> model;
   for (size_t e = 0; e < o.engines.size(); ++e) {
     const std::string& name = o.engines[e];
@@ -210,20 +232,18 @@ int run_cycle(const EvalOptions& o) {
                fixed1(100 * pooled.share_within(kCycleWithinPx)),
                fixed1(100 * pooled.outside_share()), fixed1(100 * pooled.far_outside_share()),
                fps_text(fps));
-    json += fmt::format(
-        "{}{{\"tracker\":\"{}\",\"fps\":{:.2f},\"points\":{},\"median_error_px\":{},"
-        "\"mean_error_px\":{},\"within\":{},\"outside\":{},\"far_outside\":{}}}",
-        e == 0 ? "" : ",", label, fps, pooled.error_px.size(),
-        json_number(pooled.median_error_px()), json_number(pooled.mean_error_px()),
-        json_number(pooled.share_within(kCycleWithinPx)), json_number(pooled.outside_share()),
-        json_number(pooled.far_outside_share()));
+    Json result;
+    result["tracker"] = label;
+    result["fps"] = rounded(fps, 2);
+    result["points"] = pooled.error_px.size();
+    result["median_error_px"] = rounded(pooled.median_error_px(), 6);
+    result["mean_error_px"] = rounded(pooled.mean_error_px(), 6);
+    result["within"] = rounded(pooled.share_within(kCycleWithinPx), 6);
+    result["outside"] = rounded(pooled.outside_share(), 6);
+    result["far_outside"] = rounded(pooled.far_outside_share(), 6);
+    json["results"].push_back(std::move(result));
   }
-  json += "]}\n";
-  if (!o.json.empty()) {
-    std::ofstream out(o.json);
-    out << json;
-    if (!out) throw Error(ExitCode::kRuntime, fmt::format("{}: cannot write", o.json));
-  }
+  if (!o.json.empty()) write_json(o.json, json);
   return 0;
 }
 
@@ -309,8 +329,10 @@ Command add_eval(CLI::App& app) {
     for (auto& clip : synthetic_clips(*o)) clips.push_back(std::move(clip));
     if (clips.empty()) throw UsageError("eval: give --clips DIR... or --synthetic N");
 
-    std::string json = "{\"query_mode\":\"" + o->query_mode +
-                       "\",\"clips\":" + std::to_string(clips.size()) + ",\"results\":[";
+    Json json;
+    json["query_mode"] = o->query_mode;
+    json["clips"] = clips.size();
+    json["results"] = Json::array();
     print_header("tracker", "fps");
 
     if (!o->predictions.empty()) {
@@ -333,13 +355,14 @@ Command add_eval(CLI::App& app) {
       const TrackTable pred = read_tracks_csv(o->predictions, ids, clips[0].frames);
       const TapVidMetrics m = compute_tapvid_metrics(tapvid_set(clips[0], eq, pred), qmode);
       print_row(o->predictions, m, fps_text(0));
-      json += fmt::format("{{\"tracker\":\"{}\",\"metrics\":{}}}]}}\n", o->predictions,
-                          metrics_json(m));
-      if (!o->json.empty()) std::ofstream(o->json) << json;
+      Json result;
+      result["tracker"] = o->predictions;
+      result["metrics"] = metrics_json(m);
+      json["results"].push_back(std::move(result));
+      if (!o->json.empty()) write_json(o->json, json);
       return 0;
     }
     std::unique_ptr<Model> model;
-    bool first_result = true;
     std::vector<std::pair<std::string, TapVidMetrics>> summary;
 #ifdef COTRACK_HAVE_PIPELINE
     std::vector<StripRow> strip_rows;
@@ -380,14 +403,13 @@ Command add_eval(CLI::App& app) {
       print_row(label, mean,
                 fps_text(engine_name == "static" ? 0 : frames / std::max(seconds, 1e-9)));
       summary.emplace_back(label, mean);
-      const std::string horizon_json =
-          o->by_horizon ? ",\"by_horizon\":" + print_horizon(horizon) : std::string();
-      json += fmt::format("{}{{\"tracker\":\"{}\",\"fps\":{:.2f},\"metrics\":{}{}}}",
-                          first_result ? "" : ",", label, frames / std::max(seconds, 1e-9),
-                          metrics_json(mean), horizon_json);
-      first_result = false;
+      Json result;
+      result["tracker"] = label;
+      result["fps"] = rounded(frames / std::max(seconds, 1e-9), 2);
+      result["metrics"] = metrics_json(mean);
+      if (o->by_horizon) result["by_horizon"] = print_horizon(horizon);
+      json["results"].push_back(std::move(result));
     }
-    json += "]}\n";
     if (!o->chart.empty()) {
 #ifdef COTRACK_HAVE_PIPELINE
       std::vector<BarSeries> series;
@@ -413,11 +435,7 @@ Command add_eval(CLI::App& app) {
                         clips[0], tapvid_queries(clips[0], qmode), strip_rows);
     }
 #endif
-    if (!o->json.empty()) {
-      std::ofstream out(o->json);
-      out << json;
-      if (!out) throw Error(ExitCode::kRuntime, fmt::format("{}: cannot write", o->json));
-    }
+    if (!o->json.empty()) write_json(o->json, json);
     return 0;
   };
   return c;

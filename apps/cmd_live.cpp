@@ -6,10 +6,12 @@
 //                                               +--FinalFrame--> output thread (video file)
 //                                               +--> tracks file (engine thread, flushed per frame)
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <deque>
@@ -154,16 +156,6 @@ std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, std::unique_ptr
   return o.net.make_tracker(*model);
 }
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out += c;
-  }
-  return out;
-}
-
 // Checks every setting before anything starts; returns the ring's configuration.
 RingConfig validate(const LiveOptions& o) {
   o.source.validate();
@@ -268,13 +260,47 @@ std::string handle_ui_event(const UiEvent& e, const LiveView& shown, const LiveO
   return "";
 }
 
-int run_live(LiveOptions& o, const CLI::App& sub) {
-  set_log_prefix("cotrack live");  // the engine thread's status lines
-  const RingConfig rc = validate(o);
-  const SourceKind kind = source_kind(o.source.spec);
-  std::vector<PointQuery> initial_points;
-  if (!o.points_path.empty()) initial_points = read_points_csv(o.points_path);
+// What the source's events tell the main loop.
+struct SourceState {
+  std::atomic<bool> done{false};    // nothing more will come
+  std::atomic<bool> failed{false};  // ... because the source gave up
+  std::atomic<int> starts{0};
+};
 
+// The source's events: a restart resets (or keeps) the engine's points, the end of a stream that
+// does not reconnect or a source that gives up ends the run.
+EventCallback source_events(SourceKind kind, EngineWorker& worker, SourceState& state) {
+  return [kind, &worker, &state](const SourceEvent& e) {
+    switch (e.kind) {
+      case SourceEvent::Kind::kStarted:
+        if (state.starts.fetch_add(1) > 0) {
+          worker.post({LiveCommand::Kind::kStreamRestarted});
+        }
+        break;
+      case SourceEvent::Kind::kEndOfStream:
+        // Only RTSP reconnects; for every other source the end is final.
+        fmt::print(stderr, "cotrack live: end of stream{}\n",
+                   kind == SourceKind::kRtsp ? " (reconnecting)" : "");
+        if (kind != SourceKind::kRtsp) state.done.store(true);
+        break;
+      case SourceEvent::Kind::kError:
+        fmt::print(stderr, "cotrack live: source error: {}\n", e.message);
+        break;
+      case SourceEvent::Kind::kReconnecting:
+        fmt::print(stderr, "cotrack live: reconnecting in {} ms (attempt {})\n", e.delay_ms,
+                   e.attempt);
+        break;
+      case SourceEvent::Kind::kGaveUp:
+        fmt::print(stderr, "cotrack live: source gave up: {}\n", e.message);
+        state.failed.store(true);
+        state.done.store(true);
+        break;
+    }
+  };
+}
+
+// Whether to open a window: asked for and a display present. Says so when there is none.
+bool use_window(const LiveOptions& o) {
   const bool window = !o.no_window && PreviewWindow::display_available();
   if (window) fmt::print(stderr, "cotrack live: {}\n", kKeyHint);
   if (!o.no_window && !window) {
@@ -283,14 +309,12 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
                    ? "; add --out-video or --out-tracks to keep the result"
                    : "");
   }
+  return window;
+}
 
-  std::unique_ptr<Model> model;
-  int history_frames = 16;
-  std::unique_ptr<PointTracker> tracker = make_tracker(o, model, history_frames);
-  const std::string mode_label =
-      o.engine == "lk" ? std::string("lk")
-                       : fmt::format("cotrack {}", o.net.label());
-
+// The settings in effect and the engine, before the source starts.
+void print_setup(const LiveOptions& o, const CLI::App& sub, const std::string& mode_label,
+                 const Model* model) {
   fmt::print(stderr, "cotrack live: settings: {}\n", effective_settings(sub));
   if (o.engine == "lk") {
     fmt::print(stderr,
@@ -300,10 +324,25 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
     fmt::print(stderr, "cotrack live: engine {} | {} | {}\n", mode_label, model->config().summary(),
                model->device());
   }
+}
 
-  std::unique_ptr<TrackWriter> tracks_out;
-  if (!o.out_tracks.empty()) tracks_out = std::make_unique<TrackWriter>(o.out_tracks);
-  std::unique_ptr<VideoWorker> video_out;
+// The files the engine thread writes every final frame into (--out-tracks, --out-video).
+struct LiveOutputs {
+  std::unique_ptr<TrackWriter> tracks;
+  std::unique_ptr<VideoWorker> video;
+
+  // For the engine worker; `this` must outlive it.
+  EngineWorker::FinalSink sink() {
+    return [this](const FinalFrame& f) {
+      if (tracks) tracks->write(f.estimates);
+      if (video) video->push(f);
+    };
+  }
+};
+
+LiveOutputs open_outputs(const LiveOptions& o) {
+  LiveOutputs out;
+  if (!o.out_tracks.empty()) out.tracks = std::make_unique<TrackWriter>(o.out_tracks);
   if (!o.out_video.empty()) {
     // Fail now, not at the first frame, when the file cannot be written.
     const auto dir = std::filesystem::absolute(o.out_video).parent_path();
@@ -311,57 +350,23 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
       throw Error(ExitCode::kRuntime, fmt::format("{}: cannot write the video: no directory {}",
                                                   o.out_video, dir.string()));
     }
-    video_out = std::make_unique<VideoWorker>(o.out_video, o.source.fps, o.net.trail);
+    out.video = std::make_unique<VideoWorker>(o.out_video, o.source.fps, o.net.trail);
   }
+  return out;
+}
 
-  FrameRing ring(rc);
+WorkerConfig worker_config(const LiveOptions& o, int history_frames) {
   WorkerConfig wc;
   wc.history_frames = history_frames;
   wc.trail_frames = o.net.trail;
   wc.keep_points_on_restart = o.on_reconnect == "keep";
-  EngineWorker worker(*tracker, ring, wc, [&](const FinalFrame& f) {
-    if (tracks_out) tracks_out->write(f.estimates);
-    if (video_out) video_out->push(f);
-  });
+  return wc;
+}
 
-  std::atomic<bool> source_done{false}, source_failed{false};
-  std::atomic<int> starts{0};
-  GstSource::init();
-  GstSource source(
-      o.source,
-      [&](const SourceFrame& f) {
-        return ring.offer(f.rgb, f.width, f.height, f.stride, f.pts_ns, f.arrival_ns) !=
-               FrameRing::Offer::kRefused;
-      },
-      [&](const SourceEvent& e) {
-        switch (e.kind) {
-          case SourceEvent::Kind::kStarted:
-            if (starts.fetch_add(1) > 0) {
-              worker.post({LiveCommand::Kind::kStreamRestarted});
-            }
-            break;
-          case SourceEvent::Kind::kEndOfStream:
-            // Only RTSP reconnects; for every other source the end is final.
-            fmt::print(stderr, "cotrack live: end of stream{}\n",
-                       kind == SourceKind::kRtsp ? " (reconnecting)" : "");
-            if (kind != SourceKind::kRtsp) source_done.store(true);
-            break;
-          case SourceEvent::Kind::kError:
-            fmt::print(stderr, "cotrack live: source error: {}\n", e.message);
-            break;
-          case SourceEvent::Kind::kReconnecting:
-            fmt::print(stderr, "cotrack live: reconnecting in {} ms (attempt {})\n", e.delay_ms,
-                       e.attempt);
-            break;
-          case SourceEvent::Kind::kGaveUp:
-            fmt::print(stderr, "cotrack live: source gave up: {}\n", e.message);
-            source_failed.store(true);
-            source_done.store(true);
-            break;
-        }
-      });
-
-  for (const auto& q : initial_points) {
+// The points of --points and --grid, queued for the engine before it starts.
+void post_initial_points(const LiveOptions& o, const std::vector<PointQuery>& points,
+                         EngineWorker& worker) {
+  for (const auto& q : points) {
     LiveCommand c{LiveCommand::Kind::kAddPoint};
     c.frame = q.frame;
     c.x_px = q.x_px;
@@ -373,41 +378,50 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
     c.grid = o.grid;
     worker.post(c);
   }
+}
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  worker.start();
-  try {
-    source.start();
-  } catch (...) {
-    worker.stop(false);
-    throw;
+// What the main thread draws with, and the window it shows in (opened at the first frame).
+struct Screen {
+  Screen(const LiveOptions& o, bool with_window)
+      : window(with_window), render_cfg(config_for(o)), renderer(render_cfg) {}
+  static RenderConfig config_for(const LiveOptions& o) {
+    RenderConfig rc;
+    rc.trail_frames = o.net.trail;
+    rc.show_help = o.help_overlay;
+    return rc;
   }
-  fmt::print(stderr, "cotrack live: source {} ({}): {}\n", o.source.spec, to_string(kind),
-             source.description());
 
+  bool window;  // a window is wanted and a display present
   std::unique_ptr<PreviewWindow> win;
   RenderConfig render_cfg;
-  render_cfg.trail_frames = o.net.trail;
-  render_cfg.show_help = o.help_overlay;
-  Renderer renderer(render_cfg);
-  std::vector<uint8_t> bgr;
-  std::vector<double> latencies_ms;
-  std::shared_ptr<const LiveView> shown;
-  const int64_t t_start = steady_ns();
-  int64_t next_log_ns = t_start + static_cast<int64_t>(o.log_every_s * 1e9);
-  std::string quit_reason;
-  int exit_code = 0;
+  Renderer renderer;
+  std::vector<uint8_t> bgr;  // the last frame drawn
+};
 
+// What the main loop leaves for the report.
+struct LoopResult {
+  std::string quit_reason;
+  std::vector<double> latencies_ms;       // arrival -> drawn, of the frames drawn unpaused
+  std::shared_ptr<const LiveView> shown;  // the view on screen at the end (may be null)
+};
+
+// The main thread until a reason to stop: draws the newest view, shows it, handles the window's
+// input and prints a status line every --log-every seconds.
+LoopResult run_main_loop(const LiveOptions& o, const std::string& mode_label, EngineWorker& worker,
+                         const SourceState& source, int64_t t_start, Screen& screen) {
+  LoopResult r;
+  std::string& quit_reason = r.quit_reason;
+  std::shared_ptr<const LiveView>& shown = r.shown;
+  int64_t next_log_ns = t_start + static_cast<int64_t>(o.log_every_s * 1e9);
   while (quit_reason.empty()) {
     if (g_signal.load() != 0)
       quit_reason = g_signal.load() == SIGINT ? "interrupted" : "terminated";
     const double elapsed_s = (steady_ns() - t_start) * 1e-9;
     if (o.duration_s > 0 && elapsed_s >= o.duration_s) quit_reason = "duration reached";
-    if (source_done.load() && !worker.finished()) worker.end_of_stream();
+    if (source.done.load() && !worker.finished()) worker.end_of_stream();
     if (worker.finished()) {
       quit_reason = !worker.error().empty() ? "engine error"
-                    : source_failed.load()  ? "source failed"
+                    : source.failed.load()  ? "source failed"
                                             : "end of stream";
     }
     auto view = worker.latest();
@@ -415,19 +429,22 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
     if (view != shown && view->rgb) {
       shown = view;
       const HudStats hud = hud_for(*view, mode_label, steady_ns());
-      renderer.draw(view->rgb->data(), view->width, view->height, *view->tracks, view->frame_index,
-                    hud, bgr);
-      if (!view->paused) latencies_ms.push_back(hud.latency_ms);
-      if (window) {
-        if (!win) win = std::make_unique<PreviewWindow>("cotrack", view->width, view->height);
-        win->show(bgr, view->width, view->height);
+      screen.renderer.draw(view->rgb->data(), view->width, view->height, *view->tracks,
+                           view->frame_index, hud, screen.bgr);
+      if (!view->paused) r.latencies_ms.push_back(hud.latency_ms);
+      if (screen.window) {
+        if (!screen.win) {
+          screen.win = std::make_unique<PreviewWindow>("cotrack", view->width, view->height);
+        }
+        screen.win->show(screen.bgr, view->width, view->height);
       }
     }
-    if (win) {
-      for (const UiEvent& e : win->poll(5)) {
+    if (screen.win) {
+      for (const UiEvent& e : screen.win->poll(5)) {
         if (!shown || !quit_reason.empty()) continue;
         bool redraw = false;
-        quit_reason = handle_ui_event(e, *shown, o, worker, render_cfg, renderer, bgr, redraw);
+        quit_reason = handle_ui_event(e, *shown, o, worker, screen.render_cfg, screen.renderer,
+                                      screen.bgr, redraw);
         if (redraw) shown = nullptr;
       }
     } else {
@@ -443,10 +460,144 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
                  c.dropped(), shown->thin, shown->points, process_memory_mib("VmRSS:"));
     }
   }
-  if (quit_reason == "source failed") exit_code = static_cast<int>(ExitCode::kInput);
+  return r;
+}
+
+int exit_code_for(const std::string& quit_reason) {
+  if (quit_reason == "source failed") return static_cast<int>(ExitCode::kInput);
   if (quit_reason == "interrupted" || quit_reason == "terminated") {
-    exit_code = static_cast<int>(ExitCode::kInterrupted);
+    return static_cast<int>(ExitCode::kInterrupted);
   }
+  return 0;
+}
+
+using Json = nlohmann::ordered_json;
+
+// `v` rounded to `decimals` places (null where it is not finite, which JSON cannot say).
+Json rounded(double v, int decimals) {
+  if (!std::isfinite(v)) return nullptr;
+  const double scale = std::pow(10.0, decimals);
+  return std::round(v * scale) / scale;
+}
+
+// `j` on one line, as {"key": value, "key": {...}}: the layout that scripts/bench_live.sh,
+// scripts/soak_live.sh and tests/cli/test_live.sh read with grep ("key": number).
+std::string one_line(const Json& j) {
+  if (!j.is_object() || j.empty()) return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string out;
+  for (const auto& item : j.items()) {
+    out += out.empty() ? "{" : ", ";
+    out += Json(item.key()).dump(-1, ' ', false, Json::error_handler_t::replace);
+    out += ": " + one_line(item.value());
+  }
+  return out + "}";
+}
+
+// The run's statistics: what the final line says, for --stats-json.
+struct RunStats {
+  std::string source, engine, stop;
+  double seconds = 0;
+  RingCounters counters;
+  double latency_median_ms = 0, latency_p95_ms = 0;
+  size_t latency_samples = 0;
+  int points = 0;
+  int64_t reconnects = 0;
+};
+
+Json stats_json(const RunStats& s) {
+  const RingCounters& c = s.counters;
+  Json j;
+  j["source"] = s.source;
+  j["engine"] = s.engine;
+  j["seconds"] = rounded(s.seconds, 3);
+  j["received"] = c.received;
+  j["processed"] = c.processed;
+  j["dropped"] = c.dropped();
+  j["thinned"] = c.thinned;
+  j["full"] = c.full;
+  j["stale"] = c.stale;
+  j["input_fps"] = rounded(c.received / s.seconds, 2);
+  j["processed_fps"] = rounded(c.processed / s.seconds, 2);
+  j["latency_ms"] = {{"median", rounded(s.latency_median_ms, 2)},
+                     {"p95", rounded(s.latency_p95_ms, 2)},
+                     {"samples", s.latency_samples}};
+  j["points"] = s.points;
+  j["reconnects"] = s.reconnects;
+  j["peak_rss_mib"] = rounded(process_memory_mib("VmHWM:"), 1);
+  j["stop"] = s.stop;
+  return j;
+}
+
+// After the shutdown: the final line, the outputs written and --stats-json. Returns the exit
+// code: `exit_code`, or kRuntime when the video could not be written.
+int report(const LiveOptions& o, const RunStats& s, const LiveOutputs& outputs, int exit_code) {
+  const RingCounters& c = s.counters;
+  fmt::print(stderr,
+             "cotrack live: stopped ({}) after {:.1f} s: received {} = processed {} + dropped {} "
+             "(thinned {}, full {}, stale {}); latency median {:.1f} ms, p95 {:.1f} ms\n",
+             s.stop, s.seconds, c.received, c.processed, c.dropped(), c.thinned, c.full, c.stale,
+             s.latency_median_ms, s.latency_p95_ms);
+  if (outputs.tracks) fmt::print("tracks: {} ({} rows)\n", o.out_tracks, outputs.tracks->rows());
+  if (outputs.video) {
+    if (!outputs.video->error().empty()) {
+      fmt::print(stderr, "cotrack live: video output failed: {}\n", outputs.video->error());
+      exit_code = static_cast<int>(ExitCode::kRuntime);
+    }
+    fmt::print("video: {} ({} frames)\n", o.out_video, outputs.video->frames());
+  }
+  if (!o.stats_json.empty()) {
+    std::ofstream js(o.stats_json);
+    js << one_line(stats_json(s)) << '\n';
+    if (!js) throw Error(ExitCode::kRuntime, o.stats_json + ": cannot write the stats file");
+  }
+  return exit_code;
+}
+
+int run_live(LiveOptions& o, const CLI::App& sub) {
+  set_log_prefix("cotrack live");  // the engine thread's status lines
+  const RingConfig rc = validate(o);
+  const SourceKind kind = source_kind(o.source.spec);
+  std::vector<PointQuery> initial_points;
+  if (!o.points_path.empty()) initial_points = read_points_csv(o.points_path);
+  const bool window = use_window(o);
+
+  std::unique_ptr<Model> model;
+  int history_frames = 16;
+  std::unique_ptr<PointTracker> tracker = make_tracker(o, model, history_frames);
+  const std::string mode_label =
+      o.engine == "lk" ? std::string("lk") : fmt::format("cotrack {}", o.net.label());
+  print_setup(o, sub, mode_label, model.get());
+
+  LiveOutputs outputs = open_outputs(o);
+  FrameRing ring(rc);
+  EngineWorker worker(*tracker, ring, worker_config(o, history_frames), outputs.sink());
+  SourceState source_state;
+  GstSource::init();
+  GstSource source(
+      o.source,
+      [&](const SourceFrame& f) {
+        return ring.offer(f.rgb, f.width, f.height, f.stride, f.pts_ns, f.arrival_ns) !=
+               FrameRing::Offer::kRefused;
+      },
+      source_events(kind, worker, source_state));
+  post_initial_points(o, initial_points, worker);
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  worker.start();
+  try {
+    source.start();
+  } catch (...) {
+    worker.stop(false);
+    throw;
+  }
+  fmt::print(stderr, "cotrack live: source {} ({}): {}\n", o.source.spec, to_string(kind),
+             source.description());
+
+  Screen screen(o, window);
+  const int64_t t_start = steady_ns();
+  const LoopResult run = run_main_loop(o, mode_label, worker, source_state, t_start, screen);
+  const int exit_code = exit_code_for(run.quit_reason);
 
   // Shut down in order: no new frames, the engine finishes what it has (every frame reaches the
   // outputs), then the outputs close.
@@ -454,42 +605,24 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   worker.end_of_stream();
   worker.stop(/*flush=*/true);
   const std::string engine_error = worker.error();
-  if (video_out) video_out->close();
-  if (tracks_out) tracks_out->close();
-  win.reset();
+  if (outputs.video) outputs.video->close();
+  if (outputs.tracks) outputs.tracks->close();
+  screen.win.reset();
 
-  const double seconds = (steady_ns() - t_start) * 1e-9;
-  const RingCounters c = ring.counters();
-  const double lat_med = percentile(latencies_ms, 0.5), lat_p95 = percentile(latencies_ms, 0.95);
-  fmt::print(stderr,
-             "cotrack live: stopped ({}) after {:.1f} s: received {} = processed {} + dropped {} "
-             "(thinned {}, full {}, stale {}); latency median {:.1f} ms, p95 {:.1f} ms\n",
-             quit_reason, seconds, c.received, c.processed, c.dropped(), c.thinned, c.full, c.stale,
-             lat_med, lat_p95);
-  if (tracks_out) fmt::print("tracks: {} ({} rows)\n", o.out_tracks, tracks_out->rows());
-  if (video_out) {
-    if (!video_out->error().empty()) {
-      fmt::print(stderr, "cotrack live: video output failed: {}\n", video_out->error());
-      exit_code = static_cast<int>(ExitCode::kRuntime);
-    }
-    fmt::print("video: {} ({} frames)\n", o.out_video, video_out->frames());
-  }
-  if (!o.stats_json.empty()) {
-    std::ofstream js(o.stats_json);
-    js << fmt::format(
-        "{{\"source\": \"{}\", \"engine\": \"{}\", \"seconds\": {:.3f}, \"received\": {}, "
-        "\"processed\": {}, \"dropped\": {}, \"thinned\": {}, \"full\": {}, \"stale\": {}, "
-        "\"input_fps\": {:.2f}, \"processed_fps\": {:.2f}, \"latency_ms\": {{\"median\": {:.2f}, "
-        "\"p95\": {:.2f}, \"samples\": {}}}, \"points\": {}, \"reconnects\": {}, "
-        "\"peak_rss_mib\": {:.1f}, \"stop\": \"{}\"}}\n",
-        json_escape(o.source.spec), json_escape(mode_label), seconds, c.received, c.processed,
-        c.dropped(), c.thinned, c.full, c.stale, c.received / seconds, c.processed / seconds,
-        lat_med, lat_p95, latencies_ms.size(), shown ? shown->points : 0, source.reconnects(),
-        process_memory_mib("VmHWM:"), json_escape(quit_reason));
-    if (!js) throw Error(ExitCode::kRuntime, o.stats_json + ": cannot write the stats file");
-  }
+  RunStats stats;
+  stats.source = o.source.spec;
+  stats.engine = mode_label;
+  stats.stop = run.quit_reason;
+  stats.seconds = (steady_ns() - t_start) * 1e-9;
+  stats.counters = ring.counters();
+  stats.latency_median_ms = percentile(run.latencies_ms, 0.5);
+  stats.latency_p95_ms = percentile(run.latencies_ms, 0.95);
+  stats.latency_samples = run.latencies_ms.size();
+  stats.points = run.shown ? run.shown->points : 0;
+  stats.reconnects = source.reconnects();
+  const int code = report(o, stats, outputs, exit_code);
   if (!engine_error.empty()) throw Error(ExitCode::kRuntime, "engine thread: " + engine_error);
-  return exit_code;
+  return code;
 }
 
 }  // namespace
