@@ -553,6 +553,27 @@ int report(const LiveOptions& o, const RunStats& s, const LiveOutputs& outputs, 
   return exit_code;
 }
 
+// One line for settings that the chosen engine ignores, and for a headless run that would track
+// nothing: the user learns it at start, not from empty outputs.
+void warn_unused(const LiveOptions& o, const CLI::App& sub, bool window) {
+  if (o.engine == "lk") {
+    std::string unused;
+    for (const char* name : {"model", "preset", "resolution", "device", "mode", "step", "iters",
+                             "precision", "visibility-threshold", "support-grid", "local-grid",
+                             "refine", "refine-max-offset", "refine-anchor", "refine-redetect"}) {
+      const CLI::Option* opt = sub.get_option_no_throw(std::string("--") + name);
+      if (opt != nullptr && opt->count() > 0) unused += fmt::format(" --{}", name);
+    }
+    if (!unused.empty()) {
+      log_message("engine lk ignores{}: they set the cotrack engine (--engine cotrack)", unused);
+    }
+  }
+  if (!window && o.grid == 0 && o.points_path.empty()) {
+    log_message("headless with no points: nothing will be tracked (add --grid N or --points "
+                "FILE)");
+  }
+}
+
 int run_live(LiveOptions& o, const CLI::App& sub) {
   set_log_prefix("cotrack live");  // the engine thread's status lines
   const RingConfig rc = validate(o);
@@ -564,6 +585,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   std::unique_ptr<Model> model;
   int history_frames = 16;
   std::unique_ptr<PointTracker> tracker = make_tracker(o, model, history_frames);
+  warn_unused(o, sub, window);
   const std::string mode_label =
       o.engine == "lk" ? std::string("lk") : fmt::format("cotrack {}", o.net.label());
   print_setup(o, sub, mode_label, model.get());
@@ -659,7 +681,9 @@ Command add_live(CLI::App& app) {
   s->add_option("--realtime", o->source.realtime,
                 "files: play at their frame rate (true) or as fast as tracking goes (false)")
       ->capture_default_str();
-  s->add_option("--engine", o->engine, "lk (default for now) or cotrack")->capture_default_str();
+  s->add_option("--engine", o->engine, "lk (default for now) or cotrack")
+      ->check(CLI::IsMember({"lk", "cotrack"}))
+      ->capture_default_str();
   o->model.add_to(s);
   EngineOptions::Defaults net_defaults;
   net_defaults.mode = "low-latency";

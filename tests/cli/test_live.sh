@@ -92,6 +92,16 @@ rc=$?
   || { fail "config value: exit $rc"; cat "$tmp/out"; }
 "$cotrack" live --no-window --drop none --source test >"$tmp/out" 2>&1
 [ $? -eq 2 ] && ok "drop none on a live source: exit 2" || fail "drop none: not refused"
+# Settings the chosen engine ignores, and a headless run with nothing to track, are named at
+# start; an unknown engine is refused by the parser.
+"$cotrack" live --no-window --source test --width 160 --height 120 --max-frames 5 --log-every 0 \
+  --engine lk --model "$tmp/none.ckpt" --resolution 0x0 >"$tmp/out" 2>&1
+grep -q "engine lk ignores --model --resolution" "$tmp/out" \
+  && grep -q "headless with no points" "$tmp/out" && ok "lk: unused settings and no points named" \
+  || { fail "lk: unused settings not named"; cat "$tmp/out"; }
+"$cotrack" live --no-window --engine cotrak >"$tmp/out" 2>&1
+[ $? -eq 2 ] && grep -q "cotrak" "$tmp/out" && ok "unknown engine: exit 2" \
+  || { fail "unknown engine"; cat "$tmp/out"; }
 # The command line overrides the file.
 printf 'no-window = true\nmax-frames = 5\nwidth = 160\nheight = 120\nlog-every = 0\n' >"$tmp/ok.toml"
 "$cotrack" live --config "$tmp/ok.toml" --width 192 >"$tmp/out" 2>&1
