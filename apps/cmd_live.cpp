@@ -501,7 +501,7 @@ struct RunStats {
   double latency_median_ms = 0, latency_p95_ms = 0;
   size_t latency_samples = 0;
   int points = 0;
-  int64_t reconnects = 0;
+  int64_t reconnects = 0, reconnect_attempts = 0;
 };
 
 Json stats_json(const RunStats& s) {
@@ -523,6 +523,7 @@ Json stats_json(const RunStats& s) {
                      {"samples", s.latency_samples}};
   j["points"] = s.points;
   j["reconnects"] = s.reconnects;
+  j["reconnect_attempts"] = s.reconnect_attempts;
   j["peak_rss_mib"] = rounded(process_memory_mib("VmHWM:"), 1);
   j["stop"] = s.stop;
   return j;
@@ -642,6 +643,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   stats.latency_samples = run.latencies_ms.size();
   stats.points = run.shown ? run.shown->points : 0;
   stats.reconnects = source.reconnects();
+  stats.reconnect_attempts = source.reconnect_attempts();
   const int code = report(o, stats, outputs, exit_code);
   if (!engine_error.empty()) throw Error(ExitCode::kRuntime, "engine thread: " + engine_error);
   return code;

@@ -94,7 +94,8 @@ struct GstSource::Impl {
 
   std::atomic<bool> abort_offers{false};  // ends the re-offer loop before a teardown
   std::atomic<bool> finished{false};
-  std::atomic<int64_t> reconnects{0};
+  std::atomic<int64_t> reconnects{0};          // rebuilt pipelines that delivered frames again
+  std::atomic<int64_t> reconnect_attempts{0};  // pipelines rebuilt after a failure
   std::atomic<bool> frame_since_build{false};
   std::atomic<int64_t> last_frame_ns{0};
 
@@ -249,6 +250,7 @@ struct GstSource::Impl {
         break;
       }
       if (attempt > 0 && frame_since_build.load()) {
+        reconnects.fetch_add(1);
         attempt = 0;
         delay_ms = config.reconnect_initial_ms;
       }
@@ -327,7 +329,7 @@ struct GstSource::Impl {
                               config.reconnect_attempts, failure));
           break;
         }
-        reconnects.fetch_add(1);
+        reconnect_attempts.fetch_add(1);
         emit(SourceEvent::Kind::kReconnecting, failure, attempt, delay_ms);
         if (wait_stop(milliseconds(delay_ms))) break;
         delay_ms = static_cast<int>(
@@ -434,6 +436,7 @@ bool GstSource::is_live() const { return impl_->live.load(); }
 SourceKind GstSource::kind() const { return impl_->kind; }
 const std::string& GstSource::description() const { return impl_->description; }
 int64_t GstSource::reconnects() const { return impl_->reconnects.load(); }
+int64_t GstSource::reconnect_attempts() const { return impl_->reconnect_attempts.load(); }
 
 void GstSource::init() {
   static std::once_flag once;

@@ -106,8 +106,10 @@ class GstSource {
   bool is_live() const;
   SourceKind kind() const;
   const std::string& description() const;  // the GStreamer pipeline, for the start-up summary
-  // Pipelines rebuilt after a failure (kReconnecting events) since construction.
+  // Reconnects that worked: rebuilt pipelines whose frames flowed again.
   int64_t reconnects() const;
+  // Pipelines rebuilt after a failure (kReconnecting events) since construction.
+  int64_t reconnect_attempts() const;
 
   // Initialises GStreamer once per process (safe to call many times).
   static void init();
