@@ -19,6 +19,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "commands.hpp"
@@ -26,6 +27,7 @@
 #include "cotrack/engine.hpp"
 #include "cotrack/error.hpp"
 #include "cotrack/log.hpp"
+#include "cotrack/synth_stream.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/track_io.hpp"
 #include "engine_options.hpp"
@@ -36,11 +38,15 @@
 #include "percentile.hpp"
 #include "renderer.hpp"
 #include "steady_clock.hpp"
+#include "synth_source.hpp"
 
 namespace cotrack::app {
 namespace {
 
 std::atomic<int> g_signal{0};
+// Frames of the synth source's scene, played forward and backward: 5 s each way at 30 fps, and
+// 132 MiB of frames at 640x480.
+constexpr int kSynthSceneFrames = 150;
 extern "C" void on_signal(int sig) { g_signal.store(sig); }
 
 struct LiveOptions {
@@ -177,8 +183,36 @@ RingConfig validate(const LiveOptions& o) {
   return rc;
 }
 
-HudStats hud_for(const LiveView& view, const std::string& mode_label, int64_t now_ns) {
+// Live accuracy against the synth source's truth: fed on the engine thread, read by the main
+// thread (HUD, status lines) and the report.
+class LiveScore {
+ public:
+  explicit LiveScore(std::shared_ptr<const SynthStream> stream) : accuracy_(std::move(stream)) {}
+  void add(const FrameEstimates& f) {
+    const std::lock_guard<std::mutex> lock(mu_);
+    accuracy_.add(f);
+  }
+  LiveAccuracy::Summary summary() const {
+    const std::lock_guard<std::mutex> lock(mu_);
+    return accuracy_.summary();
+  }
+  // "truth: delta_avg 71.2 | occlusion 88.0% | far off 2.1%", or "" before anything is scored.
+  std::string text() const {
+    const LiveAccuracy::Summary a = summary();
+    if (a.estimates == 0) return "";
+    return fmt::format("truth: delta_avg {:.1f} | occlusion {:.1f}% | far off {:.1f}%",
+                       100 * a.delta_avg, 100 * a.occlusion_accuracy, 100 * a.far_off);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  LiveAccuracy accuracy_;
+};
+
+HudStats hud_for(const LiveView& view, const std::string& mode_label, int64_t now_ns,
+                 const LiveScore* score) {
   HudStats hud;
+  if (score) hud.accuracy = score->text();
   hud.input_fps = view.input_fps;
   hud.tracked_fps = view.tracked_fps;
   hud.received = view.counters.received;
@@ -330,12 +364,14 @@ void print_setup(const LiveOptions& o, const CLI::App& sub, const std::string& m
 struct LiveOutputs {
   std::unique_ptr<TrackWriter> tracks;
   std::unique_ptr<VideoWorker> video;
+  std::unique_ptr<LiveScore> score;  // with the synth source
 
   // For the engine worker; `this` must outlive it.
   EngineWorker::FinalSink sink() {
     return [this](const FinalFrame& f) {
       if (tracks) tracks->write(f.estimates);
       if (video) video->push(f);
+      if (score) score->add(f.estimates);
     };
   }
 };
@@ -408,7 +444,8 @@ struct LoopResult {
 // The main thread until a reason to stop: draws the newest view, shows it, handles the window's
 // input and prints a status line every --log-every seconds.
 LoopResult run_main_loop(const LiveOptions& o, const std::string& mode_label, EngineWorker& worker,
-                         const SourceState& source, int64_t t_start, Screen& screen) {
+                         const SourceState& source, int64_t t_start, Screen& screen,
+                         const LiveScore* score) {
   LoopResult r;
   std::string& quit_reason = r.quit_reason;
   std::shared_ptr<const LiveView>& shown = r.shown;
@@ -428,7 +465,7 @@ LoopResult run_main_loop(const LiveOptions& o, const std::string& mode_label, En
     if (o.max_frames > 0 && view->counters.processed >= o.max_frames) quit_reason = "max-frames";
     if (view != shown && view->rgb) {
       shown = view;
-      const HudStats hud = hud_for(*view, mode_label, steady_ns());
+      const HudStats hud = hud_for(*view, mode_label, steady_ns(), score);
       screen.renderer.draw(view->rgb->data(), view->width, view->height, *view->tracks,
                            view->frame_index, hud, screen.bgr);
       if (!view->paused) r.latencies_ms.push_back(hud.latency_ms);
@@ -453,11 +490,13 @@ LoopResult run_main_loop(const LiveOptions& o, const std::string& mode_label, En
     if (o.log_every_s > 0 && steady_ns() >= next_log_ns && shown) {
       next_log_ns += static_cast<int64_t>(o.log_every_s * 1e9);
       const auto c = shown->counters;
+      const std::string truth = score ? score->text() : std::string();
       fmt::print(stderr,
                  "cotrack live: {:.0f} s | in {:.1f} fps | tracked {:.1f} fps | received {} "
-                 "processed {} dropped {} | thin 1/{} | points {} | RSS {:.0f} MiB\n",
+                 "processed {} dropped {} | thin 1/{} | points {} | RSS {:.0f} MiB{}\n",
                  elapsed_s, shown->input_fps, shown->tracked_fps, c.received, c.processed,
-                 c.dropped(), shown->thin, shown->points, process_memory_mib("VmRSS:"));
+                 c.dropped(), shown->thin, shown->points, process_memory_mib("VmRSS:"),
+                 truth.empty() ? "" : " | " + truth);
     }
   }
   return r;
@@ -502,6 +541,7 @@ struct RunStats {
   size_t latency_samples = 0;
   int points = 0;
   int64_t reconnects = 0, reconnect_attempts = 0;
+  std::optional<LiveAccuracy::Summary> accuracy;  // synth source
 };
 
 Json stats_json(const RunStats& s) {
@@ -524,6 +564,16 @@ Json stats_json(const RunStats& s) {
   j["points"] = s.points;
   j["reconnects"] = s.reconnects;
   j["reconnect_attempts"] = s.reconnect_attempts;
+  if (s.accuracy) {
+    const LiveAccuracy::Summary& a = *s.accuracy;
+    j["accuracy"] = {{"delta_avg", rounded(a.delta_avg, 4)},
+                     {"within_8px", rounded(a.within_8px, 4)},
+                     {"occlusion_accuracy", rounded(a.occlusion_accuracy, 4)},
+                     {"far_off", rounded(a.far_off, 4)},
+                     {"far_off_px", LiveAccuracy::kFarOffPx},
+                     {"estimates", a.estimates},
+                     {"visible", a.visible}};
+  }
   j["peak_rss_mib"] = rounded(process_memory_mib("VmHWM:"), 1);
   j["stop"] = s.stop;
   return j;
@@ -592,17 +642,34 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   print_setup(o, sub, mode_label, model.get());
 
   LiveOutputs outputs = open_outputs(o);
+  std::shared_ptr<const SynthStream> synth;
+  if (kind == SourceKind::kSynth) {
+    SynthParams sp;
+    sp.width = o.source.width;
+    sp.height = o.source.height;
+    sp.frames = kSynthSceneFrames;
+    sp.num_points = 0;
+    sp.max_speed_px = 4.0 * o.source.width / 256.0;  // the benchmark's motion at this size
+    synth = std::make_shared<const SynthStream>(sp, synth_seed(o.source.spec));
+    outputs.score = std::make_unique<LiveScore>(synth);
+  }
   FrameRing ring(rc);
   EngineWorker worker(*tracker, ring, worker_config(o, history_frames), outputs.sink());
   SourceState source_state;
-  GstSource::init();
-  GstSource source(
-      o.source,
-      [&](const SourceFrame& f) {
-        return ring.offer(f.rgb, f.width, f.height, f.stride, f.pts_ns, f.arrival_ns) !=
-               FrameRing::Offer::kRefused;
-      },
-      source_events(kind, worker, source_state));
+  FrameCallback to_ring = [&](const SourceFrame& f) {
+    return ring.offer(f.rgb, f.width, f.height, f.stride, f.pts_ns, f.arrival_ns) !=
+           FrameRing::Offer::kRefused;
+  };
+  std::unique_ptr<cotrack::FrameSource> source_ptr;
+  if (synth) {
+    source_ptr = std::make_unique<SynthSource>(o.source, synth, to_ring,
+                                               source_events(kind, worker, source_state));
+  } else {
+    GstSource::init();
+    source_ptr = std::make_unique<GstSource>(o.source, to_ring,
+                                             source_events(kind, worker, source_state));
+  }
+  cotrack::FrameSource& source = *source_ptr;
   post_initial_points(o, initial_points, worker);
 
   std::signal(SIGINT, on_signal);
@@ -619,7 +686,8 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
 
   Screen screen(o, window);
   const int64_t t_start = steady_ns();
-  const LoopResult run = run_main_loop(o, mode_label, worker, source_state, t_start, screen);
+  const LoopResult run =
+      run_main_loop(o, mode_label, worker, source_state, t_start, screen, outputs.score.get());
   const int exit_code = exit_code_for(run.quit_reason);
 
   // Shut down in order: no new frames, the engine finishes what it has (every frame reaches the
@@ -644,6 +712,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   stats.points = run.shown ? run.shown->points : 0;
   stats.reconnects = source.reconnects();
   stats.reconnect_attempts = source.reconnect_attempts();
+  if (outputs.score) stats.accuracy = outputs.score->summary();
   const int code = report(o, stats, outputs, exit_code);
   if (!engine_error.empty()) throw Error(ExitCode::kRuntime, "engine thread: " + engine_error);
   return code;
@@ -660,12 +729,15 @@ Command add_live(CLI::App& app) {
   CLI::App* s = c.sub;
   s->footer(fmt::format("In the window: {}.", kKeyHint));
   s->add_option("--config", o->config, "TOML file of settings (keys = these long options)");
+  o->source.spec = "synth";
   s->add_option("--source", o->source.spec,
-                "test, webcam[:DEVICE], rtsp://..., a file or URI, or gst:PIPELINE")
+                "synth[:SEED] (a generator stream with ground truth: the HUD shows live "
+                "accuracy), test, webcam[:DEVICE], rtsp://..., a file or URI, or gst:PIPELINE")
       ->capture_default_str();
-  s->add_option("--width", o->source.width, "test/webcam capture width")->capture_default_str();
-  s->add_option("--height", o->source.height, "test/webcam capture height")->capture_default_str();
-  s->add_option("--fps", o->source.fps, "test/webcam capture rate (and the output video's)")
+  s->add_option("--width", o->source.width, "synth/test/webcam frame width")->capture_default_str();
+  s->add_option("--height", o->source.height, "synth/test/webcam frame height")
+      ->capture_default_str();
+  s->add_option("--fps", o->source.fps, "synth/test/webcam frame rate (and the output video's)")
       ->capture_default_str();
   s->add_option("--rtsp-transport", o->source.rtsp_transport, "tcp or udp")->capture_default_str();
   s->add_option("--rtsp-latency-ms", o->source.rtsp_latency_ms, "RTSP jitter buffer")

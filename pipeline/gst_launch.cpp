@@ -69,6 +69,7 @@ std::string file_uri(const std::string& spec) {
 
 SourceKind source_kind(const std::string& spec) {
   if (spec == "test") return SourceKind::kTest;
+  if (spec == "synth" || starts_with(spec, "synth:")) return SourceKind::kSynth;
   if (spec == "webcam" || starts_with(spec, "webcam:")) return SourceKind::kWebcam;
   if (starts_with(spec, "gst:")) return SourceKind::kCustom;
   const size_t scheme_end = spec.find("://");
@@ -93,14 +94,28 @@ const char* to_string(SourceKind kind) {
       return "file";
     case SourceKind::kCustom:
       return "custom";
+    case SourceKind::kSynth:
+      return "synth";
   }
   return "unknown";
+}
+
+uint64_t synth_seed(const std::string& spec) {
+  if (spec == "synth") return 1;
+  const std::string digits = spec.substr(6);
+  if (digits.empty() || digits.size() > 19 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    throw UsageError(fmt::format("source '{}': expected synth or synth:SEED (a whole number)",
+                                 spec));
+  }
+  return std::stoull(digits);
 }
 
 void SourceConfig::validate() const {
   if (spec.empty()) throw UsageError("source must not be empty (test, webcam, rtsp://..., a file)");
   if (spec == "gst:" || spec == "webcam:")
     throw UsageError(fmt::format("source '{}' names no pipeline or device", spec));
+  if (source_kind(spec) == SourceKind::kSynth) synth_seed(spec);
   if (width < kMinSide || width > kMaxSide)
     throw UsageError(fmt::format("width = {} out of range [{}, {}]", width, kMinSide, kMaxSide));
   if (height < kMinSide || height > kMaxSide)
@@ -169,6 +184,8 @@ LaunchLine launch_line(const SourceConfig& config, SourceKind kind) {
       head = config.spec.substr(4);
       line.live = custom_looks_live(head);
       break;
+    case SourceKind::kSynth:
+      throw UsageError("source synth is not a GStreamer source (SynthSource plays it)");
   }
   // Live sources are paced already: render at once and drop what the consumer cannot take.
   // Non-live ones play at their own rate (sync) or, with realtime = false, as fast as frames are

@@ -7,6 +7,8 @@
 //   "webcam" | "webcam:DEV" v4l2src device=DEV (default /dev/video0)
 //   "rtsp://..."            rtspsrc latency=<rtsp_latency_ms> protocols=<tcp|udp> ! decodebin
 //   "gst:PIPELINE"          PIPELINE, which must end where the converter and sink can follow
+//   "synth" | "synth:SEED"  the built-in generator stream with ground truth (SynthSource, not
+//                           GStreamer; synth_source.hpp), width x height @ fps
 //   anything else           a file path or URI, through uridecodebin
 // Every source ends in "videoconvert ! videoscale ! video/x-raw,format=RGB ! appsink"; the test
 // source and the webcam are asked for width x height at fps (raw video: a webcam that offers that
@@ -48,9 +50,11 @@ struct SourceConfig {
   void validate() const;  // throws UsageError naming the bad setting
 };
 
-enum class SourceKind { kTest, kWebcam, kRtsp, kFile, kCustom };
+enum class SourceKind { kTest, kWebcam, kRtsp, kFile, kCustom, kSynth };
 SourceKind source_kind(const std::string& spec);
 const char* to_string(SourceKind kind);
+// The seed of "synth" (1) or "synth:SEED"; UsageError for anything else after "synth:".
+uint64_t synth_seed(const std::string& spec);
 
 // One frame as it leaves GStreamer. `rgb` is valid only during the callback.
 struct SourceFrame {
@@ -81,13 +85,26 @@ struct SourceEvent {
 using FrameCallback = std::function<bool(const SourceFrame&)>;
 using EventCallback = std::function<void(const SourceEvent&)>;
 
-class GstSource {
+// What the live app needs of a frame source: GstSource, or SynthSource for "synth".
+class FrameSource {
+ public:
+  virtual ~FrameSource() = default;
+  virtual void start() = 0;
+  virtual void stop() = 0;
+  virtual bool finished() const = 0;
+  virtual bool is_live() const = 0;
+  virtual const std::string& description() const = 0;
+  virtual int64_t reconnects() const { return 0; }
+  virtual int64_t reconnect_attempts() const { return 0; }
+};
+
+class GstSource final : public FrameSource {
  public:
   // Checks the config and builds the pipeline description; throws UsageError for a bad spec.
   GstSource(SourceConfig config, FrameCallback on_frame, EventCallback on_event);
   GstSource(const GstSource&) = delete;
   GstSource& operator=(const GstSource&) = delete;
-  ~GstSource();  // stops
+  ~GstSource() override;  // stops
 
   // Starts playing. Throws InputError with one line (naming the source) when the pipeline cannot
   // be built or fails to start, e.g. a missing file or a webcam device that does not exist: for
@@ -95,21 +112,22 @@ class GstSource {
   // may arrive before it returns). For RTSP, a server that does not answer yet is not an error:
   // the source keeps reconnecting. Calling start() while started does nothing; after stop() it
   // starts a fresh pipeline.
-  void start();
+  void start() override;
   // Tears the pipeline down; prompt (well under a second), idempotent, safe after a failed start.
-  void stop();
+  void stop() override;
   // True after kEndOfStream of a file or kGaveUp: no more frames will come.
-  bool finished() const;
+  bool finished() const override;
   // Test, webcam and RTSP: true; files: false. "gst:" pipelines: before the pipeline plays, true
   // when it contains "is-live=true" or starts with a known live element (v4l2src, rtspsrc,
   // udpsrc, ...); once it plays, what GStreamer's latency query says.
-  bool is_live() const;
+  bool is_live() const override;
   SourceKind kind() const;
-  const std::string& description() const;  // the GStreamer pipeline, for the start-up summary
+  // The GStreamer pipeline, for the start-up summary.
+  const std::string& description() const override;
   // Reconnects that worked: rebuilt pipelines whose frames flowed again.
-  int64_t reconnects() const;
+  int64_t reconnects() const override;
   // Pipelines rebuilt after a failure (kReconnecting events) since construction.
-  int64_t reconnect_attempts() const;
+  int64_t reconnect_attempts() const override;
 
   // Initialises GStreamer once per process (safe to call many times).
   static void init();

@@ -287,6 +287,7 @@ std::string Renderer::hud_text(const HudStats& hud) {
   if (!hud.mode.empty()) text += " | " + hud.mode;
   if (hud.paused) text += " | PAUSED";
   if (!hud.status.empty()) text += " | " + hud.status;
+  if (!hud.accuracy.empty()) text += " | " + hud.accuracy;
   return text;
 }
 

@@ -26,6 +26,7 @@ struct HudStats {
   std::string mode;     // e.g. "cotrack low-latency"; left out when empty
   bool paused = false;  // appends "PAUSED"
   std::string status;   // one line, e.g. "reconnecting (attempt 2)"; left out when empty
+  std::string accuracy;  // live accuracy against a known truth (synth source); left out when empty
 };
 
 struct RenderConfig {

@@ -60,6 +60,22 @@ check_run "test source" "$tmp/s1.json" "$tmp/t1.csv" 9
 [ -s "$tmp/t1.mp4" ] && grep -q "^video: .* ([1-9][0-9]* frames)" "$tmp/out1" \
   && ok "test source: video written" || fail "test source: no video"
 
+# 1b. The default source, synth: a generator stream with live accuracy against its truth.
+"$cotrack" live --no-window --source synth:3 --width 160 --height 120 --max-frames 45 --grid 3 \
+  --out-tracks "$tmp/t1s.csv" --stats-json "$tmp/s1s.json" --log-every 0 >"$tmp/out1s" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { fail "synth source: exit $rc"; cat "$tmp/out1s"; }
+check_run "synth source" "$tmp/s1s.json" "$tmp/t1s.csv" 9
+delta=$(json "$tmp/s1s.json" delta_avg); occ=$(json "$tmp/s1s.json" occlusion_accuracy)
+far=$(json "$tmp/s1s.json" far_off); scored=$(json "$tmp/s1s.json" estimates)
+awk -v d="$delta" -v o="$occ" -v f="$far" -v n="$scored" \
+  'BEGIN { exit !(n > 0 && d >= 0 && d <= 1 && o >= 0 && o <= 1 && f >= 0 && f <= 1) }' \
+  && ok "synth source: accuracy delta_avg $delta, occlusion $occ, far off $far over $scored" \
+  || { fail "synth source: accuracy missing: $(cat "$tmp/s1s.json")"; }
+"$cotrack" live --no-window --source synth:x1 >"$tmp/out" 2>&1
+[ $? -eq 2 ] && grep -q "synth:x1" "$tmp/out" && ok "synth source: a bad seed is refused" \
+  || { fail "synth source: bad seed"; cat "$tmp/out"; }
+
 # 2. A file, as fast as tracking goes: every frame, none dropped, exit 0 at its end.
 gst-launch-1.0 -q videotestsrc num-buffers=40 pattern=ball ! video/x-raw,width=128,height=96 \
   ! x264enc ! mp4mux ! filesink location="$tmp/in.mp4" >/dev/null 2>&1
