@@ -65,9 +65,9 @@ VideoOut::VideoOut(const std::string& path, int width, int height, double fps)
   const std::string ext = lower_extension(path);
   std::string mux;
   if (ext == ".mp4" || ext == ".m4v") {
-    mux = "mp4mux";
+    mux = "mp4mux fragment-duration=1000";  // fragmented: a killed recording stays playable
   } else if (ext == ".mov") {
-    mux = "qtmux";
+    mux = "qtmux fragment-duration=1000";
   } else if (ext == ".mkv") {
     mux = "matroskamux";
   } else if (ext != ".avi") {

@@ -76,6 +76,19 @@ awk -v d="$delta" -v o="$occ" -v f="$far" -v n="$scored" \
 [ $? -eq 2 ] && grep -q "synth:x1" "$tmp/out" && ok "synth source: a bad seed is refused" \
   || { fail "synth source: bad seed"; cat "$tmp/out"; }
 
+# 1c. A recording killed with SIGKILL stays playable (fragmented MP4): its frames decode.
+"$cotrack" live --no-window --source synth --width 160 --height 120 --grid 2 \
+  --out-video "$tmp/killed.mp4" --log-every 1 >"$tmp/outk" 2>&1 &
+kpid=$!
+wait_for 20 grep -q "processed [1-9][0-9]" "$tmp/outk"
+sleep 1.5  # past the first one-second fragment
+kill -9 "$kpid" 2>/dev/null
+wait "$kpid" 2>/dev/null
+decoded=$(gst-launch-1.0 -v filesrc location="$tmp/killed.mp4" ! qtdemux ! h264parse ! avdec_h264 \
+  ! fakesink silent=false 2>&1 | grep -c 'last-message = chain')
+[ "$decoded" -gt 0 ] && ok "killed recording: $decoded frames still decode" \
+  || fail "killed recording: unplayable ($(ls -l "$tmp/killed.mp4" 2>&1))"
+
 # 2. A file, as fast as tracking goes: every frame, none dropped, exit 0 at its end.
 gst-launch-1.0 -q videotestsrc num-buffers=40 pattern=ball ! video/x-raw,width=128,height=96 \
   ! x264enc ! mp4mux ! filesink location="$tmp/in.mp4" >/dev/null 2>&1
