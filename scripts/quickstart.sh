@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One command for a newcomer on Debian 12: install the packages, build, track points on a
 # built-in synthetic clip with known ground truth (`cotrack demo`), then run the live tracker on
-# the built-in moving test source (`cotrack live`): in a window when there is a display (click to
-# add points, q to quit), headless otherwise. Either way the tracked video and the tracks are
+# the built-in synth source, a generated scene with ground truth (`cotrack live`): in a window
+# when there is a display (click to add points, q to quit), headless otherwise. Either way the tracked video and the tracks are
 # written to out/ and their paths printed.
 # Arguments go to both commands, e.g. --model FILE for a downloaded checkpoint (with
 # --engine cotrack for the live app).
@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
 done
 ./build/apps/cotrack demo --out out/demo_tracks.csv "${demo_args[@]}"
 echo
-echo "Live tracking of the built-in test source for 15 s (in a window if there is a display: click"
+echo "Live tracking of the built-in synth source for 15 s (in a window if there is a display: click"
 echo "to add a point, h for help, q to quit):"
 exec ./build/apps/cotrack live --config config/default.toml --duration 15 \
   --out-video out/live.mp4 --out-tracks out/live_tracks.csv "${live_args[@]}"
