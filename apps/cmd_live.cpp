@@ -556,6 +556,7 @@ Json stats_json(const RunStats& s) {
   j["thinned"] = c.thinned;
   j["full"] = c.full;
   j["stale"] = c.stale;
+  j["paused"] = c.paused;
   j["input_fps"] = rounded(c.received / s.seconds, 2);
   j["processed_fps"] = rounded(c.processed / s.seconds, 2);
   j["latency_ms"] = {{"median", rounded(s.latency_median_ms, 2)},
@@ -585,8 +586,9 @@ int report(const LiveOptions& o, const RunStats& s, const LiveOutputs& outputs, 
   const RingCounters& c = s.counters;
   fmt::print(stderr,
              "cotrack live: stopped ({}) after {:.1f} s: received {} = processed {} + dropped {} "
-             "(thinned {}, full {}, stale {}); latency median {:.1f} ms, p95 {:.1f} ms\n",
+             "(thinned {}, full {}, stale {}){}; latency median {:.1f} ms, p95 {:.1f} ms\n",
              s.stop, s.seconds, c.received, c.processed, c.dropped(), c.thinned, c.full, c.stale,
+             c.paused > 0 ? fmt::format(" + paused {}", c.paused) : std::string(),
              s.latency_median_ms, s.latency_p95_ms);
   if (outputs.tracks) fmt::print("tracks: {} ({} rows)\n", o.out_tracks, outputs.tracks->rows());
   if (outputs.video) {

@@ -24,6 +24,7 @@ struct HeldFrame {
 // Events per second over the last second or more, from a monotonically growing count.
 class RateMeter {
  public:
+  void reset() { samples_.clear(); }
   double update(int64_t count, int64_t now_ns) {
     samples_.push_back({now_ns, count});
     while (samples_.size() > 2 && now_ns - samples_[1].first >= kSpanNs) samples_.pop_front();
@@ -186,6 +187,11 @@ struct EngineWorker::Impl {
         break;
       case LiveCommand::Kind::kTogglePause:
         paused = !paused;
+        ring.set_paused(paused);
+        if (!paused) {  // the rates start over: the pause is no measure of them
+          input_rate.reset();
+          tracked_rate.reset();
+        }
         break;
       case LiveCommand::Kind::kStreamRestarted:
         if (!cfg.keep_points_on_restart) tracker.reset();
@@ -213,14 +219,16 @@ struct EngineWorker::Impl {
   }
 
   // Commands wait for the first frame: before it the image size, and so any point, is unknown.
-  void apply_commands() {
-    if (newest_index < 0) return;
+  // Returns whether a command was applied.
+  bool apply_commands() {
+    if (newest_index < 0) return false;
     std::deque<LiveCommand> todo;
     {
       std::lock_guard<std::mutex> lock(command_mutex);
       todo.swap(commands);
     }
     for (const auto& c : todo) apply(c);
+    return !todo.empty();
   }
 
   // A frame of another size (a camera or stream that came back different): start the stream
@@ -309,8 +317,8 @@ struct EngineWorker::Impl {
     tracker.set_sink([this](const FrameEstimates& fe) { handle_final(fe); });
     bool last_paused = false;
     while (!stop.load()) {
-      apply_commands();
-      if (paused != last_paused) {
+      const bool applied = apply_commands();
+      if (paused != last_paused || (paused && applied)) {  // paused: show clicks at once
         last_paused = paused;
         publish();
       }

@@ -55,6 +55,12 @@ FrameRing::~FrameRing() = default;
 
 FrameRing::Offer FrameRing::offer(const uint8_t* rgb, int width, int height, int stride,
                                   int64_t pts_ns, int64_t arrival_ns) {
+  if (is_paused_.load(std::memory_order_acquire)) {
+    if (config_.policy == DropPolicy::kNone) return Offer::kRefused;
+    received_.fetch_add(1, std::memory_order_relaxed);
+    paused_.fetch_add(1, std::memory_order_relaxed);
+    return Offer::kPaused;
+  }
   if (config_.policy == DropPolicy::kThin) {
     if (skip_ > 0) {
       --skip_;
@@ -145,6 +151,11 @@ bool FrameRing::wait_for_frame(int timeout_ms) {
 
 void FrameRing::wake() { wait_cv_.notify_all(); }
 
+void FrameRing::set_paused(bool paused) {
+  if (!paused) thin_.store(1, std::memory_order_relaxed);
+  is_paused_.store(paused, std::memory_order_release);
+}
+
 RingCounters FrameRing::counters() const {
   RingCounters c;
   // Read the drop counters before `received`, so that a concurrent offer can only make
@@ -153,6 +164,7 @@ RingCounters FrameRing::counters() const {
   c.thinned = thinned_.load(std::memory_order_acquire);
   c.full = full_.load(std::memory_order_acquire);
   c.stale = stale_.load(std::memory_order_acquire);
+  c.paused = paused_.load(std::memory_order_acquire);
   c.received = received_.load(std::memory_order_acquire);
   return c;
 }

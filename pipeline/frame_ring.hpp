@@ -23,8 +23,11 @@
 // newest wins: once a frame was dropped as full, the next pop drops every waiting frame but the
 // newest ("stale") and raises k, so the engine never works through a backlog of old frames.
 //
-// Accounting: received = processed + thinned + full + stale + waiting, at every quiescent moment;
-// after the consumer has drained the ring, waiting is 0.
+// Pause (set_paused): frames that arrive while the user paused are counted as "paused", not as
+// drops, and not kept.
+//
+// Accounting: received = processed + thinned + full + stale + paused + waiting, at every
+// quiescent moment; after the consumer has drained the ring, waiting is 0.
 //
 // Threading: offer() from one producer thread (GStreamer's streaming thread); pop(), release(),
 // waiting() and wait_for_frame() from one consumer thread (the engine thread); counters() and
@@ -73,6 +76,7 @@ struct RingCounters {
   int64_t thinned = 0;    // dropped by thinning
   int64_t full = 0;       // dropped because no slot was free
   int64_t stale = 0;      // dropped by pop() in favour of a newer frame
+  int64_t paused = 0;     // arrived while the user paused: not drops (the engine was not behind)
   int64_t dropped() const { return thinned + full + stale; }
 };
 
@@ -83,7 +87,7 @@ class FrameRing {
   FrameRing& operator=(const FrameRing&) = delete;
   ~FrameRing();
 
-  enum class Offer { kQueued, kThinned, kFull, kRefused };
+  enum class Offer { kQueued, kThinned, kFull, kRefused, kPaused };
   // Producer. Copies `height` rows of width * 3 bytes, `stride` bytes apart, into a free slot.
   Offer offer(const uint8_t* rgb, int width, int height, int stride, int64_t pts_ns,
               int64_t arrival_ns);
@@ -102,6 +106,10 @@ class FrameRing {
   // The consumer's load, busy time over wall time (about 1 when it never waits). Until it is
   // set the load counts as 1, so k never falls.
   void set_load(double load) { load_ = load; }
+  // While paused, offered frames are counted as `paused` and not kept (kNone: refused, so a file
+  // waits). Resuming starts thinning over at k = 1: the pause said nothing about the engine's
+  // speed. Any thread.
+  void set_paused(bool paused);
 
   RingCounters counters() const;
   int thin() const { return thin_.load(std::memory_order_relaxed); }
@@ -118,7 +126,8 @@ class FrameRing {
   std::atomic<int> thin_{1};
   int skip_ = 0;  // producer: frames still to thin before the next admitted one
 
-  std::atomic<int64_t> received_{0}, processed_{0}, thinned_{0}, full_{0}, stale_{0};
+  std::atomic<int64_t> received_{0}, processed_{0}, thinned_{0}, full_{0}, stale_{0}, paused_{0};
+  std::atomic<bool> is_paused_{false};
   int64_t full_seen_ = 0;         // consumer: `full_` at the last pop
   std::vector<size_t> recent_waiting_;  // consumer: waiting after each of the last pops
   size_t recent_pos_ = 0;

@@ -252,7 +252,7 @@ TEST_SUITE("worker") {
     worker.stop(true);
   }
 
-  TEST_CASE("pause leaves frames in the ring; the first pop after it keeps only the newest") {
+  TEST_CASE("pause: frames that arrive are counted as paused, not drops; clicks show at once") {
     Rig rig(/*lag=*/0, RingConfig{4, DropPolicy::kThin, 8, 0});
     auto& worker = rig.worker;
     auto& ring = rig.ring;
@@ -262,14 +262,25 @@ TEST_SUITE("worker") {
     worker.post({LiveCommand::Kind::kTogglePause});
     REQUIRE(rig.latch.wait([&](ViewLatch&) { return worker.latest()->paused; }));
     std::vector<uint8_t> rgb(8 * 6 * 3, 0);
-    for (int i = 0; i < 10; ++i) ring.offer(rgb.data(), 8, 6, 24, 0, 0);  // 4 fit, 6 full
-    CHECK(ring.counters().full == 6);
+    for (int i = 0; i < 10; ++i) {
+      CHECK(ring.offer(rgb.data(), 8, 6, 24, 0, 0) == FrameRing::Offer::kPaused);
+    }
+    auto c = ring.counters();
+    CHECK(c.paused == 10);
+    CHECK(c.dropped() == 0);
+    CHECK(c.processed == 1);
+    // A click on the paused frame is drawn while still paused, where it was made.
+    worker.post(add_point(3, 2, /*frame=*/-1));
+    REQUIRE(rig.latch.wait([&](ViewLatch&) { return worker.latest()->points == 1; }));
+    CHECK(worker.latest()->paused);
     CHECK(ring.counters().processed == 1);
     worker.post({LiveCommand::Kind::kTogglePause});
-    REQUIRE(rig.latch.wait([&](ViewLatch&) { return ring.counters().processed == 2; }));
+    REQUIRE(rig.latch.wait([&](ViewLatch&) { return !worker.latest()->paused; }));
+    offer_frames(ring, 2);
+    REQUIRE(rig.latch.wait([&](ViewLatch&) { return ring.counters().processed == 3; }));
     worker.stop(true);
-    const auto c = ring.counters();
-    CHECK(c.stale == 3);
-    CHECK(c.received == c.processed + c.dropped());
+    c = ring.counters();
+    CHECK(c.received == c.processed + c.dropped() + c.paused);
+    CHECK(c.dropped() == 0);
   }
 }
