@@ -304,7 +304,14 @@ struct SourceState {
 // The source's events: a restart resets (or keeps) the engine's points, the end of a stream that
 // does not reconnect or a source that gives up ends the run.
 EventCallback source_events(SourceKind kind, EngineWorker& worker, SourceState& state) {
-  return [kind, &worker, &state](const SourceEvent& e) {
+  // Each event is logged and shown on the HUD, so an outage is visible while no frame comes.
+  auto show = [&worker](std::string text) {
+    fmt::print(stderr, "cotrack live: {}\n", text);
+    LiveCommand c{LiveCommand::Kind::kSourceState};
+    c.text = std::move(text);
+    worker.post(c);
+  };
+  return [kind, &worker, &state, show](const SourceEvent& e) {
     switch (e.kind) {
       case SourceEvent::Kind::kStarted:
         if (state.starts.fetch_add(1) > 0) {
@@ -313,19 +320,17 @@ EventCallback source_events(SourceKind kind, EngineWorker& worker, SourceState& 
         break;
       case SourceEvent::Kind::kEndOfStream:
         // Only RTSP reconnects; for every other source the end is final.
-        fmt::print(stderr, "cotrack live: end of stream{}\n",
-                   kind == SourceKind::kRtsp ? " (reconnecting)" : "");
+        show(kind == SourceKind::kRtsp ? "end of stream (reconnecting)" : "end of stream");
         if (kind != SourceKind::kRtsp) state.done.store(true);
         break;
       case SourceEvent::Kind::kError:
-        fmt::print(stderr, "cotrack live: source error: {}\n", e.message);
+        show("source error: " + e.message);
         break;
       case SourceEvent::Kind::kReconnecting:
-        fmt::print(stderr, "cotrack live: reconnecting in {} ms (attempt {})\n", e.delay_ms,
-                   e.attempt);
+        show(fmt::format("reconnecting in {} ms (attempt {})", e.delay_ms, e.attempt));
         break;
       case SourceEvent::Kind::kGaveUp:
-        fmt::print(stderr, "cotrack live: source gave up: {}\n", e.message);
+        show("source gave up: " + e.message);
         state.failed.store(true);
         state.done.store(true);
         break;

@@ -193,6 +193,9 @@ struct EngineWorker::Impl {
           tracked_rate.reset();
         }
         break;
+      case LiveCommand::Kind::kSourceState:
+        status = c.text;  // shown on the HUD; the app logs source events itself
+        break;
       case LiveCommand::Kind::kStreamRestarted:
         if (!cfg.keep_points_on_restart) tracker.reset();
         note(cfg.keep_points_on_restart ? "stream restarted: points kept"
@@ -219,7 +222,8 @@ struct EngineWorker::Impl {
   }
 
   // Commands wait for the first frame: before it the image size, and so any point, is unknown.
-  // Returns whether a command was applied.
+  // Returns whether a command was applied. Before the first frame only source states apply (the
+  // others wait for a frame to act on).
   bool apply_commands() {
     if (newest_index < 0) return false;
     std::deque<LiveCommand> todo;
@@ -318,7 +322,8 @@ struct EngineWorker::Impl {
     bool last_paused = false;
     while (!stop.load()) {
       const bool applied = apply_commands();
-      if (paused != last_paused || (paused && applied)) {  // paused: show clicks at once
+      // A command shows at once, also while paused or while the source sends nothing.
+      if (paused != last_paused || applied) {
         last_paused = paused;
         publish();
       }

@@ -30,10 +30,12 @@ struct LiveCommand {
     kGrid,           // a grid x grid lattice of points on the frame shown
     kTogglePause,
     kStreamRestarted,  // the source reconnected: keep or reset points (WorkerConfig)
+    kSourceState,      // `text` is the source's state for the HUD ("reconnecting ...", "ended")
   } kind;
   float x_px = 0, y_px = 0;
   int64_t frame = -1;
   int grid = 0;
+  std::string text;
 };
 
 // What the window and the HUD show, published by the engine thread after each frame.

@@ -252,6 +252,20 @@ TEST_SUITE("worker") {
     worker.stop(true);
   }
 
+  TEST_CASE("a source state reaches the HUD at once, while no frame arrives") {
+    Rig rig(/*lag=*/0);
+    auto& worker = rig.worker;
+    worker.start();
+    offer_frames(rig.ring, 1);
+    REQUIRE(rig.wait_views(1));
+    LiveCommand state{LiveCommand::Kind::kSourceState};
+    state.text = "reconnecting in 500 ms (attempt 2)";
+    worker.post(state);
+    REQUIRE(rig.latch.wait([&](ViewLatch&) { return worker.latest()->status == state.text; }));
+    CHECK(rig.ring.counters().processed == 1);  // no frame was needed
+    worker.stop(true);
+  }
+
   TEST_CASE("pause: frames that arrive are counted as paused, not drops; clicks show at once") {
     Rig rig(/*lag=*/0, RingConfig{4, DropPolicy::kThin, 8, 0});
     auto& worker = rig.worker;
