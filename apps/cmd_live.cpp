@@ -765,6 +765,9 @@ Command add_live(CLI::App& app) {
   s->add_option("--engine", o->engine, "lk (default for now) or cotrack")
       ->check(CLI::IsMember({"lk", "cotrack"}))
       ->capture_default_str();
+  // One thread: on a 2-core machine the network with 2 OpenMP threads ran about 3x slower live
+  // than with 1, sharing the cores with GStreamer's capture and the drawing (docs/performance.md).
+  o->model.threads = 1;
   o->model.add_to(s);
   EngineOptions::Defaults net_defaults;
   net_defaults.mode = "low-latency";
