@@ -40,4 +40,22 @@ class Bf16Autocast {
   at::DeviceType device_;
 };
 
+// Turns CPU autocast off for the lifetime of the scope when it was on (the previous state comes
+// back): for layers that run faster in fp32 than with autocast's casts to bf16 and back.
+class CpuAutocastOff {
+ public:
+  CpuAutocastOff() : was_on_(at::autocast::is_cpu_enabled()) {
+    if (was_on_) at::autocast::set_cpu_enabled(false);
+  }
+  ~CpuAutocastOff() {
+    if (was_on_) at::autocast::set_cpu_enabled(true);
+  }
+  CpuAutocastOff(const CpuAutocastOff&) = delete;
+  CpuAutocastOff& operator=(const CpuAutocastOff&) = delete;
+  bool was_on() const { return was_on_; }
+
+ private:
+  bool was_on_;
+};
+
 }  // namespace cotrack
