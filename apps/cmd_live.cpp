@@ -66,6 +66,7 @@ struct LiveOptions {
   int64_t max_frames = 0;
   double log_every_s = 5;
   bool help_overlay = false;
+  bool record_overlay = false;
 };
 
 // Renders final frames into the video file on its own thread, so encoding never holds up the
@@ -73,17 +74,26 @@ struct LiveOptions {
 // ring's thinning absorbs it), no frame of the video is lost.
 class VideoWorker {
  public:
-  VideoWorker(const std::string& path, double fps, int trail) : path_(path), fps_(fps) {
+  // `overlay`: the video also carries the HUD (as the window shows it when the frame was
+  // final), point ids and a legend; otherwise only the tracks (run statistics go to the log).
+  VideoWorker(const std::string& path, double fps, int trail, bool overlay)
+      : path_(path), fps_(fps) {
     render_cfg_.trail_frames = trail;
-    render_cfg_.show_hud = false;  // the file shows the tracks; run statistics go to the log
+    render_cfg_.show_hud = overlay;
+    render_cfg_.show_ids = overlay;
+    render_cfg_.show_legend = overlay;
     thread_ = std::thread([this] { run(); });
   }
+  // With the overlay: the HUD's contents, asked for on the engine thread as each frame is final.
+  void set_hud_source(std::function<HudStats()> source) { hud_source_ = std::move(source); }
   ~VideoWorker() { close(); }
   void push(const FinalFrame& f) {
     if (!f.rgb) return;
+    HudStats hud;
+    if (render_cfg_.show_hud && hud_source_) hud = hud_source_();
     std::unique_lock<std::mutex> lock(mutex_);
     cv_.wait(lock, [this] { return queue_.size() < kMaxQueued || done_; });
-    queue_.push_back(f);
+    queue_.push_back({f, std::move(hud)});
     cv_.notify_all();
   }
   void close() {
@@ -107,11 +117,13 @@ class VideoWorker {
     std::unique_ptr<VideoOut> out;
     while (true) {
       FinalFrame f;
+      HudStats hud;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         cv_.wait(lock, [this] { return !queue_.empty() || done_; });
         if (queue_.empty()) break;
-        f = std::move(queue_.front());
+        f = std::move(queue_.front().first);
+        hud = std::move(queue_.front().second);
         queue_.pop_front();
         cv_.notify_all();
       }
@@ -119,7 +131,6 @@ class VideoWorker {
         if (!out) out = std::make_unique<VideoOut>(path_, f.width, f.height, fps_);
         if (f.width != width_ && width_ != 0) continue;  // a new size cannot go in one file
         width_ = f.width;
-        HudStats hud;
         renderer.draw(f.rgb->data(), f.width, f.height, *f.trails, f.frame_index, hud, bgr);
         out->write(bgr);
         ++frames_;
@@ -138,7 +149,8 @@ class VideoWorker {
   std::thread thread_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
-  std::deque<FinalFrame> queue_;
+  std::deque<std::pair<FinalFrame, HudStats>> queue_;
+  std::function<HudStats()> hud_source_;
   bool done_ = false;
   std::atomic<int64_t> frames_{0};
   int width_ = 0;
@@ -391,7 +403,8 @@ LiveOutputs open_outputs(const LiveOptions& o) {
       throw Error(ExitCode::kRuntime, fmt::format("{}: cannot write the video: no directory {}",
                                                   o.out_video, dir.string()));
     }
-    out.video = std::make_unique<VideoWorker>(o.out_video, o.source.fps, o.net.trail);
+    out.video =
+        std::make_unique<VideoWorker>(o.out_video, o.source.fps, o.net.trail, o.record_overlay);
   }
   return out;
 }
@@ -662,6 +675,13 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   }
   FrameRing ring(rc);
   EngineWorker worker(*tracker, ring, worker_config(o, history_frames), outputs.sink());
+  if (outputs.video && o.record_overlay) {
+    const LiveScore* score = outputs.score.get();
+    outputs.video->set_hud_source([&worker, mode_label, score] {
+      const auto view = worker.latest();
+      return hud_for(*view, mode_label, steady_ns(), score);
+    });
+  }
   SourceState source_state;
   FrameCallback to_ring = [&](const SourceFrame& f) {
     return ring.offer(f.rgb, f.width, f.height, f.stride, f.pts_ns, f.arrival_ns) !=
@@ -788,6 +808,8 @@ Command add_live(CLI::App& app) {
   s->add_flag("--no-window", o->no_window, "never open a window (headless)");
   s->add_flag("--help-overlay", o->help_overlay, "start with the key help shown");
   s->add_option("--out-video", o->out_video, "write the tracked video (MP4)");
+  s->add_flag("--record-overlay", o->record_overlay,
+              "the video also shows the HUD, the point ids and a legend of the markers");
   s->add_option("--out-tracks", o->out_tracks, "write tracks.csv or tracks.jsonl");
   s->add_option("--screenshot-dir", o->screenshot_dir, "where key s writes PNGs")
       ->capture_default_str();

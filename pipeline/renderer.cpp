@@ -353,6 +353,26 @@ void Renderer::draw(const uint8_t* rgb, int width, int height, const Snapshot& t
       draw_marker(img, *markers[t], track_color(tracks.tracks[t].id), radius);
     }
   }
+  if (config_.show_ids) {
+    const TextStyle st = text_style_for(img.cols, img.rows);
+    for (size_t t = 0; t < tracks.tracks.size(); ++t) {
+      if (markers[t] == nullptr) continue;
+      const cv::Point at(static_cast<int>(markers[t]->x_px) + radius + 2,
+                         static_cast<int>(markers[t]->y_px) - radius - 2);
+      const std::string id = std::to_string(tracks.tracks[t].id);
+      cv::putText(img, id, at, kFont, st.scale * 0.8, kOutline, st.thickness + 2, cv::LINE_AA);
+      cv::putText(img, id, at, kFont, st.scale * 0.8, track_color(tracks.tracks[t].id),
+                  st.thickness, cv::LINE_AA);
+    }
+  }
+  if (config_.show_legend) {
+    const TextStyle st = text_style_for(img.cols, img.rows);
+    const std::string legend = "filled: visible | ring: occluded | cross: no estimate yet";
+    const int band_h = st.line_h + st.pad;
+    darken(img, cv::Rect(0, img.rows - band_h, img.cols, band_h), kHudBandKeep);
+    cv::putText(img, legend, cv::Point(st.pad, img.rows - st.pad / 2 - st.baseline), kFont,
+                st.scale, kWhite, st.thickness, cv::LINE_AA);
+  }
 
   int top = 0;
   if (config_.show_hud) {

@@ -33,6 +33,8 @@ struct RenderConfig {
   int trail_frames = 32;     // trail estimates per point, 0..4096 (0: no trails)
   bool show_help = false;    // the key/mouse help box in the middle of the frame
   bool show_hud = true;      // the stats band along the top
+  bool show_ids = false;     // each point's id next to its marker
+  bool show_legend = false;  // a line along the bottom saying what the markers mean
   int marker_radius_px = 4;  // marker radius in video pixels, 1..64
 
   void validate() const;  // throws UsageError naming the bad setting

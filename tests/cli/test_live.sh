@@ -89,6 +89,16 @@ decoded=$(gst-launch-1.0 -v filesrc location="$tmp/killed.mp4" ! qtdemux ! h264p
 [ "$decoded" -gt 0 ] && ok "killed recording: $decoded frames still decode" \
   || fail "killed recording: unplayable ($(ls -l "$tmp/killed.mp4" 2>&1))"
 
+# 1d. --record-overlay: the video carries the HUD, ids and legend, and still decodes frame by frame.
+"$cotrack" live --no-window --source synth:2 --width 160 --height 120 --grid 2 --max-frames 20 \
+  --out-video "$tmp/overlay.mp4" --record-overlay --log-every 0 >"$tmp/outo" 2>&1 \
+  || fail "record overlay: exit $?"
+decoded=$(gst-launch-1.0 -v filesrc location="$tmp/overlay.mp4" ! qtdemux ! h264parse ! avdec_h264 \
+  ! fakesink silent=false 2>&1 | grep -c 'last-message = chain')
+grep -q "^video: .* (20 frames)" "$tmp/outo" && [ "$decoded" -eq 20 ] \
+  && ok "record overlay: 20 frames written and decoded" \
+  || { fail "record overlay: $decoded frames decoded"; cat "$tmp/outo"; }
+
 # 2. A file, as fast as tracking goes: every frame, none dropped, exit 0 at its end.
 gst-launch-1.0 -q videotestsrc num-buffers=40 pattern=ball ! video/x-raw,width=128,height=96 \
   ! x264enc ! mp4mux ! filesink location="$tmp/in.mp4" >/dev/null 2>&1
