@@ -235,7 +235,7 @@ HudStats hud_for(const LiveView& view, const std::string& mode_label, int64_t no
   hud.mode = mode_label;
   hud.paused = view.paused;
   hud.status = view.status;
-  hud.latency_ms = static_cast<double>(now_ns - view.arrival_ns) * 1e-6;
+  hud.latency_ms = view.rgb ? static_cast<double>(now_ns - view.arrival_ns) * 1e-6 : -1.0;
   return hud;
 }
 
@@ -315,7 +315,8 @@ struct SourceState {
 
 // The source's events: a restart resets (or keeps) the engine's points, the end of a stream that
 // does not reconnect or a source that gives up ends the run.
-EventCallback source_events(SourceKind kind, EngineWorker& worker, SourceState& state) {
+EventCallback source_events(const std::string& spec, SourceKind kind, EngineWorker& worker,
+                            SourceState& state) {
   // Each event is logged and shown on the HUD, so an outage is visible while no frame comes.
   auto show = [&worker](std::string text) {
     fmt::print(stderr, "cotrack live: {}\n", text);
@@ -323,7 +324,7 @@ EventCallback source_events(SourceKind kind, EngineWorker& worker, SourceState& 
     c.text = std::move(text);
     worker.post(c);
   };
-  return [kind, &worker, &state, show](const SourceEvent& e) {
+  return [spec, kind, &worker, &state, show](const SourceEvent& e) {
     switch (e.kind) {
       case SourceEvent::Kind::kStarted:
         if (state.starts.fetch_add(1) > 0) {
@@ -336,13 +337,13 @@ EventCallback source_events(SourceKind kind, EngineWorker& worker, SourceState& 
         if (kind != SourceKind::kRtsp) state.done.store(true);
         break;
       case SourceEvent::Kind::kError:
-        show("source error: " + e.message);
+        show(fmt::format("source {}: {}", spec, e.message));
         break;
       case SourceEvent::Kind::kReconnecting:
         show(fmt::format("reconnecting in {} ms (attempt {})", e.delay_ms, e.attempt));
         break;
       case SourceEvent::Kind::kGaveUp:
-        show("source gave up: " + e.message);
+        show(fmt::format("source {} gave up: {}", spec, e.message));
         state.failed.store(true);
         state.done.store(true);
         break;
@@ -468,6 +469,7 @@ LoopResult run_main_loop(const LiveOptions& o, const std::string& mode_label, En
   std::string& quit_reason = r.quit_reason;
   std::shared_ptr<const LiveView>& shown = r.shown;
   int64_t next_log_ns = t_start + static_cast<int64_t>(o.log_every_s * 1e9);
+  std::shared_ptr<const LiveView> placeholder;  // the frameless view last drawn
   while (quit_reason.empty()) {
     if (g_signal.load() != 0)
       quit_reason = g_signal.load() == SIGINT ? "interrupted" : "terminated";
@@ -481,6 +483,17 @@ LoopResult run_main_loop(const LiveOptions& o, const std::string& mode_label, En
     }
     auto view = worker.latest();
     if (o.max_frames > 0 && view->counters.processed >= o.max_frames) quit_reason = "max-frames";
+    if (screen.window && !shown && !view->rgb && !view->status.empty() && view != placeholder) {
+      // No frame yet but news from the source (a camera that does not answer, reconnecting):
+      // open the window on a dark picture that says so, rather than nothing.
+      placeholder = view;
+      const int w = o.source.width, h = o.source.height;
+      const std::vector<uint8_t> dark(static_cast<size_t>(w) * h * 3, 24);
+      screen.renderer.draw(dark.data(), w, h, Snapshot{}, 0,
+                           hud_for(*view, mode_label, steady_ns(), score), screen.bgr);
+      if (!screen.win) screen.win = std::make_unique<PreviewWindow>("cotrack", w, h);
+      screen.win->show(screen.bgr, w, h);
+    }
     if (view != shown && view->rgb) {
       shown = view;
       const HudStats hud = hud_for(*view, mode_label, steady_ns(), score);
@@ -690,11 +703,11 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   std::unique_ptr<cotrack::FrameSource> source_ptr;
   if (synth) {
     source_ptr = std::make_unique<SynthSource>(o.source, synth, to_ring,
-                                               source_events(kind, worker, source_state));
+                                               source_events(o.source.spec, kind, worker, source_state));
   } else {
     GstSource::init();
     source_ptr = std::make_unique<GstSource>(o.source, to_ring,
-                                             source_events(kind, worker, source_state));
+                                             source_events(o.source.spec, kind, worker, source_state));
   }
   cotrack::FrameSource& source = *source_ptr;
   post_initial_points(o, initial_points, worker);

@@ -225,11 +225,18 @@ struct EngineWorker::Impl {
   // Returns whether a command was applied. Before the first frame only source states apply (the
   // others wait for a frame to act on).
   bool apply_commands() {
-    if (newest_index < 0) return false;
     std::deque<LiveCommand> todo;
     {
       std::lock_guard<std::mutex> lock(command_mutex);
-      todo.swap(commands);
+      if (newest_index < 0) {  // no frame yet: take the source states, keep the rest queued
+        std::deque<LiveCommand> keep;
+        for (auto& c : commands) {
+          (c.kind == LiveCommand::Kind::kSourceState ? todo : keep).push_back(std::move(c));
+        }
+        commands.swap(keep);
+      } else {
+        todo.swap(commands);
+      }
     }
     for (const auto& c : todo) apply(c);
     return !todo.empty();

@@ -260,6 +260,17 @@ if command -v Xvfb >/dev/null && command -v xdotool >/dev/null; then
     awk -v x="$x" -v y="$y" 'BEGIN { exit !((x - 100)^2 + (y - 80)^2 <= 2) }' \
       && ok "click: point 0 starts at ($x, $y)" || { fail "click: point 0 starts at ($x, $y), not (100, 80)"; }
   fi
+  # A camera that does not answer: the window opens anyway, saying so; the log names the source.
+  "$cotrack" live --source rtsp://127.0.0.1:9/nothing --reconnect-initial-ms 300 --duration 6 \
+    --log-every 0 >"$tmp/out6" 2>&1 &
+  app=$!; pids+=($app)
+  win=""
+  wait_for 5 bash -c "xdotool search --name '^cotrack$' >/dev/null 2>&1" && win=$(xdotool search --name '^cotrack$' | head -1)
+  [ -n "$win" ] && ok "unreachable camera: the window opens" || fail "unreachable camera: no window"
+  wait "$app"
+  grep -q "source rtsp://127.0.0.1:9/nothing: " "$tmp/out6" && grep -q "reconnecting in" "$tmp/out6" \
+    && ok "unreachable camera: the source and its state are named" \
+    || { fail "unreachable camera: log"; cat "$tmp/out6"; }
 else
   echo "skip click test: Xvfb or xdotool missing"
   [ "${CI:-}" = "true" ] && fail "Xvfb/xdotool missing under CI=true"
