@@ -30,6 +30,11 @@ Command add_eval(CLI::App& app);
 Command add_live(CLI::App& app);  // cmd_live.cpp: the live app (GStreamer, OpenCV)
 #endif
 
+// The shipped model's file name, and where the programs find it: $COTRACK_MODEL when set, else
+// PREFIX/share/cotrack/models/ next to an installed program, else the source tree's models/.
+constexpr const char* kDefaultModelName = "cotrack-small-v1.ckpt";
+std::string default_model_path();
+
 // The model options shared by the commands that run one.
 struct ModelOptions {
   std::string path;

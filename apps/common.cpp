@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 
@@ -26,11 +27,25 @@ void ModelOptions::add_to(CLI::App* sub) {
   sub->add_option("--threads", threads, "CPU threads, 0 = all cores")->capture_default_str();
 }
 
+std::string default_model_path() {
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("COTRACK_MODEL"); env != nullptr && *env != '\0') return env;
+  // Installed: PREFIX/bin/cotrack finds PREFIX/share/cotrack/models/.
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path installed =
+        exe.parent_path().parent_path() / "share/cotrack/models" / kDefaultModelName;
+    if (fs::exists(installed)) return installed.string();
+  }
+  return COTRACK_SOURCE_MODELS "/" + std::string(kDefaultModelName);  // the build tree's
+}
+
 Model ModelOptions::load(const char* who) const {
   set_num_threads(threads);
   std::string file = path;
   if (file.empty() && preset.empty()) {
-    file = COTRACK_DEFAULT_MODEL;
+    file = default_model_path();
     if (!std::filesystem::exists(file)) {
       throw UsageError(fmt::format("{}: no --model given and the default model {} is missing",
                                    who, file));
