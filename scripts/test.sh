@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds cotrack and runs the test suite through ctest. Labels: unit, parity, train, slow, long,
-# pipeline, fuzz, sanitize (all by default).
+# pipeline, fuzz, sanitize, install (all by default).
 # Usage: scripts/test.sh [ctest args...], e.g. scripts/test.sh -L parity
 set -euo pipefail
 cd "$(dirname "$0")/.."
