@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Live-app benchmark: end-to-end latency (frame arrival at the appsink -> overlay drawn) and
-# sustained fps, headless, for the built-in test source and for an RTSP stream served on
+# sustained fps, headless, for the built-in synth source and for an RTSP stream served on
 # loopback. Runs each case RUNS times for SECONDS and prints each run's JSON and the medians.
 # Usage: scripts/bench_live.sh [SECONDS=20] [RUNS=3] [extra cotrack live args...]
 set -euo pipefail
@@ -36,9 +36,9 @@ run_case() {  # run_case NAME ARGS...
     "$(printf '%s\n' "${fps[@]}" | median)" "$(printf '%s\n' "${drops[@]}" | median)" | tee -a "$tmp/summary"
 }
 
-run_case "test 640x480 lk 16 pts" --source test --grid 4 "$@"
+run_case "synth 640x480 lk 16 pts" --source synth --grid 4 "$@"
 run_case "rtsp 640x480 lk 16 pts" --source "$url" --grid 4 "$@"
-run_case "test 640x480 cotrack-small low-latency 64 pts" --config config/cpu-realtime.toml --grid 8 "$@"
+run_case "synth 640x480 cotrack-small low-latency 64 pts" --config config/cpu-realtime.toml --grid 8 "$@"
 run_case "rtsp 640x480 cotrack-small low-latency 64 pts" --config config/cpu-realtime.toml --source "$url" --grid 8 "$@"
 echo
 cat "$tmp/summary"
