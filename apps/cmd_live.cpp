@@ -566,6 +566,8 @@ std::string one_line(const Json& j) {
 // The run's statistics: what the final line says, for --stats-json.
 struct RunStats {
   std::string source, engine, stop;
+  std::string precision;  // the network's, resolved ("" for LK)
+  int threads = 0;
   double seconds = 0;
   RingCounters counters;
   double latency_median_ms = 0, latency_p95_ms = 0;
@@ -580,6 +582,8 @@ Json stats_json(const RunStats& s) {
   Json j;
   j["source"] = s.source;
   j["engine"] = s.engine;
+  if (!s.precision.empty()) j["precision"] = s.precision;
+  j["threads"] = s.threads;
   j["seconds"] = rounded(s.seconds, 3);
   j["received"] = c.received;
   j["processed"] = c.processed;
@@ -743,6 +747,8 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   RunStats stats;
   stats.source = o.source.spec;
   stats.engine = mode_label;
+  if (model) stats.precision = to_string(o.net.to_config(*model).precision);
+  stats.threads = num_threads();
   stats.stop = run.quit_reason;
   stats.seconds = (steady_ns() - t_start) * 1e-9;
   stats.counters = ring.counters();
