@@ -27,6 +27,7 @@
 #include "cotrack/engine.hpp"
 #include "cotrack/error.hpp"
 #include "cotrack/log.hpp"
+#include "cotrack/photo_bank.hpp"
 #include "cotrack/synth_stream.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/track_io.hpp"
@@ -67,6 +68,7 @@ struct LiveOptions {
   double log_every_s = 5;
   bool help_overlay = false;
   bool record_overlay = false;
+  std::string synth_photos;  // synth source: cut its textures from these photographs
 };
 
 // Renders final frames into the video file on its own thread, so encoding never holds up the
@@ -687,6 +689,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
     sp.frames = kSynthSceneFrames;
     sp.num_points = 0;
     sp.max_speed_px = 4.0 * o.source.width / 256.0;  // the benchmark's motion at this size
+    if (!o.synth_photos.empty()) sp.photos = PhotoBank::load(o.synth_photos);
     synth = std::make_shared<const SynthStream>(sp, synth_seed(o.source.spec));
     outputs.score = std::make_unique<LiveScore>(synth);
   }
@@ -780,6 +783,9 @@ Command add_live(CLI::App& app) {
                 "synth[:SEED] (a generator stream with ground truth: the HUD shows live "
                 "accuracy), test, webcam[:DEVICE], rtsp://..., a file or URI, or gst:PIPELINE")
       ->capture_default_str();
+  s->add_option("--synth-photos", o->synth_photos,
+                "synth source: cut its background and objects from the photographs in this folder "
+                "(scripts/fetch_photos.sh)");
   s->add_option("--width", o->source.width, "synth/test/webcam frame width")->capture_default_str();
   s->add_option("--height", o->source.height, "synth/test/webcam frame height")
       ->capture_default_str();
