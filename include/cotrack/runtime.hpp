@@ -43,9 +43,9 @@ bool is_generic_blas_core(const std::string& core);
 // convolutions, attention) in bfloat16 under autocast, with fp32 weights and fp32 results.
 enum class Precision { kFp32, kBf16 };
 const char* to_string(Precision precision);  // "fp32" | "bf16"
-// True when this CPU has bfloat16 instructions (avx512_bf16 or amx_bf16 in /proc/cpuinfo).
+// True when this CPU has bfloat16 instructions (AVX512-BF16, which AMX-BF16 CPUs have too).
 bool cpu_has_bf16();
-// The CPU's widest vector instruction set as /proc/cpuinfo names it: "amx_bf16", "avx512_bf16",
+// The CPU's widest vector instruction set, named as /proc/cpuinfo names it: "avx512_bf16",
 // "avx512f", "avx2", or "baseline".
 std::string cpu_isa();
 // "fp32", "bf16" or "auto" on `device` ("cpu", "cuda", "cuda:N"). bf16 needs CUDA or a CPU with

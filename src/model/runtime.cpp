@@ -99,38 +99,17 @@ double process_memory_mib(const std::string& field) {
   return 0;
 }
 
-namespace {
-
-// The "flags" line of /proc/cpuinfo (the first processor's), or "" when unreadable.
-std::string cpu_flags() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("flags", 0) == 0) return " " + line.substr(line.find(':') + 1) + " ";
-  }
-  return "";
-}
-
-bool has_flag(const std::string& flags, const char* flag) {
-  return flags.find(std::string(" ") + flag + " ") != std::string::npos;
-}
-
-}  // namespace
-
 const char* to_string(Precision precision) {
   return precision == Precision::kBf16 ? "bf16" : "fp32";
 }
 
-bool cpu_has_bf16() {
-  const std::string flags = cpu_flags();
-  return has_flag(flags, "avx512_bf16") || has_flag(flags, "amx_bf16");
-}
+// The same CPUID checks as pick_blas_kernels. CPUs with AMX-BF16 have AVX512-BF16 too.
+bool cpu_has_bf16() { return __builtin_cpu_supports("avx512bf16"); }
 
 std::string cpu_isa() {
-  const std::string flags = cpu_flags();
-  for (const char* isa : {"amx_bf16", "avx512_bf16", "avx512f", "avx2"}) {
-    if (has_flag(flags, isa)) return isa;
-  }
+  if (__builtin_cpu_supports("avx512bf16")) return "avx512_bf16";
+  if (__builtin_cpu_supports("avx512f")) return "avx512f";
+  if (__builtin_cpu_supports("avx2")) return "avx2";
   return "baseline";
 }
 
@@ -141,8 +120,8 @@ Precision resolve_precision(const std::string& requested, const std::string& dev
   if (requested == "auto") return supported ? Precision::kBf16 : Precision::kFp32;
   if (requested == "bf16") {
     if (!supported) {
-      throw UsageError("precision bf16: this CPU has no bfloat16 instructions (avx512_bf16 or "
-                       "amx_bf16); use fp32");
+      throw UsageError("precision bf16: this CPU has no bfloat16 instructions (avx512_bf16); "
+                       "use fp32");
     }
     return Precision::kBf16;
   }
