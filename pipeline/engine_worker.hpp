@@ -35,7 +35,7 @@ struct LiveCommand {
   float x_px = 0, y_px = 0;
   int64_t frame = -1;
   int grid = 0;
-  std::string text;
+  std::string text = {};
 };
 
 // What the window and the HUD show, published by the engine thread after each frame.

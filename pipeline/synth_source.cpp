@@ -79,7 +79,7 @@ void SynthSource::start() {
     std::lock_guard<std::mutex> lock(impl_->mu);
     impl_->stop_requested = false;
   }
-  if (impl_->on_event) impl_->on_event(SourceEvent{SourceEvent::Kind::kStarted});
+  if (impl_->on_event) impl_->on_event(SourceEvent{SourceEvent::Kind::kStarted, {}, 0, 0});
   impl_->thread = std::thread([this] { impl_->run(); });
 }
 
