@@ -1,5 +1,4 @@
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -8,6 +7,7 @@
 #include <memory>
 
 #include "commands.hpp"
+#include "json_out.hpp"
 #include "cotrack/engine.hpp"
 #include "cotrack/error.hpp"
 #include "cotrack/evaluation.hpp"
@@ -37,16 +37,9 @@ struct EvalOptions {
   int cycle_grid = 8;
 };
 
-using Json = nlohmann::ordered_json;
 
 // `v` rounded to `decimals` places, as the JSON files give it; null for NaN and infinities,
 // which JSON lacks.
-Json rounded(double v, int decimals) {
-  if (!std::isfinite(v)) return nullptr;
-  const double scale = std::pow(10.0, decimals);
-  return std::round(v * scale) / scale;
-}
-
 Json metrics_json(const TapVidMetrics& m) {
   Json pts_within = Json::array(), jaccard = Json::array();
   for (int i = 0; i < kTapVidNumThresholds; ++i) {

@@ -6,7 +6,6 @@
 //                                               +--FinalFrame--> output thread (video file)
 //                                               +--> tracks file (engine thread, flushed per frame)
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -23,6 +22,7 @@
 #include <thread>
 
 #include "commands.hpp"
+#include "json_out.hpp"
 #include "config_file.hpp"
 #include "cotrack/engine.hpp"
 #include "cotrack/error.hpp"
@@ -167,9 +167,6 @@ std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, std::unique_ptr
     lc.trail_frames = o.net.trail;
     history_frames = 16;
     return std::make_unique<LKTracker>(lc);
-  }
-  if (o.engine != "cotrack") {
-    throw UsageError(fmt::format("engine '{}': expected cotrack or lk", o.engine));
   }
   model = std::make_unique<Model>(o.model.load("cotrack live"));
   history_frames = 2 * model->config().window_len + 8;
@@ -321,7 +318,7 @@ EventCallback source_events(const std::string& spec, SourceKind kind, EngineWork
                             SourceState& state) {
   // Each event is logged and shown on the HUD, so an outage is visible while no frame comes.
   auto show = [&worker](std::string text) {
-    fmt::print(stderr, "cotrack live: {}\n", text);
+    log_line(text);
     LiveCommand c{LiveCommand::Kind::kSourceState};
     c.text = std::move(text);
     worker.post(c);
@@ -543,15 +540,8 @@ int exit_code_for(const std::string& quit_reason) {
   return 0;
 }
 
-using Json = nlohmann::ordered_json;
 
 // `v` rounded to `decimals` places (null where it is not finite, which JSON cannot say).
-Json rounded(double v, int decimals) {
-  if (!std::isfinite(v)) return nullptr;
-  const double scale = std::pow(10.0, decimals);
-  return std::round(v * scale) / scale;
-}
-
 // `j` on one line, as {"key": value, "key": {...}}: the layout that scripts/bench_live.sh,
 // scripts/soak_live.sh and tests/cli/test_live.sh read with grep ("key": number).
 std::string one_line(const Json& j) {

@@ -4,7 +4,6 @@
 // waits for); fps is frames / total time; stage times come from the engine's own timers.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -22,17 +21,19 @@
 #include "cotrack/synth.hpp"
 #include "engine_options.hpp"
 #include "guarded_main.hpp"
+#include "json_out.hpp"
 #include "percentile.hpp"
 
 using cotrack::app::percentile;
 
 namespace {
 
-double round2(double v) { return std::round(v * 100) / 100; }
+using cotrack::app::Json;
+using cotrack::app::rounded;
 
 // Which kernels do the matrix work: ATen sends fp32 linear layers and matmuls to the BLAS, bf16
 // ones under autocast to oneDNN, and convolutions to oneDNN on the CPU.
-nlohmann::ordered_json kernels(cotrack::Precision precision, const std::string& device) {
+Json kernels(cotrack::Precision precision, const std::string& device) {
   if (device.rfind("cuda", 0) == 0) return {{"matmul", "cuBLAS"}, {"conv", "cuDNN"}};
   const std::string blas = cotrack::blas_core().empty()
                                ? std::string("BLAS")
@@ -173,7 +174,7 @@ int main(int argc, char** argv) {
     for (int r = 0; r < repeat; ++r) {
       for (const cotrack::EngineConfig& ec : configs) {
         const Timing t = time_engine(model, ec, clip, points, warmup, frames, rss_every);
-        nlohmann::ordered_json j;
+        Json j;
         j["model"] = model_path.empty() ? "random" : model_path;
         j["preset"] = mc.preset;
         j["resolution"] = fmt::format("{}x{}", mc.model_height, mc.model_width);
@@ -188,17 +189,17 @@ int main(int argc, char** argv) {
         j["isa"] = cotrack::cpu_isa();
         j["kernels"] = kernels(ec.precision, model.device());
         j["frames"] = frames;
-        j["fps"] = round2(frames / t.seconds);
-        j["latency_ms"] = {{"median", round2(percentile(t.latency_ms, 0.5))},
-                           {"p95", round2(percentile(t.latency_ms, 0.95))},
-                           {"max", round2(percentile(t.latency_ms, 1.0))}};
+        j["fps"] = rounded(frames / t.seconds, 2);
+        j["latency_ms"] = {{"median", rounded(percentile(t.latency_ms, 0.5), 2)},
+                           {"p95", rounded(percentile(t.latency_ms, 0.95), 2)},
+                           {"max", rounded(percentile(t.latency_ms, 1.0), 2)}};
         const double per_frame = 1.0 / std::max(frames, 1);
-        j["stage_ms_per_frame"] = {{"cnn", round2(t.stages.cnn_ms * per_frame)},
-                                   {"correlation", round2(t.stages.correlation_ms * per_frame)},
-                                   {"transformer", round2(t.stages.transformer_ms * per_frame)},
-                                   {"other", round2(t.stages.other_ms * per_frame)}};
+        j["stage_ms_per_frame"] = {{"cnn", rounded(t.stages.cnn_ms * per_frame, 2)},
+                                   {"correlation", rounded(t.stages.correlation_ms * per_frame, 2)},
+                                   {"transformer", rounded(t.stages.transformer_ms * per_frame, 2)},
+                                   {"other", rounded(t.stages.other_ms * per_frame, 2)}};
         j["windows"] = t.stages.windows;
-        j["peak_rss_mib"] = round2(cotrack::process_memory_mib("VmHWM:"));
+        j["peak_rss_mib"] = rounded(cotrack::process_memory_mib("VmHWM:"), 2);
         j["allocator"] = allocator;
         j["blas"] = cotrack::blas_core();
         fmt::print("{}\n", j.dump());
