@@ -40,6 +40,7 @@
 #include "renderer.hpp"
 #include "steady_clock.hpp"
 #include "synth_source.hpp"
+#include "web_server.hpp"
 
 namespace cotrack::app {
 namespace {
@@ -69,6 +70,8 @@ struct LiveOptions {
   bool help_overlay = false;
   bool record_overlay = false;
   std::string synth_photos;  // synth source: cut its textures from these photographs
+  std::string serve;         // HOST:PORT of the browser view ("" = none)
+  std::string serve_token;
 };
 
 // Renders final frames into the video file on its own thread, so encoding never holds up the
@@ -173,6 +176,16 @@ std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, std::unique_ptr
   return o.net.make_tracker(*model);
 }
 
+// The browser view's settings: a server reachable from other machines always needs a token, and
+// gets a generated one when none is given.
+ServeConfig serve_config(const LiveOptions& o) {
+  ServeConfig sc = ServeConfig::parse(o.serve);
+  sc.token = o.serve_token;
+  if (sc.token.empty() && !sc.loopback()) sc.token = generate_token();
+  sc.validate();
+  return sc;
+}
+
 // Checks every setting before anything starts; returns the ring's configuration.
 RingConfig validate(const LiveOptions& o) {
   o.source.validate();
@@ -191,6 +204,7 @@ RingConfig validate(const LiveOptions& o) {
   }
   if (o.grid < 0 || o.grid > 64) throw UsageError("grid: expected 0..64");
   if (o.duration_s < 0) throw UsageError("duration: expected >= 0 seconds");
+  if (!o.serve.empty()) serve_config(o);  // throws for a bad address or token
   return rc;
 }
 
@@ -382,6 +396,7 @@ struct LiveOutputs {
   std::unique_ptr<TrackWriter> tracks;
   std::unique_ptr<VideoWorker> video;
   std::unique_ptr<LiveScore> score;  // with the synth source
+  std::unique_ptr<WebServer> server;  // --serve: its /api/stream
 
   // For the engine worker; `this` must outlive it.
   EngineWorker::FinalSink sink() {
@@ -389,6 +404,7 @@ struct LiveOutputs {
       if (tracks) tracks->write(f.estimates);
       if (video) video->push(f);
       if (score) score->add(f.estimates);
+      if (server) server->publish_final(f.estimates);
     };
   }
 };
@@ -463,7 +479,7 @@ struct LoopResult {
 // input and prints a status line every --log-every seconds.
 LoopResult run_main_loop(const LiveOptions& o, const std::string& mode_label, EngineWorker& worker,
                          const SourceState& source, int64_t t_start, Screen& screen,
-                         const LiveScore* score) {
+                         const LiveScore* score, WebServer* server) {
   LoopResult r;
   std::string& quit_reason = r.quit_reason;
   std::shared_ptr<const LiveView>& shown = r.shown;
@@ -499,6 +515,9 @@ LoopResult run_main_loop(const LiveOptions& o, const std::string& mode_label, En
       screen.renderer.draw(view->rgb->data(), view->width, view->height, *view->tracks,
                            view->frame_index, hud, screen.bgr);
       if (!view->paused) r.latencies_ms.push_back(hud.latency_ms);
+      if (server) {
+        server->publish_frame(screen.bgr, view->width, view->height, view->seq, view->arrival_ns);
+      }
       if (screen.window) {
         if (!screen.win) {
           screen.win = std::make_unique<PreviewWindow>("cotrack", view->width, view->height);
@@ -567,6 +586,7 @@ struct RunStats {
   int points = 0;
   int64_t reconnects = 0, reconnect_attempts = 0;
   std::optional<LiveAccuracy::Summary> accuracy;  // synth source
+  std::optional<WebServer::Counters> serve;       // --serve
 };
 
 Json stats_json(const RunStats& s) {
@@ -601,6 +621,12 @@ Json stats_json(const RunStats& s) {
                      {"far_off_px", LiveAccuracy::kFarOffPx},
                      {"estimates", a.estimates},
                      {"visible", a.visible}};
+  }
+  if (s.serve) {
+    j["serve"] = {{"requests", s.serve->requests},
+                  {"frames_encoded", s.serve->frames_encoded},
+                  {"rows_dropped", s.serve->rows_dropped},
+                  {"refused", s.serve->refused}};
   }
   j["peak_rss_mib"] = rounded(process_memory_mib("VmHWM:"), 1);
   j["stop"] = s.stop;
@@ -648,10 +674,53 @@ void warn_unused(const LiveOptions& o, const CLI::App& sub, bool window) {
       log_message("engine lk ignores{}: they set the cotrack engine (--engine cotrack)", unused);
     }
   }
-  if (!window && o.grid == 0 && o.points_path.empty()) {
+  if (!window && o.grid == 0 && o.points_path.empty() && o.serve.empty()) {
     log_message("headless with no points: nothing will be tracked (add --grid N or --points "
                 "FILE)");
   }
+}
+
+// GET /api/status: what the HUD says, as JSON.
+std::string status_json(const LiveView& view, const LiveOptions& o, const std::string& mode_label,
+                        const LiveScore* score) {
+  const HudStats hud = hud_for(view, mode_label, steady_ns(), score);
+  Json j;
+  j["engine"] = mode_label;
+  j["source"] = o.source.spec;
+  j["source_state"] = view.status;
+  j["frame"] = view.seq;
+  j["width"] = view.width;
+  j["height"] = view.height;
+  j["input_fps"] = rounded(view.input_fps, 2);
+  j["tracked_fps"] = rounded(view.tracked_fps, 2);
+  j["latency_ms"] = hud.latency_ms >= 0 ? Json(rounded(hud.latency_ms, 1)) : Json();
+  j["received"] = view.counters.received;
+  j["processed"] = view.counters.processed;
+  j["dropped"] = view.counters.dropped();
+  j["thin"] = view.thin;
+  j["paused"] = view.paused;
+  j["points"] = view.points;
+  if (score) j["accuracy"] = score->text();
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// --serve: the browser view, listening before the source starts.
+std::unique_ptr<WebServer> start_server(const LiveOptions& o, EngineWorker& worker,
+                                        const std::string& mode_label, const LiveScore* score) {
+  ServeHooks hooks;
+  hooks.latest = [&worker] { return worker.latest(); };
+  hooks.post = [&worker](const LiveCommand& c) { return worker.post(c); };
+  hooks.status_json = [&worker, &o, mode_label, score] {
+    return status_json(*worker.latest(), o, mode_label, score);
+  };
+  const ServeConfig sc = serve_config(o);
+  auto server = std::make_unique<WebServer>(sc, hooks);
+  fmt::print(stderr, "cotrack live: browser view at {}{}\n", server->url(),
+             sc.token.empty() ? ""
+             : o.serve_token.empty()
+                 ? " (a generated token: requests without it get 401; --serve-token sets one)"
+                 : " (requests without the token get 401)");
+  return server;
 }
 
 int run_live(LiveOptions& o, const CLI::App& sub) {
@@ -692,6 +761,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
       return hud_for(*view, mode_label, steady_ns(), score);
     });
   }
+  if (!o.serve.empty()) outputs.server = start_server(o, worker, mode_label, outputs.score.get());
   SourceState source_state;
   FrameCallback to_ring = [&](const SourceFrame& f) {
     return ring.offer(f.rgb, f.width, f.height, f.stride, f.pts_ns, f.arrival_ns) !=
@@ -724,7 +794,8 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   Screen screen(o, window);
   const int64_t t_start = steady_ns();
   const LoopResult run =
-      run_main_loop(o, mode_label, worker, source_state, t_start, screen, outputs.score.get());
+      run_main_loop(o, mode_label, worker, source_state, t_start, screen, outputs.score.get(),
+                    outputs.server.get());
   const int exit_code = exit_code_for(run.quit_reason);
 
   // Shut down in order: no new frames, the engine finishes what it has (every frame reaches the
@@ -733,6 +804,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   worker.end_of_stream();
   worker.stop(/*flush=*/true);
   const std::string engine_error = worker.error();
+  if (outputs.server) outputs.server->stop();
   if (outputs.video) outputs.video->close();
   if (outputs.tracks) outputs.tracks->close();
   screen.win.reset();
@@ -752,6 +824,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   stats.reconnects = source.reconnects();
   stats.reconnect_attempts = source.reconnect_attempts();
   if (outputs.score) stats.accuracy = outputs.score->summary();
+  if (outputs.server) stats.serve = outputs.server->counters();
   const int code = report(o, stats, outputs, exit_code);
   if (!engine_error.empty()) throw Error(ExitCode::kRuntime, "engine thread: " + engine_error);
   return code;
@@ -835,6 +908,12 @@ Command add_live(CLI::App& app) {
   s->add_option("--log-every", o->log_every_s, "seconds between status lines (0 = none)")
       ->capture_default_str();
   s->add_option("--stats-json", o->stats_json, "write fps, drops and latency as JSON at exit");
+  s->add_option("--serve", o->serve,
+                "HOST:PORT: a browser view with the overlay, clicks and a JSON API "
+                "(docs/serve.md); binds 127.0.0.1 unless told otherwise");
+  s->add_option("--serve-token", o->serve_token,
+                "the token every --serve request must carry (generated when --serve binds a "
+                "non-loopback address without one)");
   c.run = [o, s] { return run_live(*o, *s); };
   return c;
 }

@@ -141,25 +141,66 @@ struct EngineWorker::Impl {
     if (on_final) on_final(out);
   }
 
-  void add_point(int64_t frame, float x, float y) {
+  // A point on engine frame `frame`; when that frame left the tracker's window meanwhile (a
+  // click on the frame shown), on the newest frame instead unless `exact_frame`.
+  CommandResult add_point(int64_t frame, float x, float y, bool exact_frame = false) {
+    CommandResult out;
     AddPointResult r = tracker.add_point(frame, x, y);
-    if (r.status == AddPointResult::Status::kFrameGone && newest_index >= 0) {
+    if (r.status == AddPointResult::Status::kFrameGone && newest_index >= 0 && !exact_frame) {
       r = tracker.add_point(newest_index, x, y);  // the frame shown left the window meanwhile
       frame = newest_index;
     }
     if (r.status == AddPointResult::Status::kOk) {
       query_frames[r.id] = frame;
-    } else {
-      note(r.message);
+      out.id = r.id;
+      return out;
     }
+    note(r.message);
+    out.message = r.message;
+    out.status = r.status == AddPointResult::Status::kFrameGone ||
+                         r.status == AddPointResult::Status::kNoFrames
+                     ? CommandResult::Status::kGone
+                     : CommandResult::Status::kInvalid;
+    return out;
+  }
+
+  // The engine frame of source frame `seq`, or -1 with `why` when it is not held.
+  int64_t index_of_seq(int64_t seq, std::string& why) const {
+    for (const auto& h : held) {
+      if (h.seq == seq) return h.index;
+    }
+    if (held.empty()) {
+      why = "no frame has arrived yet";
+    } else if (seq > held.back().seq) {
+      why = fmt::format("frame {} has not arrived yet (newest {})", seq, held.back().seq);
+    } else {
+      why = fmt::format("frame {} is not held (dropped or too old; frames {}..{} are, not all)",
+                        seq, held.front().seq, held.back().seq);
+    }
+    return -1;
   }
 
   void apply(const LiveCommand& c) {
+    const CommandResult r = apply_one(c);
+    if (c.done) c.done(r);
+  }
+
+  CommandResult apply_one(const LiveCommand& c) {
     const HeldFrame* shown = shown_frame();
     const int64_t shown_index = shown != nullptr ? shown->index : newest_index;
+    CommandResult out;
     switch (c.kind) {
       case LiveCommand::Kind::kAddPoint:
-        add_point(c.frame >= 0 ? c.frame : shown_index, c.x_px, c.y_px);
+        if (c.seq >= 0) {
+          const int64_t index = index_of_seq(c.seq, out.message);
+          if (index < 0) {
+            out.status = CommandResult::Status::kGone;
+            break;
+          }
+          out = add_point(index, c.x_px, c.y_px, /*exact_frame=*/true);
+        } else {
+          out = add_point(c.frame >= 0 ? c.frame : shown_index, c.x_px, c.y_px);
+        }
         break;
       case LiveCommand::Kind::kRemoveNearest: {
         const auto snap = tracker.snapshot();
@@ -172,16 +213,31 @@ struct EngineWorker::Impl {
           if (d < best_d) best_d = d, best = t.id;
         }
         if (best >= 0) tracker.remove_point(best);
+        out.id = best;
+        if (best < 0) {
+          out.status = CommandResult::Status::kNotFound;
+          out.message = "no point to remove";
+        }
         break;
       }
+      case LiveCommand::Kind::kRemovePoint:
+        out.id = c.id;
+        if (!tracker.remove_point(c.id)) {
+          out.status = CommandResult::Status::kNotFound;
+          out.message = fmt::format("no point with id {}", c.id);
+        }
+        break;
       case LiveCommand::Kind::kClear:
         tracker.reset();
         break;
       case LiveCommand::Kind::kGrid:
         for (int i = 0; i < c.grid && stream_width > 0; ++i) {
           for (int j = 0; j < c.grid; ++j) {
-            add_point(shown_index, (stream_width - 1) * (j + 0.5f) / c.grid,
-                      (stream_height - 1) * (i + 0.5f) / c.grid);
+            const CommandResult r = add_point(shown_index, (stream_width - 1) * (j + 0.5f) / c.grid,
+                                              (stream_height - 1) * (i + 0.5f) / c.grid);
+            if (r.status != CommandResult::Status::kOk && out.status == CommandResult::Status::kOk) {
+              out = r;  // the first refusal (too many points) says why the grid is incomplete
+            }
           }
         }
         break;
@@ -202,6 +258,8 @@ struct EngineWorker::Impl {
                                         : "stream restarted: points cleared");
         break;
     }
+    out.paused = paused;
+    return out;
   }
 
   // The estimate of track t on frame f, or its newest one before f, or its query position.
@@ -389,10 +447,20 @@ void EngineWorker::start() {
 }
 
 bool EngineWorker::post(const LiveCommand& command) {
-  std::lock_guard<std::mutex> lock(impl_->command_mutex);
-  if (static_cast<int>(impl_->commands.size()) >= impl_->cfg.max_pending_commands) return false;
-  impl_->commands.push_back(command);
-  return true;
+  {
+    std::lock_guard<std::mutex> lock(impl_->command_mutex);
+    if (static_cast<int>(impl_->commands.size()) < impl_->cfg.max_pending_commands) {
+      impl_->commands.push_back(command);
+      return true;
+    }
+  }
+  if (command.done) {
+    CommandResult r;
+    r.status = CommandResult::Status::kInvalid;
+    r.message = "too many commands waiting for the engine";
+    command.done(r);
+  }
+  return false;
 }
 
 void EngineWorker::end_of_stream() {

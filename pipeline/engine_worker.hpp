@@ -22,10 +22,25 @@
 
 namespace cotrack {
 
+// How the engine thread answered a command that asked for an answer (LiveCommand::done).
+struct CommandResult {
+  enum class Status {
+    kOk,
+    kInvalid,   // the request cannot be met as asked: outside the image, too many points
+    kNotFound,  // no point with that id
+    kGone,      // the frame asked for is not held (dropped, too old or not yet received)
+  } status = Status::kOk;
+  PointId id = -1;      // kAddPoint: the new point
+  bool paused = false;  // the pause state after the command
+  std::string message;  // one line when not kOk
+};
+
 struct LiveCommand {
   enum class Kind {
-    kAddPoint,       // at (x_px, y_px) on engine frame `frame` (-1: the newest frame shown)
+    kAddPoint,       // at (x_px, y_px) on engine frame `frame`, or on source frame `seq`
+                     // (both -1: the newest frame shown)
     kRemoveNearest,  // the point nearest to (x_px, y_px) on the frame shown
+    kRemovePoint,    // the point `id`
     kClear,          // every point
     kGrid,           // a grid x grid lattice of points on the frame shown
     kTogglePause,
@@ -34,8 +49,13 @@ struct LiveCommand {
   } kind;
   float x_px = 0, y_px = 0;
   int64_t frame = -1;
+  int64_t seq = -1;  // kAddPoint: a source frame number (as the tracks outputs count frames)
+  PointId id = -1;   // kRemovePoint
   int grid = 0;
   std::string text = {};
+  // When set, called on the engine thread with the outcome once the command is applied (or
+  // refused because too many commands wait: then on the posting thread).
+  std::function<void(const CommandResult&)> done = {};
 };
 
 // What the window and the HUD show, published by the engine thread after each frame.
@@ -81,7 +101,7 @@ class EngineWorker {
   ~EngineWorker();  // stops without flushing
 
   void start();
-  // Any thread. Returns false (and drops the command) when too many wait.
+  // Any thread. Returns false (and drops the command, telling its `done`) when too many wait.
   bool post(const LiveCommand& command);
   // Any thread: the source will deliver nothing more. The worker processes what waits, flushes
   // the tracker (every frame reaches the FinalSink) and finishes.

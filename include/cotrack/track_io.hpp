@@ -30,6 +30,10 @@ TrackTable read_tracks_csv(const std::string& path, const std::vector<int>& poin
 void write_tracks_jsonl(const TrackTable& tracks, const std::string& path,
                         const std::vector<int>& ids = {});
 
+// One frame's estimates as the JSON object of a tracks.jsonl line (no newline):
+// {"frame":F,"points":[{"id":N,"x":X,"y":Y,"visible":B,"confidence":C},...]}.
+std::string tracks_jsonl_row(const FrameEstimates& frame);
+
 // Streams final estimates to a file as frames complete: CSV (header
 // "point_id,frame,x,y,visible,confidence", rows by frame then point) or, for a path ending in
 // ".jsonl", one JSON object per frame as write_tracks_jsonl. Each frame is flushed when written,

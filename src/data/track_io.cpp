@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <sstream>
 
@@ -230,6 +231,19 @@ void write_tracks_jsonl(const TrackTable& t, const std::string& path, const std:
   });
 }
 
+std::string tracks_jsonl_row(const FrameEstimates& fe) {
+  fmt::memory_buffer out;
+  fmt::format_to(std::back_inserter(out), "{{\"frame\":{},\"points\":[", fe.frame_index);
+  for (size_t i = 0; i < fe.points.size(); ++i) {
+    const auto& p = fe.points[i];
+    fmt::format_to(std::back_inserter(out),
+                   "{}{{\"id\":{},\"x\":{:.3f},\"y\":{:.3f},\"visible\":{},\"confidence\":{:.4f}}}",
+                   i ? "," : "", p.id, p.x_px, p.y_px, p.visible ? "true" : "false", p.confidence);
+  }
+  fmt::format_to(std::back_inserter(out), "]}}");
+  return fmt::to_string(out);
+}
+
 TrackWriter::TrackWriter(const std::string& path) : path_(path) {
   jsonl_ = path.size() >= 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0;
   file_ = std::fopen(path.c_str(), "wb");
@@ -245,13 +259,9 @@ TrackWriter::~TrackWriter() {
 void TrackWriter::write(const FrameEstimates& fe) {
   if (!file_) throw Error(ExitCode::kRuntime, fmt::format("{}: already closed", path_));
   if (jsonl_) {
-    fmt::print(file_, "{{\"frame\":{},\"points\":[", fe.frame_index);
-    for (size_t i = 0; i < fe.points.size(); ++i) {
-      const auto& p = fe.points[i];
-      fmt::print(file_, "{}{{\"id\":{},\"x\":{:.3f},\"y\":{:.3f},\"visible\":{},\"confidence\":{:.4f}}}",
-                 i ? "," : "", p.id, p.x_px, p.y_px, p.visible ? "true" : "false", p.confidence);
-    }
-    std::fputs("]}\n", file_);
+    const std::string row = tracks_jsonl_row(fe);
+    std::fputs(row.c_str(), file_);
+    std::fputc('\n', file_);
   } else {
     for (const auto& p : fe.points) {
       fmt::print(file_, "{},{},{:.3f},{:.3f},{},{:.4f}\n", p.id, fe.frame_index, p.x_px, p.y_px,
