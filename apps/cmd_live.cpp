@@ -682,12 +682,19 @@ void warn_unused(const LiveOptions& o, const CLI::App& sub, bool window) {
 
 // GET /api/status: what the HUD says, as JSON.
 std::string status_json(const LiveView& view, const LiveOptions& o, const std::string& mode_label,
-                        const LiveScore* score) {
+                        const LiveScore* score, const SourceState& source) {
   const HudStats hud = hud_for(view, mode_label, steady_ns(), score);
   Json j;
   j["engine"] = mode_label;
   j["source"] = o.source.spec;
-  j["source_state"] = view.status;
+  const bool reconnecting = view.status.rfind("reconnecting", 0) == 0 ||
+                            view.status == "end of stream (reconnecting)";
+  j["source_state"] = source.failed.load() ? "failed"
+                      : source.done.load() ? "ended"
+                      : reconnecting       ? "reconnecting"
+                      : view.seq < 0       ? "waiting"
+                                           : "running";
+  j["notice"] = view.status;
   j["frame"] = view.seq;
   j["width"] = view.width;
   j["height"] = view.height;
@@ -706,12 +713,13 @@ std::string status_json(const LiveView& view, const LiveOptions& o, const std::s
 
 // --serve: the browser view, listening before the source starts.
 std::unique_ptr<WebServer> start_server(const LiveOptions& o, EngineWorker& worker,
-                                        const std::string& mode_label, const LiveScore* score) {
+                                        const std::string& mode_label, const LiveScore* score,
+                                        const SourceState& source) {
   ServeHooks hooks;
   hooks.latest = [&worker] { return worker.latest(); };
   hooks.post = [&worker](const LiveCommand& c) { return worker.post(c); };
-  hooks.status_json = [&worker, &o, mode_label, score] {
-    return status_json(*worker.latest(), o, mode_label, score);
+  hooks.status_json = [&worker, &o, mode_label, score, &source] {
+    return status_json(*worker.latest(), o, mode_label, score, source);
   };
   const ServeConfig sc = serve_config(o);
   auto server = std::make_unique<WebServer>(sc, hooks);
@@ -761,8 +769,10 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
       return hud_for(*view, mode_label, steady_ns(), score);
     });
   }
-  if (!o.serve.empty()) outputs.server = start_server(o, worker, mode_label, outputs.score.get());
   SourceState source_state;
+  if (!o.serve.empty()) {
+    outputs.server = start_server(o, worker, mode_label, outputs.score.get(), source_state);
+  }
   FrameCallback to_ring = [&](const SourceFrame& f) {
     return ring.offer(f.rgb, f.width, f.height, f.stride, f.pts_ns, f.arrival_ns) !=
            FrameRing::Offer::kRefused;

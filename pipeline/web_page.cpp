@@ -201,10 +201,11 @@ async function refresh() {
   try {
     const [s, t] = await Promise.all([api("GET", "api/status"), api("GET", "api/tracks")]);
     document.getElementById("status").textContent =
-      "engine " + s.engine + "\nsource " + s.source + (s.source_state ? " (" + s.source_state + ")" : "") +
+      "engine " + s.engine + "\nsource " + s.source + " (" + s.source_state + ")" +
       "\nin " + fmt(s.input_fps, 1) + " fps | tracked " + fmt(s.tracked_fps, 1) + " fps" +
       "\nlatency " + fmt(s.latency_ms, 0) + " ms | dropped " + s.dropped + " of " + s.received +
-      "\npoints " + s.points + (s.paused ? " | PAUSED" : "") + " | viewers " + s.viewers;
+      "\npoints " + s.points + (s.paused ? " | PAUSED" : "") + " | viewers " + s.viewers +
+      (s.notice ? "\n" + s.notice : "");
     document.getElementById("pause").textContent = s.paused ? "Resume" : "Pause";
     const rows = t.tracks.map((q) =>
       "<tr class='" + (q.visible ? "" : "hidden") + "'><td>" + q.id + "</td><td>" + fmt(q.x, 1) +

@@ -11,7 +11,8 @@ pipeline=(libopencv-dev
           libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
           gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
           gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
-          libboost-dev xvfb xauth xdotool)
+          libboost-dev xvfb xauth xdotool
+          python3 chromium-headless-shell)
 
 packages=("${core[@]}")
 if [ "${1:-}" != "--core" ]; then packages+=("${pipeline[@]}"); fi

@@ -277,6 +277,14 @@ struct LKTracker::Impl {
         track.frames.push_back(t);
         track.estimates.push_back(e);
       }
+      if (p.trail.empty()) {  // not tracked yet: its query position, drawn as such
+        PointEstimate q;
+        q.id = p.id;
+        q.x_px = p.query.x;
+        q.y_px = p.query.y;
+        track.frames.push_back(p.query_frame);
+        track.estimates.push_back(q);
+      }
       s->tracks.push_back(std::move(track));
     }
     snapshot = std::move(s);
@@ -366,6 +374,7 @@ AddPointResult LKTracker::add_point(int64_t frame_index, float x_px, float y_px)
   p.pos = p.query;
   d.points.push_back(std::move(p));
   r.id = d.points.back().id;
+  d.publish();  // shown at once, also while no frame comes (paused)
   return r;
 }
 

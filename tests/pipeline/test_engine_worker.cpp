@@ -300,3 +300,63 @@ TEST_SUITE("worker") {
     CHECK(c.dropped() == 0);
   }
 }
+
+TEST_SUITE("worker") {
+  TEST_CASE("commands with an answer: the new id, a source frame, removal by id, refusals") {
+    Rig rig(/*lag=*/0);
+    auto& worker = rig.worker;
+    worker.start();
+    offer_frames(rig.ring, 3);
+    REQUIRE(rig.latch.wait([&](ViewLatch&) { return worker.latest()->counters.processed == 3; }));
+    std::mutex m;
+    std::vector<CommandResult> answers;
+    auto answered = [&](LiveCommand c) {
+      c.done = [&](const CommandResult& r) {
+        std::lock_guard<std::mutex> lock(m);
+        answers.push_back(r);
+      };
+      return c;
+    };
+    LiveCommand on_seq = add_point(2, 3);
+    on_seq.seq = 1;  // offer_frames numbers the source frames 0, 1, 2
+    worker.post(answered(on_seq));
+    LiveCommand gone = add_point(2, 3);
+    gone.seq = 7;
+    worker.post(answered(gone));
+    worker.post(answered(add_point(100, 3)));
+    LiveCommand rm{LiveCommand::Kind::kRemovePoint};
+    rm.id = 0;
+    worker.post(answered(rm));
+    worker.post(answered(rm));
+    worker.post(answered(LiveCommand{LiveCommand::Kind::kTogglePause}));
+    REQUIRE(rig.latch.wait([&](ViewLatch&) {
+      std::lock_guard<std::mutex> lock(m);
+      return answers.size() == 6;
+    }));
+    using S = CommandResult::Status;
+    CHECK(answers[0].status == S::kOk);
+    CHECK(answers[0].id == 0);
+    CHECK(answers[1].status == S::kGone);
+    CHECK(answers[1].message.find("frame 7 has not arrived") != std::string::npos);
+    CHECK(answers[2].status == S::kInvalid);
+    CHECK(answers[2].message == "outside");
+    CHECK(answers[3].status == S::kOk);
+    CHECK(answers[4].status == S::kNotFound);
+    CHECK(answers[5].paused);
+    worker.stop(true);
+  }
+
+  TEST_CASE("a command refused because too many wait is answered on the posting thread") {
+    ScriptedTracker tracker(0);
+    FrameRing ring(RingConfig{8, DropPolicy::kNone, 8, 0});
+    WorkerConfig wc;
+    wc.max_pending_commands = 1;
+    EngineWorker worker(tracker, ring, wc, nullptr);  // not started: commands wait
+    CHECK(worker.post(add_point(1, 1)));
+    bool told = false;
+    LiveCommand c = add_point(2, 2);
+    c.done = [&](const CommandResult& r) { told = r.status == CommandResult::Status::kInvalid; };
+    CHECK_FALSE(worker.post(c));
+    CHECK(told);
+  }
+}

@@ -251,6 +251,16 @@ TEST_CASE("lk: points: limits, image bounds, held frames, future frames, remove,
   CHECK(tracker.remove_point(1));
   CHECK_FALSE(tracker.remove_point(1));
   CHECK(tracker.num_points() == 2);
+  // Before any step, the snapshot already shows each point at its query position, not started
+  // (the live window draws a click at once, also while paused).
+  {
+    const auto before = tracker.snapshot();
+    REQUIRE(before->tracks.size() == 2);
+    REQUIRE(before->tracks[1].estimates.size() == 1);
+    CHECK(before->tracks[1].frames[0] == 5);
+    CHECK_FALSE(before->tracks[1].estimates[0].estimated);
+    CHECK(before->tracks[1].estimates[0].id == future.id);
+  }
 
   StepResult r = tracker.step();
   CHECK(r.status == StepResult::Status::kUpdated);
