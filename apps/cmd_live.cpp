@@ -72,6 +72,7 @@ struct LiveOptions {
   std::string synth_photos;  // synth source: cut its textures from these photographs
   std::string serve;         // HOST:PORT of the browser view ("" = none)
   std::string serve_token;
+  int serve_quality = 80;    // JPEG quality of the browser view's picture
 };
 
 // Renders final frames into the video file on its own thread, so encoding never holds up the
@@ -181,6 +182,7 @@ std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, std::unique_ptr
 ServeConfig serve_config(const LiveOptions& o) {
   ServeConfig sc = ServeConfig::parse(o.serve);
   sc.token = o.serve_token;
+  sc.jpeg_quality = o.serve_quality;
   if (sc.token.empty() && !sc.loopback()) sc.token = generate_token();
   sc.validate();
   return sc;
@@ -924,6 +926,9 @@ Command add_live(CLI::App& app) {
   s->add_option("--serve-token", o->serve_token,
                 "the token every --serve request must carry (generated when --serve binds a "
                 "non-loopback address without one)");
+  s->add_option("--serve-quality", o->serve_quality,
+                "JPEG quality 1..100 of the browser view's picture (bandwidth per viewer)")
+      ->capture_default_str();
   c.run = [o, s] { return run_live(*o, *s); };
   return c;
 }

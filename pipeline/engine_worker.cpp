@@ -180,10 +180,12 @@ struct EngineWorker::Impl {
     return -1;
   }
 
+  // Answers wait for the next published view, so that whoever gets one also sees its effect.
   void apply(const LiveCommand& c) {
     const CommandResult r = apply_one(c);
-    if (c.done) c.done(r);
+    if (c.done) answers.emplace_back(c.done, r);
   }
+  std::vector<std::pair<std::function<void(const CommandResult&)>, CommandResult>> answers;
 
   CommandResult apply_one(const LiveCommand& c) {
     const HeldFrame* shown = shown_frame();
@@ -379,6 +381,8 @@ struct EngineWorker::Impl {
       std::lock_guard<std::mutex> lock(view_mutex);
       view = v;
     }
+    for (auto& [done, result] : answers) done(result);
+    answers.clear();
     if (on_view) on_view(*v);
   }
 

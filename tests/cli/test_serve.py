@@ -172,7 +172,10 @@ def browser_checks(live, out_dir):
         h2 = browser.eval(region_pixels(320, 240, 100))
         after = browser.eval("window.cotrackView.frame")
         check(after > before and h1 != h2, f"the video moves (frames {before} -> {after})")
+        request(live.base, "POST", "/api/grid", {"n": 5})
+        time.sleep(2.0)
         browser.screenshot(os.path.join(out_dir, "serve-page.png"))
+        request(live.base, "POST", "/api/reset")
 
         # Paused, the picture only changes where something is drawn: a click at (200, 300) must
         # add a point that the API lists and that appears there, and nowhere else.
