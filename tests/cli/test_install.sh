@@ -16,7 +16,8 @@ cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log" 2>&1 \
 for f in bin/cotrack bin/cotrack-train bin/cotrack-bench lib/libcotrack_core.a \
          include/cotrack/cotrack.hpp lib/cmake/cotrack/cotrackConfig.cmake \
          lib/pkgconfig/cotrack.pc share/cotrack/models/cotrack-small-v1.ckpt \
-         share/cotrack/config/default.toml share/doc/cotrack/LICENSE; do
+         share/cotrack/config/default.toml share/doc/cotrack/LICENSE \
+         lib/gstreamer-1.0/libgstcotrack.so; do
   [ -e "$tmp/prefix/$f" ] || fail "not installed: $f"
 done
 
@@ -28,6 +29,14 @@ rc=$?
 COTRACK_MODEL="$tmp/missing.ckpt" "$tmp/prefix/bin/cotrack" demo >"$tmp/env.log" 2>&1
 [ $? -ne 0 ] && grep -q "missing.ckpt" "$tmp/env.log" && ok "COTRACK_MODEL overrides the default" \
   || { fail "COTRACK_MODEL ignored"; cat "$tmp/env.log"; }
+
+# The installed GStreamer element tracks with the network.
+GST_PLUGIN_PATH="$tmp/prefix/lib/gstreamer-1.0" GST_REGISTRY="$tmp/registry.bin" \
+  gst-launch-1.0 -q videotestsrc num-buffers=10 ! video/x-raw,width=256,height=256 ! \
+  cotrack engine=cotrack grid=2 tracks-location="$tmp/gst.csv" ! fakesink >"$tmp/gst.log" 2>&1
+[ $? -eq 0 ] && [ "$(wc -l < "$tmp/gst.csv")" -eq 41 ] \
+  && ok "the installed GStreamer element tracks (10 frames x 4 points)" \
+  || { fail "installed GStreamer element"; cat "$tmp/gst.log"; }
 
 # A ten-line program against the installed package.
 cmake -S "$src/tests/install/consumer" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
