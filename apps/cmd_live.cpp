@@ -53,7 +53,8 @@ extern "C" void on_signal(int sig) { g_signal.store(sig); }
 
 struct LiveOptions {
   std::string config;
-  SourceConfig source;
+  SourceConfig source;  // every stream's source settings; source.spec is set per stream
+  std::vector<std::string> sources = {"synth"};  // --source, once per stream
   std::string on_reconnect = "keep";
   std::string engine = "lk";
   ModelOptions model;
@@ -163,16 +164,16 @@ class VideoWorker {
   std::string error_;
 };
 
-std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, std::unique_ptr<Model>& model,
+// One stream's tracker; `model` (the network, shared by every stream) is null for LK.
+std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, const Model* model,
                                            int& history_frames) {
-  if (o.engine == "lk") {
+  if (model == nullptr) {
     LKConfig lc;
     lc.max_points = o.net.max_points;
     lc.trail_frames = o.net.trail;
     history_frames = 16;
     return std::make_unique<LKTracker>(lc);
   }
-  model = std::make_unique<Model>(o.model.load("cotrack live"));
   history_frames = 2 * model->config().window_len + 8;
   return o.net.make_tracker(*model);
 }
@@ -188,26 +189,42 @@ ServeConfig serve_config(const LiveOptions& o) {
   return sc;
 }
 
-// Checks every setting before anything starts; returns the ring's configuration.
-RingConfig validate(const LiveOptions& o) {
-  o.source.validate();
-  RingConfig rc;
-  rc.slots = o.ring_slots;
-  rc.max_thin = o.max_thin;
-  rc.policy = parse_drop_policy(o.drop);
-  rc.validate();
-  const SourceKind kind = source_kind(o.source.spec);
-  if (rc.policy == DropPolicy::kNone && !(kind == SourceKind::kFile && !o.source.realtime)) {
-    throw UsageError("drop 'none' needs a source that can wait: a file with realtime = false");
+// The source settings of stream `spec`.
+SourceConfig source_for(const LiveOptions& o, const std::string& spec) {
+  SourceConfig sc = o.source;
+  sc.spec = spec;
+  return sc;
+}
+
+// Checks every setting before anything starts; returns the ring configuration of each stream.
+std::vector<RingConfig> validate(const LiveOptions& o) {
+  if (o.sources.empty()) throw UsageError("source: give at least one");
+  if (o.sources.size() > 16) throw UsageError("source: at most 16 streams in one process");
+  std::vector<RingConfig> rings;
+  for (const std::string& spec : o.sources) {
+    source_for(o, spec).validate();
+    RingConfig rc;
+    rc.slots = o.ring_slots;
+    rc.max_thin = o.max_thin;
+    rc.policy = parse_drop_policy(o.drop);
+    rc.validate();
+    const SourceKind kind = source_kind(spec);
+    if (rc.policy == DropPolicy::kNone && !(kind == SourceKind::kFile && !o.source.realtime)) {
+      throw UsageError("drop 'none' needs a source that can wait: a file with realtime = false");
+    }
+    if (kind == SourceKind::kFile && !o.source.realtime) rc.policy = DropPolicy::kNone;
+    rings.push_back(rc);
   }
-  if (kind == SourceKind::kFile && !o.source.realtime) rc.policy = DropPolicy::kNone;
+  if (o.sources.size() > 1 && !o.serve.empty()) {
+    throw UsageError("serve: the browser view shows one stream; give one --source with --serve");
+  }
   if (o.on_reconnect != "keep" && o.on_reconnect != "reset") {
     throw UsageError(fmt::format("on-reconnect '{}': expected keep or reset", o.on_reconnect));
   }
   if (o.grid < 0 || o.grid > 64) throw UsageError("grid: expected 0..64");
   if (o.duration_s < 0) throw UsageError("duration: expected >= 0 seconds");
   if (!o.serve.empty()) serve_config(o);  // throws for a bad address or token
-  return rc;
+  return rings;
 }
 
 // Live accuracy against the synth source's truth: fed on the engine thread, read by the main
@@ -262,7 +279,8 @@ constexpr const char* kKeyHint =
 // drawing. Returns a quit reason, or "" to go on.
 std::string handle_ui_event(const UiEvent& e, const LiveView& shown, const LiveOptions& o,
                             EngineWorker& worker, RenderConfig& render_cfg, Renderer& renderer,
-                            const std::vector<uint8_t>& bgr, bool& redraw) {
+                            const std::vector<uint8_t>& bgr, bool& redraw,
+                            const std::string& shot_name) {
   LiveCommand c{LiveCommand::Kind::kAddPoint};
   c.frame = shown.frame_index;
   c.x_px = e.x;
@@ -309,7 +327,8 @@ std::string handle_ui_event(const UiEvent& e, const LiveView& shown, const LiveO
       break;
     case 's': {
       const std::string path =
-          (std::filesystem::path(o.screenshot_dir) / fmt::format("cotrack-{:06d}.png", shown.seq))
+          (std::filesystem::path(o.screenshot_dir) /
+           fmt::format("cotrack-{}{:06d}.png", shot_name, shown.seq))
               .string();
       fmt::print(stderr, "cotrack live: screenshot {} {}\n", path,
                  write_png(path, bgr, shown.width, shown.height) ? "written" : "FAILED");
@@ -331,10 +350,10 @@ struct SourceState {
 // The source's events: a restart resets (or keeps) the engine's points, the end of a stream that
 // does not reconnect or a source that gives up ends the run.
 EventCallback source_events(const std::string& spec, SourceKind kind, EngineWorker& worker,
-                            SourceState& state) {
+                            SourceState& state, const std::string& label) {
   // Each event is logged and shown on the HUD, so an outage is visible while no frame comes.
-  auto show = [&worker](std::string text) {
-    log_line(text);
+  auto show = [&worker, label](std::string text) {
+    log_line(label + text);
     LiveCommand c{LiveCommand::Kind::kSourceState};
     c.text = std::move(text);
     worker.post(c);
@@ -411,18 +430,27 @@ struct LiveOutputs {
   }
 };
 
-LiveOutputs open_outputs(const LiveOptions& o) {
+// `path` for stream `name` when there are `count` streams: unchanged for one stream, else with
+// "-NAME" before the extension (tracks.csv -> tracks-1.csv).
+std::string stream_path(const std::string& path, const std::string& name, size_t count) {
+  if (path.empty() || count == 1) return path;
+  const std::filesystem::path p(path);
+  return (p.parent_path() / (p.stem().string() + "-" + name + p.extension().string())).string();
+}
+
+LiveOutputs open_outputs(const LiveOptions& o, const std::string& tracks_path,
+                         const std::string& video_path) {
   LiveOutputs out;
-  if (!o.out_tracks.empty()) out.tracks = std::make_unique<TrackWriter>(o.out_tracks);
-  if (!o.out_video.empty()) {
+  if (!tracks_path.empty()) out.tracks = std::make_unique<TrackWriter>(tracks_path);
+  if (!video_path.empty()) {
     // Fail now, not at the first frame, when the file cannot be written.
-    const auto dir = std::filesystem::absolute(o.out_video).parent_path();
+    const auto dir = std::filesystem::absolute(video_path).parent_path();
     if (!std::filesystem::is_directory(dir)) {
       throw Error(ExitCode::kRuntime, fmt::format("{}: cannot write the video: no directory {}",
-                                                  o.out_video, dir.string()));
+                                                  video_path, dir.string()));
     }
     out.video =
-        std::make_unique<VideoWorker>(o.out_video, o.source.fps, o.net.trail, o.record_overlay);
+        std::make_unique<VideoWorker>(video_path, o.source.fps, o.net.trail, o.record_overlay);
   }
   return out;
 }
@@ -454,8 +482,9 @@ void post_initial_points(const LiveOptions& o, const std::vector<PointQuery>& po
 
 // What the main thread draws with, and the window it shows in (opened at the first frame).
 struct Screen {
-  Screen(const LiveOptions& o, bool with_window)
-      : window(with_window), render_cfg(config_for(o)), renderer(render_cfg) {}
+  Screen(const LiveOptions& o, bool with_window, std::string window_title)
+      : window(with_window), title(std::move(window_title)), render_cfg(config_for(o)),
+        renderer(render_cfg) {}
   static RenderConfig config_for(const LiveOptions& o) {
     RenderConfig rc;
     rc.trail_frames = o.net.trail;
@@ -464,93 +493,144 @@ struct Screen {
   }
 
   bool window;  // a window is wanted and a display present
+  std::string title;
   std::unique_ptr<PreviewWindow> win;
   RenderConfig render_cfg;
   Renderer renderer;
   std::vector<uint8_t> bgr;  // the last frame drawn
 };
 
-// What the main loop leaves for the report.
-struct LoopResult {
-  std::string quit_reason;
-  std::vector<double> latencies_ms;       // arrival -> drawn, of the frames drawn unpaused
-  std::shared_ptr<const LiveView> shown;  // the view on screen at the end (may be null)
+// One stream: its source, engine thread, outputs and window. Each stream has its own tracker and
+// points; with the network, every stream's engine shares one model.
+struct Stream {
+  std::string name;   // "0", "1", ...: output file suffixes, window titles
+  std::string label;  // "" with one stream, else "[NAME] " before its log lines
+  SourceConfig source;
+  SourceKind kind = SourceKind::kSynth;
+  std::string tracks_path, video_path;
+  std::unique_ptr<PointTracker> tracker;
+  std::shared_ptr<const SynthStream> synth;
+  LiveOutputs outputs;
+  std::unique_ptr<FrameRing> ring;
+  std::unique_ptr<EngineWorker> worker;
+  SourceState state;
+  std::unique_ptr<cotrack::FrameSource> source_ptr;
+  std::unique_ptr<Screen> screen;
+  // The main loop's.
+  std::shared_ptr<const LiveView> shown;        // the view on screen (may be null)
+  std::shared_ptr<const LiveView> placeholder;  // the frameless view last drawn
+  std::vector<double> latencies_ms;             // arrival -> drawn, of the frames drawn unpaused
+  std::string end;  // why its engine finished: "" while running
 };
 
-// The main thread until a reason to stop: draws the newest view, shows it, handles the window's
-// input and prints a status line every --log-every seconds.
-LoopResult run_main_loop(const LiveOptions& o, const std::string& mode_label, EngineWorker& worker,
-                         const SourceState& source, int64_t t_start, Screen& screen,
-                         const LiveScore* score, WebServer* server) {
-  LoopResult r;
-  std::string& quit_reason = r.quit_reason;
-  std::shared_ptr<const LiveView>& shown = r.shown;
+using Streams = std::vector<std::unique_ptr<Stream>>;
+
+// Draws the stream's newest view (and shows it), or a dark placeholder while a camera that does
+// not answer has news.
+void draw_stream(const LiveOptions& o, const std::string& mode_label, Stream& st,
+                 WebServer* server) {
+  Screen& screen = *st.screen;
+  const LiveScore* score = st.outputs.score.get();
+  auto view = st.worker->latest();
+  if (screen.window && !st.shown && !view->rgb && !view->status.empty() &&
+      view != st.placeholder) {
+    // No frame yet but news from the source (a camera that does not answer, reconnecting):
+    // open the window on a dark picture that says so, rather than nothing.
+    st.placeholder = view;
+    const int w = o.source.width, h = o.source.height;
+    const std::vector<uint8_t> dark(static_cast<size_t>(w) * h * 3, 24);
+    screen.renderer.draw(dark.data(), w, h, Snapshot{}, 0,
+                         hud_for(*view, mode_label, steady_ns(), score), screen.bgr);
+    if (!screen.win) screen.win = std::make_unique<PreviewWindow>(screen.title, w, h);
+    screen.win->show(screen.bgr, w, h);
+  }
+  if (view != st.shown && view->rgb) {
+    st.shown = view;
+    const HudStats hud = hud_for(*view, mode_label, steady_ns(), score);
+    screen.renderer.draw(view->rgb->data(), view->width, view->height, *view->tracks,
+                         view->frame_index, hud, screen.bgr);
+    if (!view->paused) st.latencies_ms.push_back(hud.latency_ms);
+    if (server) {
+      server->publish_frame(screen.bgr, view->width, view->height, view->seq, view->arrival_ns);
+    }
+    if (screen.window) {
+      if (!screen.win) {
+        screen.win = std::make_unique<PreviewWindow>(screen.title, view->width, view->height);
+      }
+      screen.win->show(screen.bgr, view->width, view->height);
+    }
+  }
+}
+
+// The main thread until a reason to stop: draws each stream's newest view, shows it, handles
+// the windows' input and prints a status line per stream every --log-every seconds. The run
+// ends when every stream has ended.
+std::string run_main_loop(const LiveOptions& o, const std::string& mode_label, Streams& streams,
+                          int64_t t_start, WebServer* server) {
+  std::string quit_reason;
   int64_t next_log_ns = t_start + static_cast<int64_t>(o.log_every_s * 1e9);
-  std::shared_ptr<const LiveView> placeholder;  // the frameless view last drawn
+  const bool any_window = std::any_of(streams.begin(), streams.end(),
+                                      [](const auto& st) { return st->screen->window; });
   while (quit_reason.empty()) {
     if (g_signal.load() != 0)
       quit_reason = g_signal.load() == SIGINT ? "interrupted" : "terminated";
     const double elapsed_s = (steady_ns() - t_start) * 1e-9;
     if (o.duration_s > 0 && elapsed_s >= o.duration_s) quit_reason = "duration reached";
-    if (source.done.load() && !worker.finished()) worker.end_of_stream();
-    if (worker.finished()) {
-      quit_reason = !worker.error().empty() ? "engine error"
-                    : source.failed.load()  ? "source failed"
-                                            : "end of stream";
-    }
-    auto view = worker.latest();
-    if (o.max_frames > 0 && view->counters.processed >= o.max_frames) quit_reason = "max-frames";
-    if (screen.window && !shown && !view->rgb && !view->status.empty() && view != placeholder) {
-      // No frame yet but news from the source (a camera that does not answer, reconnecting):
-      // open the window on a dark picture that says so, rather than nothing.
-      placeholder = view;
-      const int w = o.source.width, h = o.source.height;
-      const std::vector<uint8_t> dark(static_cast<size_t>(w) * h * 3, 24);
-      screen.renderer.draw(dark.data(), w, h, Snapshot{}, 0,
-                           hud_for(*view, mode_label, steady_ns(), score), screen.bgr);
-      if (!screen.win) screen.win = std::make_unique<PreviewWindow>("cotrack", w, h);
-      screen.win->show(screen.bgr, w, h);
-    }
-    if (view != shown && view->rgb) {
-      shown = view;
-      const HudStats hud = hud_for(*view, mode_label, steady_ns(), score);
-      screen.renderer.draw(view->rgb->data(), view->width, view->height, *view->tracks,
-                           view->frame_index, hud, screen.bgr);
-      if (!view->paused) r.latencies_ms.push_back(hud.latency_ms);
-      if (server) {
-        server->publish_frame(screen.bgr, view->width, view->height, view->seq, view->arrival_ns);
+    bool all_ended = true, all_at_max = o.max_frames > 0;
+    std::string worst;  // engine error > source failed > end of stream
+    for (auto& sp : streams) {
+      Stream& st = *sp;
+      EngineWorker& worker = *st.worker;
+      if (st.state.done.load() && !worker.finished()) worker.end_of_stream();
+      if (worker.finished() && st.end.empty()) {
+        st.end = !worker.error().empty()   ? "engine error"
+                 : st.state.failed.load() ? "source failed"
+                                          : "end of stream";
       }
-      if (screen.window) {
-        if (!screen.win) {
-          screen.win = std::make_unique<PreviewWindow>("cotrack", view->width, view->height);
-        }
-        screen.win->show(screen.bgr, view->width, view->height);
+      all_ended = all_ended && !st.end.empty();
+      if (st.end == "engine error" || (st.end == "source failed" && worst != "engine error")) {
+        worst = st.end;
       }
+      if (o.max_frames > 0 && st.end.empty() &&
+          worker.latest()->counters.processed < o.max_frames) {
+        all_at_max = false;  // a stream that ended early does not hold the others
+      }
+      draw_stream(o, mode_label, st, server);
     }
-    if (screen.win) {
-      for (const UiEvent& e : screen.win->poll(5)) {
-        if (!shown || !quit_reason.empty()) continue;
+    if (quit_reason.empty() && all_ended) quit_reason = worst.empty() ? "end of stream" : worst;
+    if (quit_reason.empty() && all_at_max) quit_reason = "max-frames";
+    bool polled = false;
+    for (auto& sp : streams) {
+      Stream& st = *sp;
+      Screen& screen = *st.screen;
+      if (!screen.win) continue;
+      polled = true;
+      for (const UiEvent& e : screen.win->poll(std::max<int>(1, 5 / static_cast<int>(streams.size())))) {
+        if (!st.shown || !quit_reason.empty()) continue;
         bool redraw = false;
-        quit_reason = handle_ui_event(e, *shown, o, worker, screen.render_cfg, screen.renderer,
-                                      screen.bgr, redraw);
-        if (redraw) shown = nullptr;
+        quit_reason = handle_ui_event(e, *st.shown, o, *st.worker, screen.render_cfg,
+                                      screen.renderer, screen.bgr, redraw, st.label.empty() ? "" : st.name + "-");
+        if (redraw) st.shown = nullptr;
       }
-    } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
-    if (o.log_every_s > 0 && steady_ns() >= next_log_ns && shown) {
+    if (!polled) std::this_thread::sleep_for(std::chrono::milliseconds(any_window ? 5 : 2));
+    if (o.log_every_s > 0 && steady_ns() >= next_log_ns) {
       next_log_ns += static_cast<int64_t>(o.log_every_s * 1e9);
-      const auto c = shown->counters;
-      const std::string truth = score ? score->text() : std::string();
-      fmt::print(stderr,
-                 "cotrack live: {:.0f} s | in {:.1f} fps | tracked {:.1f} fps | received {} "
-                 "processed {} dropped {} | thin 1/{} | points {} | RSS {:.0f} MiB{}\n",
-                 elapsed_s, shown->input_fps, shown->tracked_fps, c.received, c.processed,
-                 c.dropped(), shown->thin, shown->points, process_memory_mib("VmRSS:"),
-                 truth.empty() ? "" : " | " + truth);
+      for (auto& sp : streams) {
+        const Stream& st = *sp;
+        if (!st.shown) continue;
+        const auto c = st.shown->counters;
+        const std::string truth = st.outputs.score ? st.outputs.score->text() : std::string();
+        fmt::print(stderr,
+                   "cotrack live: {}{:.0f} s | in {:.1f} fps | tracked {:.1f} fps | received {} "
+                   "processed {} dropped {} | thin 1/{} | points {} | RSS {:.0f} MiB{}\n",
+                   st.label, elapsed_s, st.shown->input_fps, st.shown->tracked_fps, c.received,
+                   c.processed, c.dropped(), st.shown->thin, st.shown->points,
+                   process_memory_mib("VmRSS:"), truth.empty() ? "" : " | " + truth);
+      }
     }
   }
-  return r;
+  return quit_reason;
 }
 
 int exit_code_for(const std::string& quit_reason) {
@@ -576,29 +656,29 @@ std::string one_line(const Json& j) {
   return out + "}";
 }
 
-// The run's statistics: what the final line says, for --stats-json.
-struct RunStats {
-  std::string source, engine, stop;
-  std::string precision;  // the network's, resolved ("" for LK)
-  int threads = 0;
-  double seconds = 0;
+// One stream's statistics.
+struct StreamStats {
+  std::string name, source;
   RingCounters counters;
-  double latency_median_ms = 0, latency_p95_ms = 0;
-  size_t latency_samples = 0;
+  std::vector<double> latencies_ms;
   int points = 0;
   int64_t reconnects = 0, reconnect_attempts = 0;
   std::optional<LiveAccuracy::Summary> accuracy;  // synth source
   std::optional<WebServer::Counters> serve;       // --serve
 };
 
-Json stats_json(const RunStats& s) {
-  const RingCounters& c = s.counters;
-  Json j;
-  j["source"] = s.source;
-  j["engine"] = s.engine;
-  if (!s.precision.empty()) j["precision"] = s.precision;
-  j["threads"] = s.threads;
-  j["seconds"] = rounded(s.seconds, 3);
+// The run's statistics: what the final lines say, for --stats-json.
+struct RunStats {
+  std::string engine, stop;
+  std::string precision;  // the network's, resolved ("" for LK)
+  int threads = 0;
+  double seconds = 0;
+  std::vector<StreamStats> streams;
+};
+
+// Frames, rates, latency, points and reconnects of one stream, or of all together.
+void add_counts(Json& j, const RingCounters& c, const std::vector<double>& latencies_ms,
+                int points, int64_t reconnects, int64_t reconnect_attempts, double seconds) {
   j["received"] = c.received;
   j["processed"] = c.processed;
   j["dropped"] = c.dropped();
@@ -606,52 +686,102 @@ Json stats_json(const RunStats& s) {
   j["full"] = c.full;
   j["stale"] = c.stale;
   j["paused"] = c.paused;
-  j["input_fps"] = rounded(c.received / s.seconds, 2);
-  j["processed_fps"] = rounded(c.processed / s.seconds, 2);
-  j["latency_ms"] = {{"median", rounded(s.latency_median_ms, 2)},
-                     {"p95", rounded(s.latency_p95_ms, 2)},
-                     {"samples", s.latency_samples}};
-  j["points"] = s.points;
-  j["reconnects"] = s.reconnects;
-  j["reconnect_attempts"] = s.reconnect_attempts;
-  if (s.accuracy) {
-    const LiveAccuracy::Summary& a = *s.accuracy;
-    j["accuracy"] = {{"delta_avg", rounded(a.delta_avg, 4)},
-                     {"within_8px", rounded(a.within_8px, 4)},
-                     {"occlusion_accuracy", rounded(a.occlusion_accuracy, 4)},
-                     {"far_off", rounded(a.far_off, 4)},
-                     {"far_off_px", LiveAccuracy::kFarOffPx},
-                     {"estimates", a.estimates},
-                     {"visible", a.visible}};
+  j["input_fps"] = rounded(c.received / seconds, 2);
+  j["processed_fps"] = rounded(c.processed / seconds, 2);
+  j["latency_ms"] = {{"median", rounded(percentile(latencies_ms, 0.5), 2)},
+                     {"p95", rounded(percentile(latencies_ms, 0.95), 2)},
+                     {"samples", latencies_ms.size()}};
+  j["points"] = points;
+  j["reconnects"] = reconnects;
+  j["reconnect_attempts"] = reconnect_attempts;
+}
+
+Json accuracy_json(const LiveAccuracy::Summary& a) {
+  return {{"delta_avg", rounded(a.delta_avg, 4)},
+          {"within_8px", rounded(a.within_8px, 4)},
+          {"occlusion_accuracy", rounded(a.occlusion_accuracy, 4)},
+          {"far_off", rounded(a.far_off, 4)},
+          {"far_off_px", LiveAccuracy::kFarOffPx},
+          {"estimates", a.estimates},
+          {"visible", a.visible}};
+}
+
+// The whole run first (the sums over the streams), then "streams": each stream on its own.
+Json stats_json(const RunStats& s) {
+  RingCounters total;
+  std::vector<double> latencies;
+  int points = 0;
+  int64_t reconnects = 0, attempts = 0;
+  std::string sources;
+  Json streams = Json::array();
+  for (const StreamStats& st : s.streams) {
+    const RingCounters& c = st.counters;
+    total.received += c.received;
+    total.processed += c.processed;
+    total.thinned += c.thinned;
+    total.full += c.full;
+    total.stale += c.stale;
+    total.paused += c.paused;
+    latencies.insert(latencies.end(), st.latencies_ms.begin(), st.latencies_ms.end());
+    points += st.points;
+    reconnects += st.reconnects;
+    attempts += st.reconnect_attempts;
+    sources += (sources.empty() ? "" : ",") + st.source;
+    Json one;
+    one["name"] = st.name;
+    one["source"] = st.source;
+    add_counts(one, c, st.latencies_ms, st.points, st.reconnects, st.reconnect_attempts,
+               s.seconds);
+    if (st.accuracy) one["accuracy"] = accuracy_json(*st.accuracy);
+    streams.push_back(one);
   }
-  if (s.serve) {
-    j["serve"] = {{"requests", s.serve->requests},
-                  {"frames_encoded", s.serve->frames_encoded},
-                  {"rows_dropped", s.serve->rows_dropped},
-                  {"refused", s.serve->refused}};
+  Json j;
+  j["source"] = sources;
+  j["engine"] = s.engine;
+  if (!s.precision.empty()) j["precision"] = s.precision;
+  j["threads"] = s.threads;
+  j["seconds"] = rounded(s.seconds, 3);
+  add_counts(j, total, latencies, points, reconnects, attempts, s.seconds);
+  if (s.streams.size() == 1 && s.streams[0].accuracy) {
+    j["accuracy"] = accuracy_json(*s.streams[0].accuracy);
+  }
+  if (s.streams.size() == 1 && s.streams[0].serve) {
+    const WebServer::Counters& sv = *s.streams[0].serve;
+    j["serve"] = {{"requests", sv.requests},
+                  {"frames_encoded", sv.frames_encoded},
+                  {"rows_dropped", sv.rows_dropped},
+                  {"refused", sv.refused}};
   }
   j["peak_rss_mib"] = rounded(process_memory_mib("VmHWM:"), 1);
   j["stop"] = s.stop;
+  j["streams"] = streams;
   return j;
 }
 
-// After the shutdown: the final line, the outputs written and --stats-json. Returns the exit
-// code: `exit_code`, or kRuntime when the video could not be written.
-int report(const LiveOptions& o, const RunStats& s, const LiveOutputs& outputs, int exit_code) {
-  const RingCounters& c = s.counters;
-  fmt::print(stderr,
-             "cotrack live: stopped ({}) after {:.1f} s: received {} = processed {} + dropped {} "
-             "(thinned {}, full {}, stale {}){}; latency median {:.1f} ms, p95 {:.1f} ms\n",
-             s.stop, s.seconds, c.received, c.processed, c.dropped(), c.thinned, c.full, c.stale,
-             c.paused > 0 ? fmt::format(" + paused {}", c.paused) : std::string(),
-             s.latency_median_ms, s.latency_p95_ms);
-  if (outputs.tracks) fmt::print("tracks: {} ({} rows)\n", o.out_tracks, outputs.tracks->rows());
-  if (outputs.video) {
-    if (!outputs.video->error().empty()) {
-      fmt::print(stderr, "cotrack live: video output failed: {}\n", outputs.video->error());
-      exit_code = static_cast<int>(ExitCode::kRuntime);
+// After the shutdown: the final line of each stream, the outputs written and --stats-json.
+// Returns the exit code: `exit_code`, or kRuntime when a video could not be written.
+int report(const LiveOptions& o, const RunStats& s, const Streams& streams, int exit_code) {
+  for (size_t i = 0; i < streams.size(); ++i) {
+    const Stream& st = *streams[i];
+    const StreamStats& ss = s.streams[i];
+    const RingCounters& c = ss.counters;
+    fmt::print(stderr,
+               "cotrack live: {}stopped ({}) after {:.1f} s: received {} = processed {} + dropped "
+               "{} (thinned {}, full {}, stale {}){}; latency median {:.1f} ms, p95 {:.1f} ms\n",
+               st.label, s.stop, s.seconds, c.received, c.processed, c.dropped(), c.thinned,
+               c.full, c.stale, c.paused > 0 ? fmt::format(" + paused {}", c.paused) : std::string(),
+               percentile(ss.latencies_ms, 0.5), percentile(ss.latencies_ms, 0.95));
+    if (st.outputs.tracks) {
+      fmt::print("tracks: {} ({} rows)\n", st.tracks_path, st.outputs.tracks->rows());
     }
-    fmt::print("video: {} ({} frames)\n", o.out_video, outputs.video->frames());
+    if (st.outputs.video) {
+      if (!st.outputs.video->error().empty()) {
+        fmt::print(stderr, "cotrack live: {}video output failed: {}\n", st.label,
+                   st.outputs.video->error());
+        exit_code = static_cast<int>(ExitCode::kRuntime);
+      }
+      fmt::print("video: {} ({} frames)\n", st.video_path, st.outputs.video->frames());
+    }
   }
   if (!o.stats_json.empty()) {
     std::ofstream js(o.stats_json);
@@ -683,19 +813,19 @@ void warn_unused(const LiveOptions& o, const CLI::App& sub, bool window) {
 }
 
 // GET /api/status: what the HUD says, as JSON.
-std::string status_json(const LiveView& view, const LiveOptions& o, const std::string& mode_label,
-                        const LiveScore* score, const SourceState& source) {
+std::string status_json(const LiveView& view, const Stream& st, const std::string& mode_label) {
+  const LiveScore* score = st.outputs.score.get();
   const HudStats hud = hud_for(view, mode_label, steady_ns(), score);
   Json j;
   j["engine"] = mode_label;
-  j["source"] = o.source.spec;
+  j["source"] = st.source.spec;
   const bool reconnecting = view.status.rfind("reconnecting", 0) == 0 ||
                             view.status == "end of stream (reconnecting)";
-  j["source_state"] = source.failed.load() ? "failed"
-                      : source.done.load() ? "ended"
-                      : reconnecting       ? "reconnecting"
-                      : view.seq < 0       ? "waiting"
-                                           : "running";
+  j["source_state"] = st.state.failed.load() ? "failed"
+                      : st.state.done.load() ? "ended"
+                      : reconnecting         ? "reconnecting"
+                      : view.seq < 0         ? "waiting"
+                                             : "running";
   j["notice"] = view.status;
   j["frame"] = view.seq;
   j["width"] = view.width;
@@ -713,15 +843,15 @@ std::string status_json(const LiveView& view, const LiveOptions& o, const std::s
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-// --serve: the browser view, listening before the source starts.
-std::unique_ptr<WebServer> start_server(const LiveOptions& o, EngineWorker& worker,
-                                        const std::string& mode_label, const LiveScore* score,
-                                        const SourceState& source) {
+// --serve: the browser view of stream `st`, listening before the source starts.
+std::unique_ptr<WebServer> start_server(const LiveOptions& o, const Stream& st,
+                                        const std::string& mode_label) {
+  EngineWorker& worker = *st.worker;
   ServeHooks hooks;
   hooks.latest = [&worker] { return worker.latest(); };
   hooks.post = [&worker](const LiveCommand& c) { return worker.post(c); };
-  hooks.status_json = [&worker, &o, mode_label, score, &source] {
-    return status_json(*worker.latest(), o, mode_label, score, source);
+  hooks.status_json = [&worker, &st, mode_label] {
+    return status_json(*worker.latest(), st, mode_label);
   };
   const ServeConfig sc = serve_config(o);
   auto server = std::make_unique<WebServer>(sc, hooks);
@@ -733,25 +863,23 @@ std::unique_ptr<WebServer> start_server(const LiveOptions& o, EngineWorker& work
   return server;
 }
 
-int run_live(LiveOptions& o, const CLI::App& sub) {
-  set_log_prefix("cotrack live");  // the engine thread's status lines
-  const RingConfig rc = validate(o);
-  const SourceKind kind = source_kind(o.source.spec);
-  std::vector<PointQuery> initial_points;
-  if (!o.points_path.empty()) initial_points = read_points_csv(o.points_path);
-  const bool window = use_window(o);
-
-  std::unique_ptr<Model> model;
+// Builds stream `index` of the run: its tracker, outputs, ring, engine thread, source and screen
+// (nothing runs yet).
+std::unique_ptr<Stream> make_stream(const LiveOptions& o, size_t index, const RingConfig& rc,
+                                    const Model* model, const std::string& mode_label,
+                                    const std::vector<PointQuery>& initial_points, bool window) {
+  const size_t n = o.sources.size();
+  auto st = std::make_unique<Stream>();
+  st->name = std::to_string(index);
+  st->label = n > 1 ? "[" + st->name + "] " : "";
+  st->source = source_for(o, o.sources[index]);
+  st->kind = source_kind(st->source.spec);
   int history_frames = 16;
-  std::unique_ptr<PointTracker> tracker = make_tracker(o, model, history_frames);
-  warn_unused(o, sub, window);
-  const std::string mode_label =
-      o.engine == "lk" ? std::string("lk") : fmt::format("cotrack {}", o.net.label());
-  print_setup(o, sub, mode_label, model.get());
-
-  LiveOutputs outputs = open_outputs(o);
-  std::shared_ptr<const SynthStream> synth;
-  if (kind == SourceKind::kSynth) {
+  st->tracker = make_tracker(o, model, history_frames);
+  st->tracks_path = stream_path(o.out_tracks, st->name, n);
+  st->video_path = stream_path(o.out_video, st->name, n);
+  st->outputs = open_outputs(o, st->tracks_path, st->video_path);
+  if (st->kind == SourceKind::kSynth) {
     SynthParams sp;
     sp.width = o.source.width;
     sp.height = o.source.height;
@@ -759,85 +887,117 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
     sp.num_points = 0;
     sp.max_speed_px = 4.0 * o.source.width / 256.0;  // the benchmark's motion at this size
     if (!o.synth_photos.empty()) sp.photos = PhotoBank::load(o.synth_photos);
-    synth = std::make_shared<const SynthStream>(sp, synth_seed(o.source.spec));
-    outputs.score = std::make_unique<LiveScore>(synth);
+    st->synth = std::make_shared<const SynthStream>(sp, synth_seed(st->source.spec));
+    st->outputs.score = std::make_unique<LiveScore>(st->synth);
   }
-  FrameRing ring(rc);
-  EngineWorker worker(*tracker, ring, worker_config(o, history_frames), outputs.sink());
-  if (outputs.video && o.record_overlay) {
-    const LiveScore* score = outputs.score.get();
-    outputs.video->set_hud_source([&worker, mode_label, score] {
+  st->ring = std::make_unique<FrameRing>(rc);
+  st->worker = std::make_unique<EngineWorker>(*st->tracker, *st->ring,
+                                              worker_config(o, history_frames), st->outputs.sink());
+  EngineWorker& worker = *st->worker;
+  if (st->outputs.video && o.record_overlay) {
+    const LiveScore* score = st->outputs.score.get();
+    st->outputs.video->set_hud_source([&worker, mode_label, score] {
       const auto view = worker.latest();
       return hud_for(*view, mode_label, steady_ns(), score);
     });
   }
-  SourceState source_state;
-  if (!o.serve.empty()) {
-    outputs.server = start_server(o, worker, mode_label, outputs.score.get(), source_state);
-  }
-  FrameCallback to_ring = [&](const SourceFrame& f) {
+  if (!o.serve.empty()) st->outputs.server = start_server(o, *st, mode_label);
+  FrameRing& ring = *st->ring;
+  FrameCallback to_ring = [&ring](const SourceFrame& f) {
     return ring.offer(f.rgb, f.width, f.height, f.stride, f.pts_ns, f.arrival_ns) !=
            FrameRing::Offer::kRefused;
   };
-  std::unique_ptr<cotrack::FrameSource> source_ptr;
-  if (synth) {
-    source_ptr = std::make_unique<SynthSource>(o.source, synth, to_ring,
-                                               source_events(o.source.spec, kind, worker, source_state));
+  EventCallback events = source_events(st->source.spec, st->kind, worker, st->state, st->label);
+  if (st->synth) {
+    st->source_ptr = std::make_unique<SynthSource>(st->source, st->synth, to_ring, events);
   } else {
     GstSource::init();
-    source_ptr = std::make_unique<GstSource>(o.source, to_ring,
-                                             source_events(o.source.spec, kind, worker, source_state));
+    st->source_ptr = std::make_unique<GstSource>(st->source, to_ring, events);
   }
-  cotrack::FrameSource& source = *source_ptr;
   post_initial_points(o, initial_points, worker);
+  st->screen = std::make_unique<Screen>(
+      o, window, n > 1 ? fmt::format("cotrack [{}] {}", st->name, st->source.spec) : "cotrack");
+  return st;
+}
+
+int run_live(LiveOptions& o, const CLI::App& sub) {
+  set_log_prefix("cotrack live");  // the engine thread's status lines
+  const std::vector<RingConfig> rings = validate(o);
+  std::vector<PointQuery> initial_points;
+  if (!o.points_path.empty()) initial_points = read_points_csv(o.points_path);
+  const bool window = use_window(o);
+
+  // With the network, one model in memory for every stream.
+  std::unique_ptr<Model> model;
+  if (o.engine != "lk") model = std::make_unique<Model>(o.model.load("cotrack live"));
+  warn_unused(o, sub, window);
+  const std::string mode_label =
+      o.engine == "lk" ? std::string("lk") : fmt::format("cotrack {}", o.net.label());
+  print_setup(o, sub, mode_label, model.get());
+
+  Streams streams;
+  for (size_t i = 0; i < o.sources.size(); ++i) {
+    streams.push_back(make_stream(o, i, rings[i], model.get(), mode_label, initial_points, window));
+  }
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  worker.start();
+  for (auto& st : streams) st->worker->start();
   try {
-    source.start();
+    for (auto& st : streams) st->source_ptr->start();
   } catch (...) {
-    worker.stop(false);
+    for (auto& st : streams) {
+      st->source_ptr->stop();
+      st->worker->stop(false);
+    }
     throw;
   }
-  fmt::print(stderr, "cotrack live: source {} ({}): {}\n", o.source.spec, to_string(kind),
-             source.description());
+  for (auto& st : streams) {
+    fmt::print(stderr, "cotrack live: {}source {} ({}): {}\n", st->label, st->source.spec,
+               to_string(st->kind), st->source_ptr->description());
+  }
 
-  Screen screen(o, window);
   const int64_t t_start = steady_ns();
-  const LoopResult run =
-      run_main_loop(o, mode_label, worker, source_state, t_start, screen, outputs.score.get(),
-                    outputs.server.get());
-  const int exit_code = exit_code_for(run.quit_reason);
+  WebServer* server = streams.size() == 1 ? streams[0]->outputs.server.get() : nullptr;
+  const std::string quit_reason = run_main_loop(o, mode_label, streams, t_start, server);
+  const int exit_code = exit_code_for(quit_reason);
 
-  // Shut down in order: no new frames, the engine finishes what it has (every frame reaches the
-  // outputs), then the outputs close.
-  source.stop();
-  worker.end_of_stream();
-  worker.stop(/*flush=*/true);
-  const std::string engine_error = worker.error();
-  if (outputs.server) outputs.server->stop();
-  if (outputs.video) outputs.video->close();
-  if (outputs.tracks) outputs.tracks->close();
-  screen.win.reset();
+  // Shut down in order: no new frames, the engines finish what they have (every frame reaches
+  // the outputs), then the outputs close.
+  for (auto& st : streams) st->source_ptr->stop();
+  for (auto& st : streams) st->worker->end_of_stream();
+  std::string engine_error;
+  for (auto& st : streams) {
+    st->worker->stop(/*flush=*/true);
+    if (engine_error.empty() && !st->worker->error().empty()) {
+      engine_error = st->label + st->worker->error();
+    }
+    if (st->outputs.server) st->outputs.server->stop();
+    if (st->outputs.video) st->outputs.video->close();
+    if (st->outputs.tracks) st->outputs.tracks->close();
+    st->screen->win.reset();
+  }
 
   RunStats stats;
-  stats.source = o.source.spec;
   stats.engine = mode_label;
   if (model) stats.precision = to_string(o.net.to_config(*model).precision);
   stats.threads = num_threads();
-  stats.stop = run.quit_reason;
+  stats.stop = quit_reason;
   stats.seconds = (steady_ns() - t_start) * 1e-9;
-  stats.counters = ring.counters();
-  stats.latency_median_ms = percentile(run.latencies_ms, 0.5);
-  stats.latency_p95_ms = percentile(run.latencies_ms, 0.95);
-  stats.latency_samples = run.latencies_ms.size();
-  stats.points = run.shown ? run.shown->points : 0;
-  stats.reconnects = source.reconnects();
-  stats.reconnect_attempts = source.reconnect_attempts();
-  if (outputs.score) stats.accuracy = outputs.score->summary();
-  if (outputs.server) stats.serve = outputs.server->counters();
-  const int code = report(o, stats, outputs, exit_code);
+  for (const auto& st : streams) {
+    StreamStats ss;
+    ss.name = st->name;
+    ss.source = st->source.spec;
+    ss.counters = st->ring->counters();
+    ss.latencies_ms = st->latencies_ms;
+    ss.points = st->shown ? st->shown->points : 0;
+    ss.reconnects = st->source_ptr->reconnects();
+    ss.reconnect_attempts = st->source_ptr->reconnect_attempts();
+    if (st->outputs.score) ss.accuracy = st->outputs.score->summary();
+    if (st->outputs.server) ss.serve = st->outputs.server->counters();
+    stats.streams.push_back(std::move(ss));
+  }
+  const int code = report(o, stats, streams, exit_code);
   if (!engine_error.empty()) throw Error(ExitCode::kRuntime, "engine thread: " + engine_error);
   return code;
 }
@@ -853,10 +1013,10 @@ Command add_live(CLI::App& app) {
   CLI::App* s = c.sub;
   s->footer(fmt::format("In the window: {}.", kKeyHint));
   s->add_option("--config", o->config, "TOML file of settings (keys = these long options)");
-  o->source.spec = "synth";
-  s->add_option("--source", o->source.spec,
+  s->add_option("--source", o->sources,
                 "synth[:SEED] (a generator stream with ground truth: the HUD shows live "
-                "accuracy), test, webcam[:DEVICE], rtsp://..., a file or URI, or gst:PIPELINE")
+                "accuracy), test, webcam[:DEVICE], rtsp://..., a file or URI, or gst:PIPELINE; "
+                "repeat for several streams, each with its own engine, points and outputs")
       ->capture_default_str();
   s->add_option("--synth-photos", o->synth_photos,
                 "synth source: cut its background and objects from the photographs in this folder "

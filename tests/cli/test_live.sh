@@ -114,6 +114,28 @@ rc=$?
   --stats-json "$tmp/s3.json" --log-every 0 >"$tmp/out3" 2>&1 || fail "file realtime: exit $?"
 check_run "file realtime" "$tmp/s3.json" "$tmp/t3.csv" 4
 
+# 2b. Two streams in one process: each with its own points, tracks file and statistics.
+"$cotrack" live --no-window --source synth:1 --source "$tmp/in.mp4" --width 160 --height 120 \
+  --realtime false --grid 2 --max-frames 40 --out-tracks "$tmp/tm.csv" --stats-json "$tmp/sm.json" \
+  --log-every 0 >"$tmp/outm" 2>&1
+rc=$?
+[ $rc -eq 0 ] || { fail "two streams: exit $rc"; cat "$tmp/outm"; }
+for name in 0 1; do
+  [ -s "$tmp/tm-$name.csv" ] && [ "$(tail -n +2 "$tmp/tm-$name.csv" | cut -d, -f1 | sort -u | wc -l)" -eq 4 ] \
+    || fail "two streams: tracks-$name.csv should hold 4 points"
+  grep -q "tracks: $tmp/tm-$name.csv" "$tmp/outm" || fail "two streams: no summary of stream $name"
+done
+streams=$(grep -o '"streams": \[.*\]' "$tmp/sm.json")
+total=$(json "$tmp/sm.json" processed)
+s0=$(grep -o '"name":"0","source":"synth:1","received":[0-9]*,"processed":[0-9]*' <<<"$streams" | grep -o '[0-9]*$')
+s1=$(grep -o '"name":"1","source":"[^"]*in.mp4","received":[0-9]*,"processed":[0-9]*' <<<"$streams" | grep -o '[0-9]*$')
+[ -n "$s0" ] && [ -n "$s1" ] && [ "$total" -eq $((s0 + s1)) ] && [ "$s1" -eq 40 ] \
+  && ok "two streams: stats per stream ($s0 + $s1 = $total frames)" \
+  || { fail "two streams: stats $(cat "$tmp/sm.json")"; }
+"$cotrack" live --no-window --source synth:1 --source synth:2 --serve 127.0.0.1:0 >"$tmp/out" 2>&1
+[ $? -eq 2 ] && grep -q "serve: the browser view shows one stream" "$tmp/out" \
+  && ok "two streams with --serve: refused in one line" || { fail "two streams --serve"; cat "$tmp/out"; }
+
 # 3. Bad input: one line and a documented exit code.
 "$cotrack" live --no-window --source "$tmp/missing.mp4" >"$tmp/out" 2>&1
 rc=$?
