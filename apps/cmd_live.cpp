@@ -40,6 +40,7 @@
 #include "renderer.hpp"
 #include "steady_clock.hpp"
 #include "synth_source.hpp"
+#include "mqtt_link.hpp"
 #include "web_server.hpp"
 
 namespace cotrack::app {
@@ -74,6 +75,9 @@ struct LiveOptions {
   std::string serve;         // HOST:PORT of the browser view ("" = none)
   std::string serve_token;
   int serve_quality = 80;    // JPEG quality of the browser view's picture
+  std::string mqtt;          // mqtt://HOST:PORT/PREFIX ("" = none)
+  std::string mqtt_username, mqtt_password, mqtt_cafile;
+  int mqtt_queue = 1000;
 };
 
 // Renders final frames into the video file on its own thread, so encoding never holds up the
@@ -196,6 +200,25 @@ SourceConfig source_for(const LiveOptions& o, const std::string& spec) {
   return sc;
 }
 
+// --mqtt and its options.
+MqttConfig mqtt_config(const LiveOptions& o) {
+  MqttConfig mc = MqttConfig::parse(o.mqtt);
+  if (!o.mqtt_username.empty()) mc.username = o.mqtt_username;
+  if (!o.mqtt_password.empty()) mc.password = o.mqtt_password;
+  mc.cafile = o.mqtt_cafile;
+  mc.max_queue = o.mqtt_queue;
+  mc.validate();
+  return mc;
+}
+
+// Unix milliseconds of a steady-clock instant in the recent past.
+int64_t unix_ms_of(int64_t steady) {
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  return now_ms - (steady_ns() - steady) / 1'000'000;
+}
+
 // Checks every setting before anything starts; returns the ring configuration of each stream.
 std::vector<RingConfig> validate(const LiveOptions& o) {
   if (o.sources.empty()) throw UsageError("source: give at least one");
@@ -224,6 +247,7 @@ std::vector<RingConfig> validate(const LiveOptions& o) {
   if (o.grid < 0 || o.grid > 64) throw UsageError("grid: expected 0..64");
   if (o.duration_s < 0) throw UsageError("duration: expected >= 0 seconds");
   if (!o.serve.empty()) serve_config(o);  // throws for a bad address or token
+  if (!o.mqtt.empty()) mqtt_config(o);    // throws for a bad URL or setting
   return rings;
 }
 
@@ -418,6 +442,8 @@ struct LiveOutputs {
   std::unique_ptr<VideoWorker> video;
   std::unique_ptr<LiveScore> score;  // with the synth source
   std::unique_ptr<WebServer> server;  // --serve: its /api/stream
+  MqttLink* mqtt = nullptr;           // --mqtt (shared by the streams): PREFIX/`name`/tracks
+  std::string name;
 
   // For the engine worker; `this` must outlive it.
   EngineWorker::FinalSink sink() {
@@ -426,6 +452,7 @@ struct LiveOutputs {
       if (video) video->push(f);
       if (score) score->add(f.estimates);
       if (server) server->publish_final(f.estimates);
+      if (mqtt) mqtt->publish_tracks(name, f.estimates, unix_ms_of(f.arrival_ns));
     };
   }
 };
@@ -525,6 +552,8 @@ struct Stream {
 
 using Streams = std::vector<std::unique_ptr<Stream>>;
 
+std::string status_json(const LiveView& view, const Stream& st, const std::string& mode_label);
+
 // Draws the stream's newest view (and shows it), or a dark placeholder while a camera that does
 // not answer has news.
 void draw_stream(const LiveOptions& o, const std::string& mode_label, Stream& st,
@@ -566,9 +595,10 @@ void draw_stream(const LiveOptions& o, const std::string& mode_label, Stream& st
 // the windows' input and prints a status line per stream every --log-every seconds. The run
 // ends when every stream has ended.
 std::string run_main_loop(const LiveOptions& o, const std::string& mode_label, Streams& streams,
-                          int64_t t_start, WebServer* server) {
+                          int64_t t_start, WebServer* server, MqttLink* mqtt) {
   std::string quit_reason;
   int64_t next_log_ns = t_start + static_cast<int64_t>(o.log_every_s * 1e9);
+  int64_t next_status_ns = t_start;
   const bool any_window = std::any_of(streams.begin(), streams.end(),
                                       [](const auto& st) { return st->screen->window; });
   while (quit_reason.empty()) {
@@ -614,6 +644,12 @@ std::string run_main_loop(const LiveOptions& o, const std::string& mode_label, S
       }
     }
     if (!polled) std::this_thread::sleep_for(std::chrono::milliseconds(any_window ? 5 : 2));
+    if (mqtt && steady_ns() >= next_status_ns) {  // PREFIX/STREAM/status, once a second
+      next_status_ns += 1'000'000'000;
+      for (auto& sp : streams) {
+        mqtt->publish_status(sp->name, status_json(*sp->worker->latest(), *sp, mode_label));
+      }
+    }
     if (o.log_every_s > 0 && steady_ns() >= next_log_ns) {
       next_log_ns += static_cast<int64_t>(o.log_every_s * 1e9);
       for (auto& sp : streams) {
@@ -669,6 +705,7 @@ struct StreamStats {
 
 // The run's statistics: what the final lines say, for --stats-json.
 struct RunStats {
+  std::optional<MqttLink::Counters> mqtt;
   std::string engine, stop;
   std::string precision;  // the network's, resolved ("" for LK)
   int threads = 0;
@@ -752,6 +789,13 @@ Json stats_json(const RunStats& s) {
                   {"rows_dropped", sv.rows_dropped},
                   {"refused", sv.refused}};
   }
+  if (s.mqtt) {
+    j["mqtt"] = {{"published", s.mqtt->published},
+                 {"dropped", s.mqtt->dropped},
+                 {"queued_max", s.mqtt->queued_max},
+                 {"connects", s.mqtt->connects},
+                 {"commands", s.mqtt->commands}};
+  }
   j["peak_rss_mib"] = rounded(process_memory_mib("VmHWM:"), 1);
   j["stop"] = s.stop;
   j["streams"] = streams;
@@ -817,6 +861,8 @@ std::string status_json(const LiveView& view, const Stream& st, const std::strin
   const LiveScore* score = st.outputs.score.get();
   const HudStats hud = hud_for(view, mode_label, steady_ns(), score);
   Json j;
+  j["stream"] = st.name;
+  j["time"] = unix_ms_of(steady_ns());
   j["engine"] = mode_label;
   j["source"] = st.source.spec;
   const bool reconnecting = view.status.rfind("reconnecting", 0) == 0 ||
@@ -940,6 +986,26 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
     streams.push_back(make_stream(o, i, rings[i], model.get(), mode_label, initial_points, window));
   }
 
+  // --mqtt: one connection for every stream; commands reach the stream named in the topic.
+  std::unique_ptr<MqttLink> mqtt;
+  if (!o.mqtt.empty()) {
+    const MqttConfig mc = mqtt_config(o);
+    mqtt = std::make_unique<MqttLink>(mc, [&streams](const std::string& name, const LiveCommand& c) {
+      for (auto& st : streams) {
+        if (st->name == name) return st->worker->post(c);
+      }
+      return false;
+    });
+    for (auto& st : streams) {
+      st->outputs.mqtt = mqtt.get();
+      st->outputs.name = st->name;
+    }
+    fmt::print(stderr, "cotrack live: mqtt {}:{}: tracks on {}/STREAM/tracks, status on "
+               "{}/STREAM/status, commands from {}/STREAM/cmd (streams {})\n", mc.host, mc.port,
+               mc.prefix, mc.prefix, mc.prefix,
+               streams.size() == 1 ? std::string("0") : fmt::format("0..{}", streams.size() - 1));
+  }
+
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   for (auto& st : streams) st->worker->start();
@@ -959,7 +1025,8 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
 
   const int64_t t_start = steady_ns();
   WebServer* server = streams.size() == 1 ? streams[0]->outputs.server.get() : nullptr;
-  const std::string quit_reason = run_main_loop(o, mode_label, streams, t_start, server);
+  const std::string quit_reason =
+      run_main_loop(o, mode_label, streams, t_start, server, mqtt.get());
   const int exit_code = exit_code_for(quit_reason);
 
   // Shut down in order: no new frames, the engines finish what they have (every frame reaches
@@ -977,6 +1044,14 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
     if (st->outputs.tracks) st->outputs.tracks->close();
     st->screen->win.reset();
   }
+  if (mqtt) {  // the last status says the stream stopped; then what waits goes out
+    for (auto& st : streams) {
+      Json j = Json::parse(status_json(*st->worker->latest(), *st, mode_label));
+      j["source_state"] = "stopped";
+      mqtt->publish_status(st->name, j.dump());
+    }
+    mqtt->stop();
+  }
 
   RunStats stats;
   stats.engine = mode_label;
@@ -984,6 +1059,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   stats.threads = num_threads();
   stats.stop = quit_reason;
   stats.seconds = (steady_ns() - t_start) * 1e-9;
+  if (mqtt) stats.mqtt = mqtt->counters();
   for (const auto& st : streams) {
     StreamStats ss;
     ss.name = st->name;
@@ -1086,6 +1162,15 @@ Command add_live(CLI::App& app) {
   s->add_option("--serve-token", o->serve_token,
                 "the token every --serve request must carry (generated when --serve binds a "
                 "non-loopback address without one)");
+  s->add_option("--mqtt", o->mqtt,
+                "mqtt://[USER[:PASSWORD]@]HOST[:PORT][/PREFIX] (or mqtts://): publish each "
+                "stream's tracks and status, take commands (docs/mqtt.md)");
+  s->add_option("--mqtt-username", o->mqtt_username, "MQTT user name");
+  s->add_option("--mqtt-password", o->mqtt_password, "MQTT password");
+  s->add_option("--mqtt-cafile", o->mqtt_cafile, "mqtts: the CA certificates (default: the system's)");
+  s->add_option("--mqtt-queue", o->mqtt_queue,
+                "MQTT messages kept while the broker is away; older ones are dropped and counted")
+      ->capture_default_str();
   s->add_option("--serve-quality", o->serve_quality,
                 "JPEG quality 1..100 of the browser view's picture (bandwidth per viewer)")
       ->capture_default_str();
