@@ -115,7 +115,27 @@ last=$(count "$tmp/sub2" | awk '$1 == 0 {print $4}')
 [ "${last:-0}" -ge 300 ] && ok "broker restart: messages resume (last frame received $last)" \
   || fail "broker restart: last frame received ${last:-none}"
 
-# 3. Bad settings: one line, exit 2.
+# 3. A fleet: two processes with their own prefixes on one broker (docs/deploy.md), started from
+#    the example site config (its cameras replaced by synth streams); both streams arrive.
+example="$(dirname "$0")/../../deploy/site.toml.example"
+mosquitto_sub -h 127.0.0.1 -p "$port" -t 'fleet/+/+/tracks' -v >"$tmp/sub3" 2>&1 &
+sub=$!; pids+=($sub)
+sleep 0.3
+for host in a b; do
+  "$cotrack" live --config "$example" --source "synth:7" --width 320 --height 240 --duration 5 \
+    --mqtt "mqtt://127.0.0.1:$port/fleet/$host" --log-every 0 >"$tmp/out3$host" 2>&1 &
+  pids+=($!)
+done
+wait "${pids[@]: -2}"
+sleep 0.5
+kill "$sub" 2>/dev/null
+for host in a b; do
+  n=$(grep -c "^fleet/$host/0/tracks {" "$tmp/sub3")
+  [ "$n" -ge 100 ] && ok "fleet: process $host delivered $n messages on fleet/$host/0/tracks" \
+    || { fail "fleet: process $host delivered $n messages"; cat "$tmp/out3$host"; }
+done
+
+# 4. Bad settings: one line, exit 2.
 "$cotrack" live --no-window --mqtt "http://x" >"$tmp/bad" 2>&1
 [ $? -eq 2 ] && grep -q "expected mqtt://" "$tmp/bad" && ok "a bad URL is refused" \
   || { fail "bad URL"; cat "$tmp/bad"; }
