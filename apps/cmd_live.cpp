@@ -74,6 +74,7 @@ struct LiveOptions {
   std::string synth_photos;  // synth source: cut its textures from these photographs
   std::string serve;         // HOST:PORT of the browser view ("" = none)
   std::string serve_token;
+  bool serve_token_generated = false;  // set by run_live: one token for every stream's view
   int serve_quality = 80;    // JPEG quality of the browser view's picture
   std::string mqtt;          // mqtt://HOST:PORT/PREFIX ("" = none)
   std::string mqtt_username, mqtt_password, mqtt_cafile;
@@ -238,8 +239,11 @@ std::vector<RingConfig> validate(const LiveOptions& o) {
     if (kind == SourceKind::kFile && !o.source.realtime) rc.policy = DropPolicy::kNone;
     rings.push_back(rc);
   }
-  if (o.sources.size() > 1 && !o.serve.empty()) {
-    throw UsageError("serve: the browser view shows one stream; give one --source with --serve");
+  if (!o.serve.empty()) {
+    const ServeConfig sc = serve_config(o);
+    if (sc.port != 0 && sc.port + static_cast<int>(o.sources.size()) - 1 > 65535) {
+      throw UsageError("serve: one port per stream from the given one on: they run past 65535");
+    }
   }
   if (o.on_reconnect != "keep" && o.on_reconnect != "reset") {
     throw UsageError(fmt::format("on-reconnect '{}': expected keep or reset", o.on_reconnect));
@@ -557,7 +561,7 @@ std::string status_json(const LiveView& view, const Stream& st, const std::strin
 // Draws the stream's newest view (and shows it), or a dark placeholder while a camera that does
 // not answer has news.
 void draw_stream(const LiveOptions& o, const std::string& mode_label, Stream& st,
-                 WebServer* server) {
+                 WebServer* server) {  // the stream's browser view, or null
   Screen& screen = *st.screen;
   const LiveScore* score = st.outputs.score.get();
   auto view = st.worker->latest();
@@ -595,7 +599,7 @@ void draw_stream(const LiveOptions& o, const std::string& mode_label, Stream& st
 // the windows' input and prints a status line per stream every --log-every seconds. The run
 // ends when every stream has ended.
 std::string run_main_loop(const LiveOptions& o, const std::string& mode_label, Streams& streams,
-                          int64_t t_start, WebServer* server, MqttLink* mqtt) {
+                          int64_t t_start, MqttLink* mqtt) {
   std::string quit_reason;
   int64_t next_log_ns = t_start + static_cast<int64_t>(o.log_every_s * 1e9);
   int64_t next_status_ns = t_start;
@@ -625,7 +629,7 @@ std::string run_main_loop(const LiveOptions& o, const std::string& mode_label, S
           worker.latest()->counters.processed < o.max_frames) {
         all_at_max = false;  // a stream that ended early does not hold the others
       }
-      draw_stream(o, mode_label, st, server);
+      draw_stream(o, mode_label, st, st.outputs.server.get());
     }
     if (quit_reason.empty() && all_ended) quit_reason = worst.empty() ? "end of stream" : worst;
     if (quit_reason.empty() && all_at_max) quit_reason = "max-frames";
@@ -770,6 +774,9 @@ Json stats_json(const RunStats& s) {
     add_counts(one, c, st.latencies_ms, st.points, st.reconnects, st.reconnect_attempts,
                s.seconds);
     if (st.accuracy) one["accuracy"] = accuracy_json(*st.accuracy);
+    if (st.serve) {
+      one["serve"] = {{"requests", st.serve->requests}, {"frames_encoded", st.serve->frames_encoded}};
+    }
     streams.push_back(one);
   }
   Json j;
@@ -889,8 +896,9 @@ std::string status_json(const LiveView& view, const Stream& st, const std::strin
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-// --serve: the browser view of stream `st`, listening before the source starts.
-std::unique_ptr<WebServer> start_server(const LiveOptions& o, const Stream& st,
+// --serve: the browser view of stream `st` (stream N on the given port + N), listening before
+// the source starts.
+std::unique_ptr<WebServer> start_server(const LiveOptions& o, const Stream& st, size_t index,
                                         const std::string& mode_label) {
   EngineWorker& worker = *st.worker;
   ServeHooks hooks;
@@ -899,11 +907,12 @@ std::unique_ptr<WebServer> start_server(const LiveOptions& o, const Stream& st,
   hooks.status_json = [&worker, &st, mode_label] {
     return status_json(*worker.latest(), st, mode_label);
   };
-  const ServeConfig sc = serve_config(o);
+  ServeConfig sc = serve_config(o);
+  if (sc.port != 0) sc.port += static_cast<int>(index);
   auto server = std::make_unique<WebServer>(sc, hooks);
-  fmt::print(stderr, "cotrack live: browser view at {}{}\n", server->url(),
+  fmt::print(stderr, "cotrack live: {}browser view at {}{}\n", st.label, server->url(),
              sc.token.empty() ? ""
-             : o.serve_token.empty()
+             : o.serve_token_generated
                  ? " (a generated token: requests without it get 401; --serve-token sets one)"
                  : " (requests without the token get 401)");
   return server;
@@ -947,7 +956,7 @@ std::unique_ptr<Stream> make_stream(const LiveOptions& o, size_t index, const Ri
       return hud_for(*view, mode_label, steady_ns(), score);
     });
   }
-  if (!o.serve.empty()) st->outputs.server = start_server(o, *st, mode_label);
+  if (!o.serve.empty()) st->outputs.server = start_server(o, *st, index, mode_label);
   FrameRing& ring = *st->ring;
   FrameCallback to_ring = [&ring](const SourceFrame& f) {
     return ring.offer(f.rgb, f.width, f.height, f.stride, f.pts_ns, f.arrival_ns) !=
@@ -969,6 +978,10 @@ std::unique_ptr<Stream> make_stream(const LiveOptions& o, size_t index, const Ri
 int run_live(LiveOptions& o, const CLI::App& sub) {
   set_log_prefix("cotrack live");  // the engine thread's status lines
   const std::vector<RingConfig> rings = validate(o);
+  if (!o.serve.empty() && o.serve_token.empty() && !ServeConfig::parse(o.serve).loopback()) {
+    o.serve_token = generate_token();  // the same for every stream's view
+    o.serve_token_generated = true;
+  }
   std::vector<PointQuery> initial_points;
   if (!o.points_path.empty()) initial_points = read_points_csv(o.points_path);
   const bool window = use_window(o);
@@ -1024,9 +1037,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   }
 
   const int64_t t_start = steady_ns();
-  WebServer* server = streams.size() == 1 ? streams[0]->outputs.server.get() : nullptr;
-  const std::string quit_reason =
-      run_main_loop(o, mode_label, streams, t_start, server, mqtt.get());
+  const std::string quit_reason = run_main_loop(o, mode_label, streams, t_start, mqtt.get());
   const int exit_code = exit_code_for(quit_reason);
 
   // Shut down in order: no new frames, the engines finish what they have (every frame reaches

@@ -132,9 +132,14 @@ s1=$(grep -o '"name":"1","source":"[^"]*in.mp4","received":[0-9]*,"processed":[0
 [ -n "$s0" ] && [ -n "$s1" ] && [ "$total" -eq $((s0 + s1)) ] && [ "$s1" -eq 40 ] \
   && ok "two streams: stats per stream ($s0 + $s1 = $total frames)" \
   || { fail "two streams: stats $(cat "$tmp/sm.json")"; }
-"$cotrack" live --no-window --source synth:1 --source synth:2 --serve 127.0.0.1:0 >"$tmp/out" 2>&1
-[ $? -eq 2 ] && grep -q "serve: the browser view shows one stream" "$tmp/out" \
-  && ok "two streams with --serve: refused in one line" || { fail "two streams --serve"; cat "$tmp/out"; }
+# Each stream's browser view on its own port (the given one, then the next), one token for both.
+"$cotrack" live --no-window --source synth:1 --source synth:2 --width 160 --height 120 \
+  --serve 0.0.0.0:18791 --duration 4 --log-every 0 >"$tmp/out" 2>&1
+[ $? -eq 0 ] && grep -q "\[0\] browser view at http://0.0.0.0:18791/?token=" "$tmp/out" \
+  && grep -q "\[1\] browser view at http://0.0.0.0:18792/?token=" "$tmp/out" \
+  && [ "$(grep -o 'token=[0-9a-f]*' "$tmp/out" | sort -u | wc -l)" -eq 1 ] \
+  && ok "two streams with --serve: a view per stream on consecutive ports, one token" \
+  || { fail "two streams --serve"; cat "$tmp/out"; }
 
 # 3. Bad input: one line and a documented exit code.
 "$cotrack" live --no-window --source "$tmp/missing.mp4" >"$tmp/out" 2>&1
