@@ -128,6 +128,7 @@ struct MqttLink::Impl {
   std::deque<Message> queue;
   std::thread sender;
   std::atomic<int64_t> published{0}, dropped{0}, queued_max{0}, connects{0}, commands{0};
+  int last_refusal = 0;  // the connection thread's
 
   void enqueue(Message m) {
     {
@@ -174,10 +175,15 @@ struct MqttLink::Impl {
 
   void on_connect(int rc) {
     if (rc != 0) {
-      log_message("mqtt: {}:{} refused the connection: {}", cfg.host, cfg.port,
-                  mosquitto_connack_string(rc));
+      // Retried in the background; said once per reason, not at every retry.
+      if (rc != last_refusal) {
+        log_message("mqtt: {}:{} refused the connection: {} (retrying)", cfg.host, cfg.port,
+                    mosquitto_connack_string(rc));
+      }
+      last_refusal = rc;
       return;
     }
+    last_refusal = 0;
     ++connects;
     const std::string topic = cfg.prefix + "/+/cmd";
     mosquitto_subscribe(mosq, nullptr, topic.c_str(), 1);

@@ -12,7 +12,7 @@ pipeline=(libopencv-dev
           gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
           gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
           libboost-dev xvfb xauth xdotool
-          python3 chromium-headless-shell libmosquitto-dev mosquitto mosquitto-clients)
+          python3 chromium-headless-shell libmosquitto-dev mosquitto mosquitto-clients openssl)
 
 packages=("${core[@]}")
 if [ "${1:-}" != "--core" ]; then packages+=("${pipeline[@]}"); fi

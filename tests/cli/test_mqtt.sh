@@ -13,7 +13,7 @@ trap cleanup EXIT
 failures=0
 fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 ok() { echo "ok   $*"; }
-for tool in mosquitto mosquitto_sub mosquitto_pub python3; do
+for tool in mosquitto mosquitto_sub mosquitto_pub mosquitto_passwd openssl python3; do
   command -v "$tool" >/dev/null || { echo "FAIL $tool missing (scripts/install-deps.sh)"; exit 1; }
 done
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -135,7 +135,47 @@ for host in a b; do
     || { fail "fleet: process $host delivered $n messages"; cat "$tmp/out3$host"; }
 done
 
-# 4. Bad settings: one line, exit 2.
+# 4. TLS with a user name and password: a broker with its own CA and a password file.
+tls_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+(
+  cd "$tmp" || exit 1
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 \
+    -subj "/CN=cotrack test CA" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
+    -days 1 -extfile san.ext 2>/dev/null
+  mosquitto_passwd -b -c pw.txt alice secret-words 2>/dev/null
+  chmod 644 ca.crt server.crt server.key pw.txt
+  printf 'listener %s 127.0.0.1\ncafile %s/ca.crt\ncertfile %s/server.crt\nkeyfile %s/server.key\n' \
+    "$tls_port" "$tmp" "$tmp" "$tmp" >tls.conf
+  printf 'allow_anonymous false\npassword_file %s/pw.txt\nuser root\n' "$tmp" >>tls.conf
+)
+mosquitto -c "$tmp/tls.conf" >"$tmp/tls-broker.log" 2>&1 &
+pids+=($!)
+sleep 0.7
+mosquitto_sub -h 127.0.0.1 -p "$tls_port" --cafile "$tmp/ca.crt" -u alice -P secret-words \
+  -t 'sec/+/tracks' -v >"$tmp/sub4" 2>&1 &
+sub=$!; pids+=($sub)
+sleep 0.5
+"$cotrack" live --source synth:1 --no-window --grid 2 --width 320 --height 240 --duration 4 \
+  --mqtt "mqtts://127.0.0.1:$tls_port/sec" --mqtt-cafile "$tmp/ca.crt" --mqtt-username alice \
+  --mqtt-password secret-words --log-every 0 >"$tmp/out4" 2>&1
+rc=$?
+sleep 0.5
+n=$(grep -c "^sec/0/tracks {" "$tmp/sub4")
+[ $rc -eq 0 ] && [ "$n" -ge 100 ] && ok "mqtts with user and password: $n messages" \
+  || { fail "mqtts: exit $rc, $n messages"; cat "$tmp/out4" "$tmp/tls-broker.log"; }
+"$cotrack" live --source synth:1 --no-window --grid 2 --width 320 --height 240 --duration 3 \
+  --mqtt "mqtts://alice:wrong@127.0.0.1:$tls_port/sec" --mqtt-cafile "$tmp/ca.crt" \
+  --stats-json "$tmp/s4.json" --log-every 0 >"$tmp/out4b" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "refused the connection" "$tmp/out4b" \
+  && [ "$(json "$tmp/s4.json" processed)" = "$(json "$tmp/s4.json" received)" ] \
+  && ok "a wrong password: one line, and tracking goes on" || { fail "wrong password"; cat "$tmp/out4b"; }
+kill "$sub" 2>/dev/null
+
+# 5. Bad settings: one line, exit 2.
 "$cotrack" live --no-window --mqtt "http://x" >"$tmp/bad" 2>&1
 [ $? -eq 2 ] && grep -q "expected mqtt://" "$tmp/bad" && ok "a bad URL is refused" \
   || { fail "bad URL"; cat "$tmp/bad"; }
