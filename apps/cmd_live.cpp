@@ -560,8 +560,9 @@ std::string status_json(const LiveView& view, const Stream& st, const std::strin
 
 // Draws the stream's newest view (and shows it), or a dark placeholder while a camera that does
 // not answer has news.
+// `totals`: with several streams, this stream's name and the sums for the HUD ("" with one).
 void draw_stream(const LiveOptions& o, const std::string& mode_label, Stream& st,
-                 WebServer* server) {  // the stream's browser view, or null
+                 WebServer* server, const std::string& totals) {  // server: the stream's view
   Screen& screen = *st.screen;
   const LiveScore* score = st.outputs.score.get();
   auto view = st.worker->latest();
@@ -579,7 +580,8 @@ void draw_stream(const LiveOptions& o, const std::string& mode_label, Stream& st
   }
   if (view != st.shown && view->rgb) {
     st.shown = view;
-    const HudStats hud = hud_for(*view, mode_label, steady_ns(), score);
+    HudStats hud = hud_for(*view, mode_label, steady_ns(), score);
+    hud.streams = totals;
     screen.renderer.draw(view->rgb->data(), view->width, view->height, *view->tracks,
                          view->frame_index, hud, screen.bgr);
     if (!view->paused) st.latencies_ms.push_back(hud.latency_ms);
@@ -612,6 +614,13 @@ std::string run_main_loop(const LiveOptions& o, const std::string& mode_label, S
     if (o.duration_s > 0 && elapsed_s >= o.duration_s) quit_reason = "duration reached";
     bool all_ended = true, all_at_max = o.max_frames > 0;
     std::string worst;  // engine error > source failed > end of stream
+    double total_fps = 0;
+    int64_t total_drops = 0;
+    for (const auto& sp : streams) {
+      const auto v = sp->worker->latest();
+      total_fps += v->tracked_fps;
+      total_drops += v->counters.dropped();
+    }
     for (auto& sp : streams) {
       Stream& st = *sp;
       EngineWorker& worker = *st.worker;
@@ -629,7 +638,11 @@ std::string run_main_loop(const LiveOptions& o, const std::string& mode_label, S
           worker.latest()->counters.processed < o.max_frames) {
         all_at_max = false;  // a stream that ended early does not hold the others
       }
-      draw_stream(o, mode_label, st, st.outputs.server.get());
+      const std::string totals =
+          streams.size() < 2 ? std::string()
+                             : fmt::format("stream [{}] of {} | all: tracked {:.1f} fps, drops {}",
+                                           st.name, streams.size(), total_fps, total_drops);
+      draw_stream(o, mode_label, st, st.outputs.server.get(), totals);
     }
     if (quit_reason.empty() && all_ended) quit_reason = worst.empty() ? "end of stream" : worst;
     if (quit_reason.empty() && all_at_max) quit_reason = "max-frames";
@@ -667,6 +680,21 @@ std::string run_main_loop(const LiveOptions& o, const std::string& mode_label, S
                    st.label, elapsed_s, st.shown->input_fps, st.shown->tracked_fps, c.received,
                    c.processed, c.dropped(), st.shown->thin, st.shown->points,
                    process_memory_mib("VmRSS:"), truth.empty() ? "" : " | " + truth);
+      }
+      if (streams.size() > 1) {
+        RingCounters all;
+        for (const auto& sp : streams) {
+          const RingCounters c = sp->ring->counters();
+          all.received += c.received;
+          all.processed += c.processed;
+          all.thinned += c.thinned;
+          all.full += c.full;
+          all.stale += c.stale;
+        }
+        fmt::print(stderr,
+                   "cotrack live: all {} streams: tracked {:.1f} fps | received {} processed {} "
+                   "dropped {}\n",
+                   streams.size(), total_fps, all.received, all.processed, all.dropped());
       }
     }
   }

@@ -288,6 +288,7 @@ std::string Renderer::hud_text(const HudStats& hud) {
   if (hud.paused) text += " | PAUSED";
   if (!hud.status.empty()) text += " | " + hud.status;
   if (!hud.accuracy.empty()) text += " | " + hud.accuracy;
+  if (!hud.streams.empty()) text += " | " + hud.streams;
   return text;
 }
 

@@ -27,6 +27,7 @@ struct HudStats {
   bool paused = false;  // appends "PAUSED"
   std::string status;   // one line, e.g. "reconnecting (attempt 2)"; left out when empty
   std::string accuracy;  // live accuracy against a known truth (synth source); left out when empty
+  std::string streams;   // several streams: which one this is and the totals; left out when empty
 };
 
 struct RenderConfig {

@@ -132,6 +132,12 @@ s1=$(grep -o '"name":"1","source":"[^"]*in.mp4","received":[0-9]*,"processed":[0
 [ -n "$s0" ] && [ -n "$s1" ] && [ "$total" -eq $((s0 + s1)) ] && [ "$s1" -eq 40 ] \
   && ok "two streams: stats per stream ($s0 + $s1 = $total frames)" \
   || { fail "two streams: stats $(cat "$tmp/sm.json")"; }
+# The status lines: each stream's, then the totals.
+"$cotrack" live --no-window --source synth:1 --source synth:2 --width 160 --height 120 --grid 2 \
+  --duration 3 --log-every 1 >"$tmp/outm2" 2>&1
+grep -q "cotrack live: \[1\] [0-9] s | in" "$tmp/outm2" \
+  && grep -q "cotrack live: all 2 streams: tracked [0-9.]* fps | received" "$tmp/outm2" \
+  && ok "two streams: status lines per stream and for all" || { fail "two streams: status lines"; cat "$tmp/outm2"; }
 # Each stream's browser view on its own port (the given one, then the next), one token for both.
 "$cotrack" live --no-window --source synth:1 --source synth:2 --width 160 --height 120 \
   --serve 0.0.0.0:18791 --duration 4 --log-every 0 >"$tmp/out" 2>&1

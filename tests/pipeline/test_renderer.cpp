@@ -357,6 +357,9 @@ TEST_SUITE("renderer") {
     hud.paused = true;
     hud.status = "reconnecting (attempt 2)";
     CHECK(Renderer::hud_text(hud).find("| PAUSED | reconnecting (attempt 2)") != std::string::npos);
+    hud.streams = "stream [1] of 2 | all: tracked 59.6 fps, drops 12";
+    CHECK(Renderer::hud_text(hud).find("attempt 2) | stream [1] of 2 | all: tracked 59.6 fps") !=
+          std::string::npos);
     HudStats unknown;
     unknown.latency_ms = -1;
     CHECK(Renderer::hud_text(unknown).find("latency - |") != std::string::npos);
