@@ -212,14 +212,6 @@ MqttConfig mqtt_config(const LiveOptions& o) {
   return mc;
 }
 
-// Unix milliseconds of a steady-clock instant in the recent past.
-int64_t unix_ms_of(int64_t steady) {
-  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
-  return now_ms - (steady_ns() - steady) / 1'000'000;
-}
-
 // Checks every setting before anything starts; returns the ring configuration of each stream.
 std::vector<RingConfig> validate(const LiveOptions& o) {
   if (o.sources.empty()) throw UsageError("source: give at least one");
@@ -709,8 +701,6 @@ int exit_code_for(const std::string& quit_reason) {
   return 0;
 }
 
-
-// `v` rounded to `decimals` places (null where it is not finite, which JSON cannot say).
 // `j` on one line, as {"key": value, "key": {...}}: the layout that scripts/bench_live.sh,
 // scripts/soak_live.sh and tests/cli/test_live.sh read with grep ("key": number).
 std::string one_line(const Json& j) {

@@ -16,16 +16,12 @@
 
 #include "cotrack/error.hpp"
 #include "cotrack/log.hpp"
+#include "text_util.hpp"
 
 namespace cotrack {
 namespace {
 
 using Json = nlohmann::json;
-
-double rounded(double v, int decimals) {
-  const double s = std::pow(10.0, decimals);
-  return std::round(v * s) / s;
-}
 
 // libmosquitto's global state, set up once for the process.
 void init_library() {
@@ -62,17 +58,11 @@ MqttConfig MqttConfig::parse(const std::string& url) {
   if (const size_t colon = authority.rfind(':'); colon != std::string::npos) {
     const std::string port = authority.substr(colon + 1);
     authority = authority.substr(0, colon);
-    size_t used = 0;
-    int p = -1;
-    try {
-      p = std::stoi(port, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (port.empty() || used != port.size() || p < 1 || p > 65535) {
+    long long p = -1;
+    if (!parse_integer(port, p) || p < 1 || p > 65535) {
       throw UsageError(fmt::format("mqtt '{}': the port must be 1..65535", url));
     }
-    c.port = p;
+    c.port = static_cast<int>(p);
   }
   c.host = authority;
   if (c.host.empty()) throw UsageError(fmt::format("mqtt '{}': no broker host", url));
@@ -103,10 +93,10 @@ std::string mqtt_tracks_json(const std::string& stream, const FrameEstimates& fe
   Json points = Json::array();
   for (const auto& p : fe.points) {
     points.push_back({{"id", p.id},
-                      {"x", rounded(p.x_px, 3)},
-                      {"y", rounded(p.y_px, 3)},
+                      {"x", round_to(p.x_px, 3)},
+                      {"y", round_to(p.y_px, 3)},
                       {"visible", p.visible},
-                      {"confidence", rounded(p.confidence, 4)}});
+                      {"confidence", round_to(p.confidence, 4)}});
   }
   j["points"] = std::move(points);
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);

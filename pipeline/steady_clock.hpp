@@ -15,4 +15,13 @@ inline int64_t steady_ns() {
       .count();
 }
 
+// Unix milliseconds of a steady_ns() instant in the recent past: for timestamps that leave the
+// process (the browser view's frames, MQTT messages).
+inline int64_t unix_ms_of(int64_t steady) {
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  return now_ms - (steady_ns() - steady) / 1'000'000;
+}
+
 }  // namespace cotrack

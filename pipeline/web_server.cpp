@@ -26,6 +26,7 @@
 #include "cotrack/error.hpp"
 #include "cotrack/track_io.hpp"
 #include "steady_clock.hpp"
+#include "text_util.hpp"
 
 namespace cotrack {
 
@@ -42,12 +43,6 @@ constexpr const char* kBoundary = "cotrackframe";
 constexpr int64_t kIdleReadNs = 30'000'000'000;  // a keep-alive connection with no request
 constexpr int64_t kStalledWriteNs = 10'000'000'000;  // a client that stopped reading
 constexpr size_t kMaxQueuedRows = 512;                // per /api/stream client
-
-int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool equal_constant_time(const std::string& a, const std::string& b) {
   if (a.size() != b.size()) return false;
@@ -101,11 +96,6 @@ const PointEstimate* estimate_on(const Snapshot::Track& t, int64_t f) {
   return t.estimates.empty() ? nullptr : &t.estimates.front();
 }
 
-double rounded(double v, int decimals) {
-  const double s = std::pow(10.0, decimals);
-  return std::round(v * s) / s;
-}
-
 }  // namespace
 
 std::string tracks_json(const LiveView& view) {
@@ -120,10 +110,10 @@ std::string tracks_json(const LiveView& view) {
       const PointEstimate* e = estimate_on(t, view.frame_index);
       if (e == nullptr) continue;
       j["tracks"].push_back({{"id", t.id},
-                             {"x", rounded(e->x_px, 3)},
-                             {"y", rounded(e->y_px, 3)},
+                             {"x", round_to(e->x_px, 3)},
+                             {"y", round_to(e->y_px, 3)},
                              {"visible", e->visible},
-                             {"confidence", rounded(e->confidence, 4)},
+                             {"confidence", round_to(e->confidence, 4)},
                              {"estimated", e->estimated}});
     }
   }
@@ -154,17 +144,11 @@ ServeConfig ServeConfig::parse(const std::string& address) {
     if (colon > 0) c.host = address.substr(0, colon);
     port_text = address.substr(colon + 1);
   }
-  size_t used = 0;
-  int port = -1;
-  try {
-    port = std::stoi(port_text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (port_text.empty() || used != port_text.size() || port < 0 || port > 65535) {
+  long long port = -1;
+  if (!parse_integer(port_text, port) || port < 0 || port > 65535) {
     throw UsageError(fmt::format("serve '{}': expected HOST:PORT with a port 0..65535", address));
   }
-  c.port = port;
+  c.port = static_cast<int>(port);
   return c;
 }
 
@@ -510,14 +494,8 @@ struct WebServer::Impl {
     if (path.rfind("/api/points/", 0) == 0) {
       if (!allow(http::verb::delete_, "DELETE")) return req.keep_alive();
       const std::string id_text = path.substr(std::string("/api/points/").size());
-      size_t used = 0;
       long long id = -1;
-      try {
-        id = std::stoll(id_text, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (id_text.empty() || used != id_text.size() || id < 0) {
+      if (!parse_integer(id_text, id) || id < 0) {
         return reply_error(s, req, http::status::bad_request,
                            fmt::format("'{}' is not a point id", id_text));
       }
@@ -765,7 +743,7 @@ std::string WebServer::url() const {
 void WebServer::publish_frame(const std::vector<uint8_t>& bgr, int width, int height, int64_t seq,
                               int64_t arrival_ns) {
   if (!impl_->wants_frames() || bgr.size() < static_cast<size_t>(width) * height * 3) return;
-  const int64_t capture_ms = unix_ms_now() - (steady_ns() - arrival_ns) / 1'000'000;
+  const int64_t capture_ms = unix_ms_of(arrival_ns);
   {
     std::lock_guard<std::mutex> lock(impl_->pending_mu);
     impl_->pending.assign(bgr.begin(), bgr.begin() + static_cast<ptrdiff_t>(width) * height * 3);
