@@ -278,6 +278,13 @@ CANVAS_RECT = ("(() => { const c = document.getElementById('view'); const r = "
                "height: r.height, w: c.width, h: c.height}; })()")
 
 
+# A checksum of the picture below the HUD band (rows 60 on): changes when the video moves, not
+# when only the HUD's text does.
+PICTURE_HASH = ("(() => { const c = document.getElementById('view'); const d = c.getContext('2d')"
+                ".getImageData(0, 60, c.width, c.height - 60).data; let h = 0; "
+                "for (let i = 0; i < d.length; i += 7) h = (h * 31 + d[i]) | 0; return h; })()")
+
+
 def region_pixels(x, y, half):
     return ("(() => { const c = document.getElementById('view'); const d = c.getContext('2d')"
             f".getImageData({x - half}, {y - half}, {2 * half}, {2 * half}).data; "
