@@ -264,21 +264,13 @@ struct EngineWorker::Impl {
     return out;
   }
 
-  // The estimate of track t on frame f, or its newest one before f, or its query position.
+  // Track t's position on frame f (estimate_on: its newest estimate up to f, else its first).
   static bool position_on(const Snapshot::Track& t, int64_t f, float& x, float& y) {
-    for (size_t i = t.frames.size(); i-- > 0;) {
-      if (t.frames[i] <= f) {
-        x = t.estimates[i].x_px;
-        y = t.estimates[i].y_px;
-        return true;
-      }
-    }
-    if (!t.estimates.empty()) {
-      x = t.estimates.front().x_px;
-      y = t.estimates.front().y_px;
-      return true;
-    }
-    return false;
+    const PointEstimate* e = estimate_on(t, f);
+    if (e == nullptr) return false;
+    x = e->x_px;
+    y = e->y_px;
+    return true;
   }
 
   // Commands wait for the first frame: before it the image size, and so any point, is unknown.

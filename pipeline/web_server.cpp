@@ -88,14 +88,6 @@ std::string error_body(const std::string& message) {
   return Json{{"error", message}}.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-// The estimate of track t on frame f: its newest one at or before f, or its first one.
-const PointEstimate* estimate_on(const Snapshot::Track& t, int64_t f) {
-  for (size_t i = t.frames.size(); i-- > 0;) {
-    if (t.frames[i] <= f) return &t.estimates[i];
-  }
-  return t.estimates.empty() ? nullptr : &t.estimates.front();
-}
-
 }  // namespace
 
 std::string tracks_json(const LiveView& view) {

@@ -46,6 +46,15 @@ struct Snapshot {
   std::vector<Track> tracks;  // user points only, in id order
 };
 
+// The estimate of `track` on frame `f`: its newest one at or before f, else its first one (a
+// point added after f); null when it has none.
+inline const PointEstimate* estimate_on(const Snapshot::Track& track, int64_t f) {
+  for (size_t i = track.frames.size(); i-- > 0;) {
+    if (track.frames[i] <= f) return &track.estimates[i];
+  }
+  return track.estimates.empty() ? nullptr : &track.estimates.front();
+}
+
 struct StepResult {
   enum class Status { kNotReady, kUpdated } status = Status::kNotReady;
   std::shared_ptr<const Snapshot> snapshot;  // set when kUpdated
