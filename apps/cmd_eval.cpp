@@ -104,9 +104,9 @@ Json print_horizon(const HorizonProfile& h) {
 // Points within this distance (pixels of the 256-wide frame) count as back home in --cycle.
 constexpr double kCycleWithinPx = 4.0;
 
-std::string engine_label(const std::string& name, const EvalOptions& o) {
+std::string engine_label(const std::string& name, const EvalOptions& o, const Model* model) {
   if (name != "cotrack") return name;
-  return name + " (" + o.engine.label() + ")";
+  return name + " (" + o.engine.label(model) + ")";
 }
 
 // Tracks `queries` through `video` with a fresh tracker `name` (cotrack, lk or static); loads
@@ -219,7 +219,7 @@ int run_cycle(const EvalOptions& o) {
     }
     fmt::print(stderr, "\n");
     const double fps = name == "static" ? 0 : frames / std::max(seconds, 1e-9);
-    const std::string label = engine_label(name, o);
+    const std::string label = engine_label(name, o, model.get());
     fmt::print("{:<28} {:>7} {:>7} {:>6} {:>6} {:>6}  {:>8}\n", label,
                fixed1(pooled.median_error_px()), fixed1(pooled.mean_error_px()),
                fixed1(100 * pooled.share_within(kCycleWithinPx)),
@@ -382,7 +382,9 @@ Command add_eval(CLI::App& app) {
 #ifdef COTRACK_HAVE_PIPELINE
         if (k == 0 && !o->strip.empty()) {
           std::string label = engine_name;
-          if (engine_name == "cotrack" && o->engine.refine) label += " + LK refinement";
+          if (engine_name == "cotrack" && model && o->engine.refines(*model)) {
+            label += " + LK refinement";
+          }
           label += fmt::format("  AJ {:.1f} OA {:.1f}", 100 * per_clip.back().average_jaccard,
                                100 * per_clip.back().occlusion_accuracy);
           strip_rows.push_back({label, std::move(pred)});
@@ -392,7 +394,7 @@ Command add_eval(CLI::App& app) {
       }
       fmt::print(stderr, "\n");
       const TapVidMetrics mean = average_tapvid_metrics(per_clip);
-      const std::string label = engine_label(engine_name, *o);
+      const std::string label = engine_label(engine_name, *o, model.get());
       print_row(label, mean,
                 fps_text(engine_name == "static" ? 0 : frames / std::max(seconds, 1e-9)));
       summary.emplace_back(label, mean);

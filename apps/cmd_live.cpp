@@ -1009,7 +1009,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   if (o.engine != "lk") model = std::make_unique<Model>(o.model.load("cotrack live"));
   warn_unused(o, sub, window);
   const std::string mode_label =
-      o.engine == "lk" ? std::string("lk") : fmt::format("cotrack {}", o.net.label());
+      o.engine == "lk" ? std::string("lk") : fmt::format("cotrack {}", o.net.label(model.get()));
   print_setup(o, sub, mode_label, model.get());
 
   Streams streams;

@@ -30,6 +30,7 @@ Command add_track(CLI::App& app) {
       ->capture_default_str();
   EngineOptions::Defaults engine_defaults;
   engine_defaults.max_points = 4096;
+  engine_defaults.refine_option = true;
   o->engine.add_to(c.sub, engine_defaults);
   c.sub->add_option("--out", o->out, "tracks.csv or tracks.jsonl")->capture_default_str();
   c.run = [o] {
@@ -40,11 +41,12 @@ Command add_track(CLI::App& app) {
     std::vector<PointQuery> queries;
     if (!o->points_path.empty()) queries = read_points_csv(o->points_path, &ids);
     Model model = o->model.load("cotrack track");
-    OnlineEngine engine(model, o->engine.to_config(model));
+    const std::unique_ptr<PointTracker> tracker = o->engine.make_tracker(model);
+    PointTracker& engine = *tracker;
     int64_t total = -1;
     FrameSource next = open_input(o->input, total);
-    fmt::print(stderr, "cotrack track: {} | {} | {} mode | input {}\n", model.config().summary(),
-               model.device(), o->engine.mode, o->input);
+    fmt::print(stderr, "cotrack track: {} | {} | {} | input {}\n", model.config().summary(),
+               model.device(), o->engine.label(&model), o->input);
 
     // Engine point ids map back to the ids of points.csv; grid points are numbered after them.
     std::map<PointId, int> out_id;

@@ -63,14 +63,24 @@ void EngineOptions::add_to(CLI::App* sub, const Defaults& defaults) {
         ->check(CLI::Range(1, 1000))
         ->capture_default_str();
   }
-  if (!defaults.refine_option) return;
+  if (!defaults.refine_option) {
+    refine = "off";
+    return;
+  }
 #ifdef COTRACK_HAVE_PIPELINE
   refine_anchor_px = RefineConfig{}.anchor_max_px;
   refine_redetect = RefineConfig{}.redetect;
+  const std::string automatic = fmt::format(
+      "cotrack's own models, on video of at least {:g}x the model input's pixels",
+      kAutoRefineMinPixelRatio);
+#else
+  const std::string automatic = "off in this build without OpenCV";
 #endif
   sub->add_flag("--refine", refine,
-                "cotrack engine: refine the network's estimates with Lucas-Kanade at full "
-                "resolution");
+                "Lucas-Kanade at full resolution refines the network's estimates: on (true), "
+                "off (false) or auto (" + automatic + "); default auto")
+      ->check(CLI::IsMember({"auto", "on", "off", "true", "false"}))
+      ->capture_default_str();
   sub->add_option("--refine-max-offset", refine_max_offset_px,
                   "largest distance LK may move a point from the network's estimate, video "
                   "pixels (0 = no limit)")
@@ -109,22 +119,37 @@ EngineConfig EngineOptions::to_config(const Model& model) const {
   return ec;
 }
 
+bool EngineOptions::refines(const Model& model) const {
+  if (refine == "on" || refine == "true") return true;
+  if (refine == "off" || refine == "false") return false;
+#ifdef COTRACK_HAVE_PIPELINE
+  return auto_refines(model);
+#else
+  (void)model;
+  return false;  // auto without OpenCV: the engine alone
+#endif
+}
+
 std::unique_ptr<PointTracker> EngineOptions::make_tracker(const Model& model) const {
   auto engine = std::make_unique<OnlineEngine>(model, to_config(model));
-  if (!refine) return engine;
+  if (!refines(model)) return engine;
 #ifdef COTRACK_HAVE_PIPELINE
   RefineConfig rc;
   rc.max_offset_px = refine_max_offset_px;
   rc.anchor_max_px = refine_anchor_px;
   rc.redetect = refine_redetect;
+  if (refine == "auto") rc.min_video_pixels = auto_refine_min_pixels(model);
   return std::make_unique<RefinedTracker>(std::move(engine), rc);
 #else
   throw UsageError("--refine needs the OpenCV build (COTRACK_PIPELINE=ON)");
 #endif
 }
 
-std::string EngineOptions::label() const {
-  return mode + (precision == "fp32" ? "" : ", " + precision) + (refine ? ", refined" : "");
+std::string EngineOptions::label(const Model* model) const {
+  const bool on = refine == "on" || refine == "true";
+  const bool automatic = refine == "auto" && (model == nullptr || refines(*model));
+  return mode + (precision == "fp32" ? "" : ", " + precision) +
+         (on ? ", refined" : automatic ? ", refine auto" : "");
 }
 
 }  // namespace cotrack::app

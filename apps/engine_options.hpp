@@ -37,7 +37,9 @@ struct EngineOptions {
   int local_grid = 0;
   int trail = EngineConfig{}.trail_frames;
   double visibility_threshold = -1;  // < 0: the model's calibrated threshold
-  bool refine = false;
+  // --refine: auto (cotrack's own models on large enough video: auto_refines in
+  // refined_tracker.hpp), on (true) or off (false). Commands without the option: off.
+  std::string refine = "auto";
   float refine_max_offset_px = 0.f;
   float refine_anchor_px = 0.f;
   bool refine_redetect = false;
@@ -47,11 +49,14 @@ struct EngineOptions {
   // (--step in exact mode).
   EngineConfig to_config(const Model& model) const;
   // The network tracker these options describe: an OnlineEngine, wrapped in the Lucas-Kanade
-  // refinement when --refine is set (OpenCV build; UsageError otherwise). The model must outlive
-  // the tracker.
+  // refinement when --refine is on, or auto with cotrack's own model (OpenCV build; --refine on
+  // without it is a UsageError). The model must outlive the tracker.
   std::unique_ptr<PointTracker> make_tracker(const Model& model) const;
-  // "exact", "low-latency, bf16", "exact, refined": for logs and result labels.
-  std::string label() const;
+  // Whether make_tracker wraps the engine in the refinement for this model.
+  bool refines(const Model& model) const;
+  // "exact", "low-latency, bf16", "exact, refined", "exact, refine auto" (when auto applies to
+  // `model`; without a model, whenever auto is set): for logs and result labels.
+  std::string label(const Model* model = nullptr) const;
 
  private:
   Defaults defaults_;

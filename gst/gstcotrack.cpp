@@ -41,6 +41,7 @@
 #include "engine_worker.hpp"
 #include "frame_ring.hpp"
 #include "lk_tracker.hpp"
+#include "refined_tracker.hpp"
 #include "renderer.hpp"
 
 #ifndef COTRACK_SOURCE_MODELS
@@ -105,6 +106,7 @@ struct _GstCotrack {
   gchar* resolution;
   gchar* points_location;
   gchar* tracks_location;
+  gchar* refine;
   gint threads;
   gint grid;
   gint max_points;
@@ -131,6 +133,7 @@ enum {
   PROP_DRAW,
   PROP_TRACKS_LOCATION,
   PROP_TRAIL,
+  PROP_REFINE,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
@@ -154,6 +157,7 @@ static void gst_cotrack_set_property(GObject* object, guint id, const GValue* va
     case PROP_RESOLUTION: set_string(&self->resolution, value); break;
     case PROP_POINTS_LOCATION: set_string(&self->points_location, value); break;
     case PROP_TRACKS_LOCATION: set_string(&self->tracks_location, value); break;
+    case PROP_REFINE: set_string(&self->refine, value); break;
     case PROP_THREADS: self->threads = g_value_get_int(value); break;
     case PROP_GRID: self->grid = g_value_get_int(value); break;
     case PROP_MAX_POINTS: self->max_points = g_value_get_int(value); break;
@@ -174,6 +178,7 @@ static void gst_cotrack_get_property(GObject* object, guint id, GValue* value, G
     case PROP_RESOLUTION: g_value_set_string(value, self->resolution); break;
     case PROP_POINTS_LOCATION: g_value_set_string(value, self->points_location); break;
     case PROP_TRACKS_LOCATION: g_value_set_string(value, self->tracks_location); break;
+    case PROP_REFINE: g_value_set_string(value, self->refine); break;
     case PROP_THREADS: g_value_set_int(value, self->threads); break;
     case PROP_GRID: g_value_set_int(value, self->grid); break;
     case PROP_MAX_POINTS: g_value_set_int(value, self->max_points); break;
@@ -227,7 +232,18 @@ static void make_tracker(GstCotrack* self, Runtime& rt) {
   ec.trail_frames = self->trail;
   ec.visibility_threshold = rt.model->default_visibility_threshold();
   ec.validate();
-  rt.tracker = std::make_unique<cotrack::OnlineEngine>(*rt.model, ec);
+  const std::string refine = str(self->refine);
+  if (refine != "auto" && refine != "on" && refine != "off") {
+    throw cotrack::UsageError(fmt::format("refine '{}': expected auto, on or off", refine));
+  }
+  auto engine_tracker = std::make_unique<cotrack::OnlineEngine>(*rt.model, ec);
+  if (refine == "on" || (refine == "auto" && cotrack::auto_refines(*rt.model))) {
+    cotrack::RefineConfig rc;
+    if (refine == "auto") rc.min_video_pixels = cotrack::auto_refine_min_pixels(*rt.model);
+    rt.tracker = std::make_unique<cotrack::RefinedTracker>(std::move(engine_tracker), rc);
+  } else {
+    rt.tracker = std::move(engine_tracker);
+  }
   rt.history_frames = 2 * rt.model->config().window_len + 8;
 }
 
@@ -488,7 +504,7 @@ static void gst_cotrack_clear(GstCotrack* self) {
 static void gst_cotrack_finalize(GObject* object) {
   GstCotrack* self = GST_COTRACK(object);
   for (gchar* s : {self->model, self->engine, self->mode, self->resolution, self->points_location,
-                   self->tracks_location}) {
+                   self->tracks_location, self->refine}) {
     g_free(s);
   }
   delete self->rt;
@@ -554,6 +570,13 @@ static void gst_cotrack_class_init(GstCotrackClass* klass) {
   g_object_class_install_property(
       gobject, PROP_TRAIL,
       g_param_spec_int("trail", "Trail", "trail length in frames", 0, 4096, 32, flags));
+  g_object_class_install_property(
+      gobject, PROP_REFINE,
+      g_param_spec_string("refine", "Refine",
+                          "engine=cotrack: Lucas-Kanade at full resolution refines the network's "
+                          "estimates: on, off or auto (cotrack's own models, on video of at least "
+                          "3x the model input's pixels)",
+                          "auto", flags));
 
   g_signal_new_class_handler("add-point", G_TYPE_FROM_CLASS(klass),
                              static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
@@ -593,6 +616,7 @@ static void gst_cotrack_init(GstCotrack* self) {
   self->resolution = g_strdup("");
   self->points_location = g_strdup("");
   self->tracks_location = g_strdup("");
+  self->refine = g_strdup("auto");
   self->threads = 1;
   self->grid = 0;
   self->max_points = 256;

@@ -72,6 +72,9 @@ void RefineConfig::validate() const {
     fail(fmt::format("anchor_max_px must be 0 (off) or a positive number (got {})",
                      anchor_max_px));
   }
+  if (min_video_pixels < 0) {
+    fail(fmt::format("min_video_pixels must be >= 0 (got {})", min_video_pixels));
+  }
   if (max_iterations < 1) fail(fmt::format("max_iterations must be >= 1 (got {})", max_iterations));
   if (!(epsilon_px > 0.0)) fail(fmt::format("epsilon_px must be > 0 (got {})", epsilon_px));
 }
@@ -82,6 +85,7 @@ struct RefinedTracker::Impl {
   std::function<void(const FrameEstimates&)> sink;
   std::map<int64_t, cv::Mat> grey;  // frames not yet refined, and the last refined one
   std::map<PointId, PointState> points;
+  int active = -1;  // whether this stream is refined: -1 until its first frame fixes the size
 
   mutable std::shared_ptr<const Snapshot> cached_inner, cached_out;
 
@@ -149,6 +153,10 @@ struct RefinedTracker::Impl {
   }
 
   void refine(FrameEstimates fe) {
+    if (active != 1) {
+      if (sink) sink(fe);
+      return;
+    }
     const int64_t t = fe.frame_index;
     const std::vector<PointEstimate> coarse_est = fe.points;
     const auto cur = grey.find(t);
@@ -231,6 +239,7 @@ struct RefinedTracker::Impl {
         if (!best[i].ok) continue;
         fe.points[i].x_px = best[i].found.x;
         fe.points[i].y_px = best[i].found.y;
+        if (cfg.vouch_visible) fe.points[i].visible = true;
       }
     }
     for (size_t i = 0; i < fe.points.size(); ++i) {
@@ -269,6 +278,10 @@ RefinedTracker::~RefinedTracker() = default;
 
 int64_t RefinedTracker::push_frame(const uint8_t* rgb, int width, int height) {
   const int64_t index = impl_->coarse->push_frame(rgb, width, height);
+  if (impl_->active < 0) {
+    impl_->active = int64_t{width} * height >= impl_->cfg.min_video_pixels ? 1 : 0;
+  }
+  if (impl_->active == 0) return index;
   cv::Mat g;
   cv::cvtColor(cv::Mat(height, width, CV_8UC3, const_cast<uint8_t*>(rgb)), g, cv::COLOR_RGB2GRAY);
   impl_->grey[index] = std::move(g);
@@ -311,6 +324,7 @@ void RefinedTracker::reset() {
 void RefinedTracker::reset_stream() {
   impl_->points.clear();
   impl_->grey.clear();
+  impl_->active = -1;
   impl_->coarse->reset_stream();
 }
 
@@ -345,6 +359,7 @@ std::shared_ptr<const Snapshot> RefinedTracker::snapshot() const {
 int RefinedTracker::num_points() const { return impl_->coarse->num_points(); }
 int64_t RefinedTracker::frames_received() const { return impl_->coarse->frames_received(); }
 std::string RefinedTracker::name() const { return impl_->coarse->name() + " + lk refinement"; }
+bool RefinedTracker::refining() const { return impl_->active == 1; }
 PointTracker& RefinedTracker::coarse() { return *impl_->coarse; }
 
 }  // namespace cotrack

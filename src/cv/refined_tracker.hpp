@@ -24,20 +24,45 @@
 // the matches that pass, the one of lower residual (mean absolute difference) wins; when none
 // passes, r_t stands. The patches are 3 * window pixels wide and LK runs without a pyramid there,
 // so the match only looks near its start.
-// Visibility and confidence stay the coarse tracker's: on the tuning set, also calling a point
-// occluded where LK failed changed AJ by +0.1 and cost 0.5 OA. Points are refined in frame
+// With `vouch_visible`, a point whose query-frame match passed is called visible: its query
+// appearance was found where it is placed. Otherwise visibility and confidence stay the coarse
+// tracker's (calling a point occluded where LK failed changed AJ by +0.1 and cost 0.5 OA on the
+// tuning set, so a failed match says nothing). Points are refined in frame
 // order, as frames become final, so the refined estimates reach the sink with the coarse
-// tracker's delay.
+// tracker's delay. A stream whose frames have fewer than min_video_pixels pixels is not refined
+// at all: the coarse estimates pass through (decided on its first frame).
 //
 // Threading: as PointTracker (one thread; the sink runs inside step() and flush()).
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <memory>
 #include <string>
 
+#include "cotrack/model.hpp"
 #include "cotrack/tracker.hpp"
 
 namespace cotrack {
+
+// The refinement's default (`--refine auto`, the GStreamer element's refine=auto): cotrack's own
+// models are refined on video with at least this many times the model input's pixels. Below it,
+// on the photo tuning clips (model 256x256), the refinement cost 8 AJ at 256x256 and 4 at
+// 384x384 and was level at 512x512; above it, on 640x480 photo streams and real video, it
+// gains (docs/evaluation.md). The official weights are never refined by default: their exact
+// mode keeps the official semantics.
+inline constexpr double kAutoRefineMinPixelRatio = 3.0;
+// (Inline: cotrack_cv does not link the model; the apps and the element that call these do.)
+// Whether `auto` refines this model's estimates at all (cotrack's own models).
+inline bool auto_refines(const Model& model) {
+  return model.info().format.rfind("official", 0) != 0;
+}
+// min_video_pixels for `auto` with this model at its current resolution.
+inline int64_t auto_refine_min_pixels(const Model& model) {
+  const ModelConfig& mc = model.config();
+  return static_cast<int64_t>(
+      std::ceil(kAutoRefineMinPixelRatio * mc.model_width * mc.model_height));
+}
 
 struct RefineConfig {
   int window = 11;              // LK window side, odd, 5..101
@@ -51,6 +76,10 @@ struct RefineConfig {
   // px without re-detection; 58.2 at 1 px with it, 57.5 at 0.5 px.
   float anchor_max_px = 1.f;
   bool redetect = true;  // also match from the coarse estimate (needs anchor_max_px > 0)
+  // A passed query-frame match makes the point visible (needs anchor_max_px > 0).
+  bool vouch_visible = true;
+  // Streams with fewer pixels per frame pass through unrefined; 0 = refine every stream.
+  int64_t min_video_pixels = 0;
   int max_iterations = 30;
   double epsilon_px = 0.01;
 
@@ -80,6 +109,9 @@ class RefinedTracker final : public PointTracker {
   std::string name() const override;  // "<coarse name> + lk refinement"
 
   PointTracker& coarse();
+  // Whether the current stream is refined (false before its first frame and below
+  // min_video_pixels).
+  bool refining() const;
 
  private:
   struct Impl;

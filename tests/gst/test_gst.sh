@@ -17,7 +17,7 @@ pass() { echo "ok   $*"; }
 # 1. gst-inspect-1.0 documents every property and the signals.
 inspect=$(gst-inspect-1.0 cotrack) || fail "gst-inspect-1.0 cotrack"
 for word in model engine mode resolution threads grid points-location max-points draw \
-            tracks-location trail add-point remove-point clear CotrackTracksMeta; do
+            tracks-location trail refine add-point remove-point clear CotrackTracksMeta; do
   grep -q -- "$word" <<<"$inspect" || fail "gst-inspect-1.0 cotrack does not mention $word"
 done
 pass "gst-inspect-1.0 cotrack lists the properties and signals"
@@ -93,5 +93,20 @@ if gst-launch-1.0 videotestsrc num-buffers=2 ! cotrack engine=cotrack model=/non
   fail "a missing model was accepted"
 fi
 grep -q "nonexistent.ckpt: no such file" "$tmp/bad.log" || fail "missing model: $(cat "$tmp/bad.log")"
+if gst-launch-1.0 videotestsrc num-buffers=2 ! cotrack engine=cotrack refine=maybe ! \
+    fakesink > "$tmp/bad.log" 2>&1; then
+  fail "refine=maybe was accepted"
+fi
+grep -q "refine 'maybe': expected auto, on or off" "$tmp/bad.log" || fail "refine=maybe: $(cat "$tmp/bad.log")"
 pass "bad settings give one clear error"
+
+# 7. The refinement: refine=on and refine=off both track every frame; the refined positions differ.
+for r in on off; do
+  gst-launch-1.0 -q videotestsrc pattern=ball num-buffers=16 ! video/x-raw,width=320,height=240 ! \
+    cotrack engine=cotrack mode=exact refine=$r grid=2 tracks-location="$tmp/refine-$r.csv" \
+    draw=false ! fakesink > "$tmp/refine.log" 2>&1 || fail "refine=$r: $(tail -3 "$tmp/refine.log")"
+  [ "$(wc -l < "$tmp/refine-$r.csv")" -eq 65 ] || fail "refine=$r: $(wc -l < "$tmp/refine-$r.csv") lines, expected 65"
+done
+cmp -s "$tmp/refine-on.csv" "$tmp/refine-off.csv" && fail "refine=on wrote the same tracks as refine=off"
+pass "refine=on and refine=off: 16 frames x 4 points each, different positions"
 echo "test_gst: all checks passed"
