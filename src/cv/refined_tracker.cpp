@@ -69,8 +69,7 @@ void RefineConfig::validate() const {
     fail(fmt::format("fb_threshold_px must be a positive number (got {})", fb_threshold_px));
   }
   if (!(anchor_max_px >= 0.f) || !std::isfinite(anchor_max_px)) {
-    fail(fmt::format("anchor_max_px must be 0 (off) or a positive number (got {})",
-                     anchor_max_px));
+    fail(fmt::format("anchor_max_px must be 0 (off) or a positive number (got {})", anchor_max_px));
   }
   if (min_video_pixels < 0) {
     fail(fmt::format("min_video_pixels must be >= 0 (got {})", min_video_pixels));
@@ -83,7 +82,21 @@ struct RefinedTracker::Impl {
   std::unique_ptr<PointTracker> coarse;
   RefineConfig cfg;
   std::function<void(const FrameEstimates&)> sink;
-  std::map<int64_t, cv::Mat> grey;  // frames not yet refined, and the last refined one
+  // A grey frame and, once LK needs it, its pyramid with derivatives: built once per frame and
+  // used by the forward call into the frame, the backward call out of it and the next frame's.
+  struct GreyFrame {
+    cv::Mat image;
+    std::vector<cv::Mat> pyramid;
+  };
+  std::map<int64_t, GreyFrame> grey;  // frames not yet refined, and the last refined one
+
+  const std::vector<cv::Mat>& pyramid_of(GreyFrame& g) const {
+    if (g.pyramid.empty()) {
+      cv::buildOpticalFlowPyramid(g.image, g.pyramid, cv::Size(cfg.window, cfg.window), cfg.levels,
+                                  true);
+    }
+    return g.pyramid;
+  }
   std::map<PointId, PointState> points;
   int active = -1;  // whether this stream is refined: -1 until its first frame fixes the size
 
@@ -125,16 +138,15 @@ struct RefinedTracker::Impl {
       const cv::Point2f corner(float(tile.x), float(tile.y));
       job.state->anchor.copyTo(ref(tile));
       cv::Point2f origin;
-      normalised_patch(frame, cv::Point(cvRound(job.start.x), cvRound(job.start.y)), side,
-                       &origin)
+      normalised_patch(frame, cv::Point(cvRound(job.start.x), cvRound(job.start.y)), side, &origin)
           .copyTo(cur(tile));
       shift[k] = origin - corner;  // mosaic position + shift = video position
       from[k] = job.state->anchor_point + corner;
       to[k] = job.start - shift[k];
     }
     const cv::Size win(cfg.window, cfg.window);
-    const cv::TermCriteria crit(cv::TermCriteria::COUNT | cv::TermCriteria::EPS,
-                                cfg.max_iterations, cfg.epsilon_px);
+    const cv::TermCriteria crit(cv::TermCriteria::COUNT | cv::TermCriteria::EPS, cfg.max_iterations,
+                                cfg.epsilon_px);
     std::vector<uchar> ok_fwd, ok_bwd;
     std::vector<float> err, err_back;
     cv::calcOpticalFlowPyrLK(ref, cur, from, to, ok_fwd, err, win, 0, crit,
@@ -182,11 +194,13 @@ struct RefinedTracker::Impl {
       const cv::Size win(cfg.window, cfg.window);
       const cv::TermCriteria crit(cv::TermCriteria::COUNT | cv::TermCriteria::EPS,
                                   cfg.max_iterations, cfg.epsilon_px);
-      cv::calcOpticalFlowPyrLK(prev->second, cur->second, from, guess, ok_fwd, err, win,
-                               cfg.levels, crit, cv::OPTFLOW_USE_INITIAL_FLOW);
+      const std::vector<cv::Mat>& p0 = pyramid_of(prev->second);
+      const std::vector<cv::Mat>& p1 = pyramid_of(cur->second);
+      cv::calcOpticalFlowPyrLK(p0, p1, from, guess, ok_fwd, err, win, cfg.levels, crit,
+                               cv::OPTFLOW_USE_INITIAL_FLOW);
       back = from;
-      cv::calcOpticalFlowPyrLK(cur->second, prev->second, guess, back, ok_bwd, err, win,
-                               cfg.levels, crit, cv::OPTFLOW_USE_INITIAL_FLOW);
+      cv::calcOpticalFlowPyrLK(p1, p0, guess, back, ok_bwd, err, win, cfg.levels, crit,
+                               cv::OPTFLOW_USE_INITIAL_FLOW);
     } else {
       carry.clear();
     }
@@ -212,24 +226,24 @@ struct RefinedTracker::Impl {
       if (t == s.query_frame) {
         if (cfg.anchor_max_px > 0.f && cur != grey.end()) {
           cv::Point2f origin;
-          s.anchor = normalised_patch(cur->second, cv::Point(cvRound(s.query.x),
-                                                             cvRound(s.query.y)),
-                                      anchor_side(), &origin);
+          s.anchor =
+              normalised_patch(cur->second.image, cv::Point(cvRound(s.query.x), cvRound(s.query.y)),
+                               anchor_side(), &origin);
           s.anchor_point = s.query - origin;
         }
         continue;
       }
       if (s.anchor.empty() || cur == grey.end()) continue;
       const cv::Point2f r(e.x_px, e.y_px), n(coarse_est[i].x_px, coarse_est[i].y_px);
-      if (inside(r, cur->second)) chained.push_back({i, &s, r});
-      if (cfg.redetect && inside(n, cur->second) && cv::norm(n - r) > cfg.anchor_max_px) {
+      if (inside(r, cur->second.image)) chained.push_back({i, &s, r});
+      if (cfg.redetect && inside(n, cur->second.image) && cv::norm(n - r) > cfg.anchor_max_px) {
         coarse.push_back({i, &s, n});
       }
     }
     if (cur != grey.end()) {
       std::vector<AnchorMatch> best(fe.points.size());
-      const std::vector<AnchorMatch> from_r = anchor_match(chained, cur->second);
-      const std::vector<AnchorMatch> from_n = anchor_match(coarse, cur->second);
+      const std::vector<AnchorMatch> from_r = anchor_match(chained, cur->second.image);
+      const std::vector<AnchorMatch> from_n = anchor_match(coarse, cur->second.image);
       for (size_t k = 0; k < chained.size(); ++k) best[chained[k].index] = from_r[k];
       for (size_t k = 0; k < coarse.size(); ++k) {
         AnchorMatch& b = best[coarse[k].index];
@@ -284,7 +298,7 @@ int64_t RefinedTracker::push_frame(const uint8_t* rgb, int width, int height) {
   if (impl_->active == 0) return index;
   cv::Mat g;
   cv::cvtColor(cv::Mat(height, width, CV_8UC3, const_cast<uint8_t*>(rgb)), g, cv::COLOR_RGB2GRAY);
-  impl_->grey[index] = std::move(g);
+  impl_->grey[index].image = std::move(g);
   return index;
 }
 
