@@ -37,6 +37,7 @@
 #include "gst_source.hpp"
 #include "lk_tracker.hpp"
 #include "percentile.hpp"
+#include "refined_tracker.hpp"
 #include "renderer.hpp"
 #include "steady_clock.hpp"
 #include "synth_source.hpp"
@@ -50,6 +51,9 @@ std::atomic<int> g_signal{0};
 // Frames of the synth source's scene, played forward and backward: 5 s each way at 30 fps, and
 // 132 MiB of frames at 640x480.
 constexpr int kSynthSceneFrames = 150;
+// --batch-streams: how long a stream's window waits for the other streams' (half a frame at 30
+// fps), bounding the latency batching adds.
+constexpr double kBatchWaitMs = 15.0;
 extern "C" void on_signal(int sig) { g_signal.store(sig); }
 
 struct LiveOptions {
@@ -58,6 +62,7 @@ struct LiveOptions {
   std::vector<std::string> sources = {"synth"};  // --source, once per stream
   std::string on_reconnect = "keep";
   std::string engine = "lk";
+  std::string batch_streams = "auto";  // auto (a GPU and several network streams), on, off
   ModelOptions model;
   EngineOptions net;  // the cotrack engine's settings (and the trail, for every engine)
   std::string points_path;
@@ -728,6 +733,7 @@ struct StreamStats {
 // The run's statistics: what the final lines say, for --stats-json.
 struct RunStats {
   std::optional<MqttLink::Counters> mqtt;
+  std::optional<WindowBatcherStats> batching;  // --batch-streams
   std::string engine, stop;
   std::string precision;  // the network's, resolved ("" for LK)
   int threads = 0;
@@ -821,6 +827,11 @@ Json stats_json(const RunStats& s) {
                  {"connects", s.mqtt->connects},
                  {"commands", s.mqtt->commands}};
   }
+  if (s.batching) {
+    j["batching"] = {{"batches", s.batching->batches},
+                     {"windows", s.batching->windows},
+                     {"largest", s.batching->largest}};
+  }
   j["peak_rss_mib"] = rounded(process_memory_mib("VmHWM:"), 1);
   j["stop"] = s.stop;
   j["streams"] = streams;
@@ -867,7 +878,8 @@ void warn_unused(const LiveOptions& o, const CLI::App& sub, bool window) {
     std::string unused;
     for (const char* name : {"model", "preset", "resolution", "device", "mode", "step", "iters",
                              "precision", "visibility-threshold", "support-grid", "local-grid",
-                             "refine", "refine-max-offset", "refine-anchor", "refine-redetect"}) {
+                             "refine", "refine-max-offset", "refine-anchor", "refine-redetect",
+                             "batch-streams"}) {
       const CLI::Option* opt = sub.get_option_no_throw(std::string("--") + name);
       if (opt != nullptr && opt->count() > 0) unused += fmt::format(" --{}", name);
     }
@@ -934,6 +946,36 @@ std::unique_ptr<WebServer> start_server(const LiveOptions& o, const Stream& st, 
                  ? " (a generated token: requests without it get 401; --serve-token sets one)"
                  : " (requests without the token get 401)");
   return server;
+}
+
+// The network engine inside a stream's tracker (itself, or the one the refinement wraps).
+OnlineEngine* network_engine(PointTracker* tracker) {
+  if (auto* e = dynamic_cast<OnlineEngine*>(tracker)) return e;
+  if (auto* r = dynamic_cast<RefinedTracker*>(tracker)) {
+    return dynamic_cast<OnlineEngine*>(&r->coarse());
+  }
+  return nullptr;
+}
+
+// --batch-streams: one batcher for every stream's network windows, or null.
+std::shared_ptr<WindowBatcher> batch_streams(const LiveOptions& o, const Model* model,
+                                             const Streams& streams) {
+  if (model == nullptr || o.batch_streams == "off") return nullptr;
+  const bool gpu = model->device() != "cpu";
+  if (streams.size() < 2) {
+    if (o.batch_streams == "on") log_message("--batch-streams on: one stream, nothing to batch");
+    return nullptr;
+  }
+  if (o.batch_streams == "auto" && !gpu) return nullptr;
+  auto batcher = make_window_batcher(*model, static_cast<int>(streams.size()), kBatchWaitMs);
+  for (const auto& st : streams) {
+    if (OnlineEngine* e = network_engine(st->tracker.get())) e->set_window_batcher(batcher);
+  }
+  log_message("batching the windows of {} streams into one forward pass on {} (a window waits "
+              "up to {:g} ms for the others){}",
+              streams.size(), model->device(), kBatchWaitMs,
+              gpu ? "" : "; on a CPU this only adds the wait");
+  return batcher;
 }
 
 // Builds stream `index` of the run: its tracker, outputs, ring, engine thread, source and screen
@@ -1016,6 +1058,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   for (size_t i = 0; i < o.sources.size(); ++i) {
     streams.push_back(make_stream(o, i, rings[i], model.get(), mode_label, initial_points, window));
   }
+  const std::shared_ptr<WindowBatcher> batcher = batch_streams(o, model.get(), streams);
 
   // --mqtt: one connection for every stream; commands reach the stream named in the topic.
   std::unique_ptr<MqttLink> mqtt;
@@ -1089,6 +1132,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
   stats.stop = quit_reason;
   stats.seconds = (steady_ns() - t_start) * 1e-9;
   if (mqtt) stats.mqtt = mqtt->counters();
+  if (batcher) stats.batching = window_batcher_stats(*batcher);
   for (const auto& st : streams) {
     StreamStats ss;
     ss.name = st->name;
@@ -1185,6 +1229,11 @@ Command add_live(CLI::App& app) {
   s->add_option("--log-every", o->log_every_s, "seconds between status lines (0 = none)")
       ->capture_default_str();
   s->add_option("--stats-json", o->stats_json, "write fps, drops and latency as JSON at exit");
+  s->add_option("--batch-streams", o->batch_streams,
+                "with several network streams, run their windows as one batched forward pass: "
+                "on, off, or auto (on a GPU)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   s->add_option("--serve", o->serve,
                 "HOST:PORT: a browser view with the overlay, clicks and a JSON API "
                 "(docs/serve.md); binds 127.0.0.1 unless told otherwise");

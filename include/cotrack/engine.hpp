@@ -48,6 +48,22 @@ struct EngineTimings {
   int64_t windows = 0, frames_encoded = 0;
 };
 
+// Several engines (streams) that share one model can run their windows as one batched forward
+// pass: on a GPU a batch of windows costs little more than one window. The first window of a
+// batch waits until max_batch windows have joined or max_wait_ms has passed. Windows of
+// different track counts are padded and masked; each engine's results equal its own window's up
+// to float rounding. On a CPU the work is proportional to the windows, so there it only adds the
+// wait.
+class WindowBatcher;
+struct WindowBatcherStats {
+  int64_t batches = 0;  // forward passes run
+  int64_t windows = 0;  // windows they carried
+  int largest = 0;      // most windows in one pass
+};
+std::shared_ptr<WindowBatcher> make_window_batcher(const Model& model, int max_batch,
+                                                   double max_wait_ms);
+WindowBatcherStats window_batcher_stats(const WindowBatcher& batcher);
+
 class OnlineEngine final : public PointTracker {
  public:
   // The model must outlive the engine. Throws UsageError for a bad config.
@@ -72,6 +88,8 @@ class OnlineEngine final : public PointTracker {
 
   const EngineConfig& config() const;
   EngineTimings timings() const;
+  // Runs this engine's windows through `batcher` (made for the same model); null: alone.
+  void set_window_batcher(std::shared_ptr<WindowBatcher> batcher);
 
  private:
   struct Impl;

@@ -11,6 +11,7 @@
 #include <map>
 
 #include "cotrack/error.hpp"
+#include "engine/window_batcher.hpp"
 #include "model/network.hpp"
 #include "model/precision.hpp"
 #include "model/preprocess.hpp"
@@ -91,6 +92,7 @@ struct OnlineEngine::Impl {
   std::vector<TrackPoint> points;  // insertion order (the order the joint model sees)
   PointId next_id = 0;
   std::function<void(const FrameEstimates&)> sink;
+  std::shared_ptr<WindowBatcher> batcher;
   std::shared_ptr<const Snapshot> snap = std::make_shared<Snapshot>();
   EngineTimings times;
 
@@ -288,8 +290,15 @@ struct OnlineEngine::Impl {
     }
 
     StageTimes st;
-    WindowOutput out =
-        net.forward_window(pyramid, coords_init, support, vis_init, conf_init, iters, nullptr, &st);
+    WindowOutput out;
+    if (batcher) {
+      WindowJob job{pyramid, coords_init, support, vis_init, conf_init, iters,
+                    cfg.precision == Precision::kBf16};
+      out = batcher->run(job, &st);
+    } else {
+      out = net.forward_window(pyramid, coords_init, support, vis_init, conf_init, iters, nullptr,
+                               &st);
+    }
     times.correlation_ms += st.correlation_ms;
     times.transformer_ms += st.transformer_ms;
 
@@ -547,6 +556,22 @@ void OnlineEngine::reset_stream() {
   s.received = s.next_ind = s.covered_until = s.final_until = s.next_grid_frame = 0;
   s.publish(-1);
 }
+
+void OnlineEngine::set_window_batcher(std::shared_ptr<WindowBatcher> batcher) {
+  impl_->batcher = std::move(batcher);
+}
+
+std::shared_ptr<WindowBatcher> make_window_batcher(const Model& model, int max_batch,
+                                                   double max_wait_ms) {
+  if (!(max_wait_ms >= 0)) {
+    throw UsageError(fmt::format("window batcher: max_wait_ms must be >= 0 (got {})", max_wait_ms));
+  }
+  return std::make_shared<WindowBatcher>(
+      model.network(), max_batch,
+      std::chrono::microseconds(static_cast<int64_t>(max_wait_ms * 1000.0)));
+}
+
+WindowBatcherStats window_batcher_stats(const WindowBatcher& batcher) { return batcher.stats(); }
 
 void OnlineEngine::set_sink(std::function<void(const FrameEstimates&)> sink) {
   impl_->sink = std::move(sink);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <map>
 
 #include "cotrack/error.hpp"
@@ -413,7 +414,7 @@ at::Tensor Network::correlation_volume(const at::Tensor& fmaps_level, const at::
 }
 
 at::Tensor Network::attention(const AttentionWeights& w, const at::Tensor& x,
-                              const at::Tensor& context) const {
+                              const at::Tensor& context, const at::Tensor* key_mask) const {
   const int64_t B = x.size(0), N1 = x.size(1), C = x.size(2);
   const int64_t h = config_.num_heads;
   at::Tensor q = linear(w.to_q, x).reshape({B, N1, h, C / h}).permute({0, 2, 1, 3});
@@ -423,13 +424,19 @@ at::Tensor Network::attention(const AttentionWeights& w, const at::Tensor& x,
   at::Tensor v = kv[1].reshape({B, N2, h, C / h}).permute({0, 2, 1, 3});
   // Training keeps the matmuls (and the graph it had before the broadcast form).
   const bool tiny = N1 * N2 * (C / h) <= kBroadcastAttentionMax && !records_grad(q);
-  at::Tensor out = scaled_dot_attention(q, k, v, /*broadcast=*/tiny);
+  at::Tensor out = scaled_dot_attention(q, k, v, /*broadcast=*/tiny && !key_mask, key_mask);
   return linear(w.to_out, out.transpose(1, 2).reshape({B, N1, C}));
 }
 
 at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                bool broadcast) {
+                                bool broadcast, const at::Tensor* key_mask) {
   const double scale = std::pow(static_cast<double>(q.size(-1)), -0.5);
+  if (key_mask) {
+    at::Tensor sim = at::matmul(q, k.transpose(-2, -1)) * scale;
+    sim = sim.masked_fill(key_mask->logical_not().view({key_mask->size(0), 1, 1, -1}),
+                          -std::numeric_limits<float>::infinity());
+    return at::matmul(sim.softmax(-1), v);
+  }
   // Many tiny products (time attention: a few frames per track and head) are far faster as one
   // broadcast multiply-and-sum than as a batched matmul, which without MKL runs one small GEMM
   // per batch entry (320 of 8x24x8 for 64 tracks: 0.95 -> 0.37 ms per block on 2 threads).
@@ -440,25 +447,33 @@ at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const 
   return broadcast ? (attn.unsqueeze(-1) * v.unsqueeze(-3)).sum(-2) : at::matmul(attn, v);
 }
 
-at::Tensor Network::block(const BlockWeights& w, const at::Tensor& x,
-                          const at::Tensor* context) const {
+at::Tensor Network::block(const BlockWeights& w, const at::Tensor& x, const at::Tensor* context,
+                          const at::Tensor* key_mask) const {
   const int64_t C = x.size(-1);
   auto norm = [C](const at::Tensor& t) { return at::layer_norm(t, {C}, {}, {}, 1e-6, true); };
   at::Tensor y = norm(x);
   if (context) {
     at::Tensor ctx =
         at::layer_norm(*context, {C}, w.norm_context_weight, w.norm_context_bias, 1e-5, true);
-    y = x + attention(w.attn, y, ctx);
+    y = x + attention(w.attn, y, ctx, key_mask);
   } else {
-    y = x + attention(w.attn, y, y);
+    y = x + attention(w.attn, y, y, key_mask);
   }
   at::Tensor hidden = at::gelu(linear(w.fc1, norm(y)), "tanh");
   return y + linear(w.fc2, hidden);
 }
 
-at::Tensor Network::update_transformer(const at::Tensor& input) const {
+at::Tensor Network::update_transformer(const at::Tensor& input,
+                                       const at::Tensor* track_mask) const {
   at::Tensor tokens = linear(input_transform_, input);
   const int64_t B = tokens.size(0), T = tokens.size(2);
+  // Space attention runs over [B * T] rows of tracks: the mask per row.
+  at::Tensor row_mask;
+  if (track_mask) {
+    row_mask = track_mask->to(at::kBool).unsqueeze(1).expand({B, T, track_mask->size(1)})
+                   .reshape({B * T, track_mask->size(1)});
+  }
+  const at::Tensor* space_mask = track_mask ? &row_mask : nullptr;
   const int64_t V = config_.num_virtual_tracks;
   if (V > 0) tokens = at::cat({tokens, virtual_tracks_.repeat({B, 1, T, 1})}, 1);
   const int64_t N = tokens.size(1);
@@ -472,14 +487,14 @@ at::Tensor Network::update_transformer(const at::Tensor& input) const {
     if (space_every > 0 && i % space_every == 0) {
       at::Tensor space = tokens.permute({0, 2, 1, 3}).contiguous().view({B * T, N, -1});
       if (V == 0) {
-        space = block(space_blocks_[j], space, nullptr);  // [B*T, N, C], tracks attend directly
+        space = block(space_blocks_[j], space, nullptr, space_mask);  // tracks attend directly
         tokens = space.view({B, T, N, -1}).permute({0, 2, 1, 3});
         ++j;
         continue;
       }
       at::Tensor points = space.narrow(1, 0, N - V);
       at::Tensor virt = space.narrow(1, N - V, V);
-      virt = block(space_virtual2point_blocks_[j], virt, &points);
+      virt = block(space_virtual2point_blocks_[j], virt, &points, space_mask);
       virt = block(space_virtual_blocks_[j], virt, nullptr);
       points = block(space_point2virtual_blocks_[j], points, &virt);
       space = at::cat({points, virt}, 1);
@@ -494,7 +509,7 @@ at::Tensor Network::update_transformer(const at::Tensor& input) const {
 WindowOutput Network::forward_window(const std::vector<at::Tensor>& pyramid, at::Tensor coords,
                                      const std::vector<at::Tensor>& support, at::Tensor vis,
                                      at::Tensor conf, int iters, WindowTrace* trace,
-                                     StageTimes* times) const {
+                                     StageTimes* times, const at::Tensor* track_mask) const {
   using Clock = std::chrono::steady_clock;
   auto ms_since = [](Clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -565,13 +580,13 @@ WindowOutput Network::forward_window(const std::vector<at::Tensor>& pyramid, at:
     at::Tensor delta;
     if (records_grad(x) || x.device().type() != at::kCPU ||
         config_.hidden_size >= kMinBf16TransformerWidth) {
-      delta = update_transformer(x);
+      delta = update_transformer(x, track_mask);
     } else {
       // A narrow transformer (cotrack-small's 96) runs faster in fp32 than with autocast's
       // casts, on the CPU: 13.4 against 16.0 ms a frame (the official 384 wide: the opposite,
       // 325 against 496 ms). Inference only; training keeps one precision.
       const CpuAutocastOff fp32;
-      delta = update_transformer(fp32.was_on() ? x.to(at::kFloat) : x);
+      delta = update_transformer(fp32.was_on() ? x.to(at::kFloat) : x, track_mask);
     }
     if (times) times->transformer_ms += ms_since(t_transformer);
     if (trace && it == 0) {

@@ -75,8 +75,9 @@ struct WindowOutput {
 // [B, h, N1, d]. `broadcast`: one multiply-and-sum over broadcast operands instead of batched
 // matmuls, much faster for tiny products (the network uses it when N1 * N2 * d <= 4096, as in
 // time attention over a window of a few frames). Both equal up to float rounding.
+// `key_mask` [B, N2] bool: only the keys where it is true are attended to (the matmul form).
 at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                bool broadcast);
+                                bool broadcast, const at::Tensor* key_mask = nullptr);
 
 // Ordered parameter names and shapes of an architecture (the official state_dict order for the
 // official preset).
@@ -127,20 +128,27 @@ class Network {
 
   // The iterative refinement of one window.
   //   pyramid: per level [B, S, C, h, w]; coords [B, S, N, 2] feature units;
-  //   support: per level [B, 1, R*R, N, C] (already masked); vis, conf [B, S, N, 1] logits.
+  //   support: per level [B, 1, R*R, N, C] (already masked); vis, conf [B, S, N, 1] logits;
+  //   track_mask: as update_transformer's (windows batched with padded tracks).
   WindowOutput forward_window(const std::vector<at::Tensor>& pyramid, at::Tensor coords,
                               const std::vector<at::Tensor>& support, at::Tensor vis,
                               at::Tensor conf, int iters, WindowTrace* trace = nullptr,
-                              StageTimes* times = nullptr) const;
+                              StageTimes* times = nullptr,
+                              const at::Tensor* track_mask = nullptr) const;
 
   // Transformer: x [B, N, S, input_dim] -> [B, N, S, 4] = (dx, dy, dvis, dconf).
-  at::Tensor update_transformer(const at::Tensor& x) const;
+  // `track_mask` [B, N] bool (true: a real track) lets windows of different track counts share
+  // one batch: padded tracks are left out of every attention over tracks, so the real tracks'
+  // outputs are those of their own window alone (up to float rounding).
+  at::Tensor update_transformer(const at::Tensor& x, const at::Tensor* track_mask = nullptr) const;
 
  private:
   at::Tensor correlation_features(const at::Tensor& fmaps_level, const at::Tensor& coords) const;
-  at::Tensor block(const BlockWeights& w, const at::Tensor& x, const at::Tensor* context) const;
-  at::Tensor attention(const AttentionWeights& w, const at::Tensor& x,
-                       const at::Tensor& context) const;
+  // `key_mask` [B, N_keys] bool: attend only to the keys where it is true (null: all).
+  at::Tensor block(const BlockWeights& w, const at::Tensor& x, const at::Tensor* context,
+                   const at::Tensor* key_mask = nullptr) const;
+  at::Tensor attention(const AttentionWeights& w, const at::Tensor& x, const at::Tensor& context,
+                       const at::Tensor* key_mask = nullptr) const;
 
   ModelConfig config_;
   std::vector<std::pair<std::string, at::Tensor>> named_;

@@ -146,6 +146,21 @@ grep -q "cotrack live: \[1\] [0-9] s | in" "$tmp/outm2" \
   && [ "$(grep -o 'token=[0-9a-f]*' "$tmp/out" | sort -u | wc -l)" -eq 1 ] \
   && ok "two streams with --serve: a view per stream on consecutive ports, one token" \
   || { fail "two streams --serve"; cat "$tmp/out"; }
+# --batch-streams on: the network windows of both streams run as batched forward passes (on this
+# CPU too), and both streams track.
+"$cotrack" live --no-window --engine cotrack --resolution 64x64 --threads 1 --source synth:1 \
+  --source synth:2 --width 160 --height 120 --grid 2 --duration 4 --log-every 0 \
+  --batch-streams on --out-tracks "$tmp/tb.csv" --stats-json "$tmp/sb.json" >"$tmp/out" 2>&1
+rc=$?
+batching=$(grep -o '"batching": *{[^}]*}' "$tmp/sb.json" 2>/dev/null)
+batches=$(grep -o '"batches": *[0-9]*' <<<"$batching" | grep -o '[0-9]*$')
+windows=$(grep -o '"windows": *[0-9]*' <<<"$batching" | grep -o '[0-9]*$')
+[ $rc -eq 0 ] && grep -q "batching the windows of 2 streams into one forward pass" "$tmp/out" \
+  && grep -q '"largest": *2' <<<"$batching" && [ "${batches:-0}" -gt 0 ] \
+  && [ "${windows:-0}" -gt "$batches" ] && [ "$(wc -l < "$tmp/tb-0.csv")" -gt 20 ] \
+  && [ "$(wc -l < "$tmp/tb-1.csv")" -gt 20 ] \
+  && ok "two streams with --batch-streams on: $windows windows in $batches forward passes" \
+  || { fail "--batch-streams on: exit $rc, $batching"; cat "$tmp/out"; }
 
 # 3. Bad input: one line and a documented exit code.
 "$cotrack" live --no-window --source "$tmp/missing.mp4" >"$tmp/out" 2>&1
