@@ -12,6 +12,9 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
+#include <memory>
+#include <exception>
 
 #include "cotrack/engine.hpp"
 #include "cotrack/error.hpp"
@@ -49,11 +52,12 @@ struct Timing {
 };
 
 // Feeds warmup + frames frames of `clip` (ping-pong, so motion stays continuous when it loops)
-// to a fresh engine; times the last `frames`.
+// to a fresh engine; times the last `frames`. With `batcher`, the engine's windows go through it.
 Timing time_engine(const cotrack::Model& model, const cotrack::EngineConfig& ec,
                    const cotrack::SynthClip& clip, int points, int warmup, int frames,
-                   int rss_every) {
+                   int rss_every, std::shared_ptr<cotrack::WindowBatcher> batcher = nullptr) {
   cotrack::OnlineEngine engine(model, ec);
+  engine.set_window_batcher(std::move(batcher));
   engine.set_sink([](const cotrack::FrameEstimates&) {});
   using Clock = std::chrono::steady_clock;
   Timing out;
@@ -93,6 +97,37 @@ Timing time_engine(const cotrack::Model& model, const cotrack::EngineConfig& ec,
   return out;
 }
 
+// `streams` engines, each on its own clip and thread, started together; with `batch` their
+// windows run as batched forward passes. Every stream's Timing; `wall` gets the whole run's time.
+std::vector<Timing> time_streams(const cotrack::Model& model, const cotrack::EngineConfig& ec,
+                                 const std::vector<cotrack::SynthClip>& clips, int points,
+                                 int warmup, int frames, bool batch, double batch_wait_ms,
+                                 double* wall, cotrack::WindowBatcherStats* stats) {
+  const int n = static_cast<int>(clips.size());
+  std::shared_ptr<cotrack::WindowBatcher> batcher =
+      batch ? cotrack::make_window_batcher(model, n, batch_wait_ms) : nullptr;
+  std::vector<Timing> out(clips.size());
+  std::vector<std::exception_ptr> errors(clips.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        out[i] = time_engine(model, ec, clips[i], points, warmup, frames, 0, batcher);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  *wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  if (batcher) *stats = cotrack::window_batcher_stats(*batcher);
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -104,6 +139,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> precisions{"fp32"};
   cotrack::app::EngineOptions engine_options;
   uint64_t seed = 1;
+  int streams = 1;
+  std::vector<std::string> batch_modes{"off"};
+  double batch_wait_ms = 15.0;
   CLI::App app{"cotrack-bench: time the tracking engine alone (frames decoded into memory "
                "first) and print JSON"};
   app.add_option("--model", model_path, "model file; default: --preset with random weights");
@@ -131,7 +169,22 @@ int main(int argc, char** argv) {
   app.add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   app.add_option("--rss-every", rss_every, "also print RSS every N frames to stderr (memory soak)")
       ->capture_default_str();
-  app.add_option("--seed", seed, "clip seed")->capture_default_str();
+  app.add_option("--seed", seed, "clip seed (stream i: seed + i)")->capture_default_str();
+  app.add_option("--streams", streams,
+                 "engines run at once, each on its own clip and thread (one model); fps is then "
+                 "the frames of all streams per second")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--batch-streams", batch_modes,
+                 "with --streams: off, on (windows batched into one forward pass), or a list "
+                 "(off,on) timed alternately")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"off", "on"}))
+      ->capture_default_str();
+  app.add_option("--batch-wait-ms", batch_wait_ms,
+                 "with --batch-streams on: how long a window waits for the other streams'")
+      ->check(CLI::Range(0.0, 10000.0))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -160,7 +213,8 @@ int main(int argc, char** argv) {
     sp.height = in_h;
     sp.frames = clip_frames;
     sp.num_points = points;
-    const cotrack::SynthClip clip = cotrack::generate_clip(sp, seed);
+    std::vector<cotrack::SynthClip> clips;
+    for (int i = 0; i < streams; ++i) clips.push_back(cotrack::generate_clip(sp, seed + i));
 
     engine_options.max_points = std::max(points, 1);
     const auto& mc = model.config();
@@ -169,41 +223,78 @@ int main(int argc, char** argv) {
       engine_options.precision = p;
       configs.push_back(engine_options.to_config(model));
     }
-    // One fresh engine per run; with several precisions the runs alternate, so that a change in
-    // the machine's speed affects each precision alike.
+    if (streams == 1) batch_modes = {"off"};
+    // One fresh engine per run; with several precisions (or batch modes) the runs alternate, so
+    // that a change in the machine's speed affects each alike.
     for (int r = 0; r < repeat; ++r) {
       for (const cotrack::EngineConfig& ec : configs) {
-        const Timing t = time_engine(model, ec, clip, points, warmup, frames, rss_every);
-        Json j;
-        j["model"] = model_path.empty() ? "random" : model_path;
-        j["preset"] = mc.preset;
-        j["resolution"] = fmt::format("{}x{}", mc.model_height, mc.model_width);
-        j["input"] = fmt::format("{}x{}", in_w, in_h);
-        j["points"] = points;
-        j["mode"] = cotrack::to_string(ec.mode);
-        j["step"] = ec.mode == cotrack::EngineMode::kExact ? mc.step() : std::max(ec.step, 1);
-        j["iters"] = ec.iters > 0 ? ec.iters : mc.iters;
-        j["precision"] = cotrack::to_string(ec.precision);
-        j["threads"] = cotrack::num_threads();
-        j["device"] = model.device();
-        j["isa"] = cotrack::cpu_isa();
-        j["kernels"] = kernels(ec.precision, model.device());
-        j["frames"] = frames;
-        j["fps"] = rounded(frames / t.seconds, 2);
-        j["latency_ms"] = {{"median", rounded(percentile(t.latency_ms, 0.5), 2)},
-                           {"p95", rounded(percentile(t.latency_ms, 0.95), 2)},
-                           {"max", rounded(percentile(t.latency_ms, 1.0), 2)}};
-        const double per_frame = 1.0 / std::max(frames, 1);
-        j["stage_ms_per_frame"] = {{"cnn", rounded(t.stages.cnn_ms * per_frame, 2)},
-                                   {"correlation", rounded(t.stages.correlation_ms * per_frame, 2)},
-                                   {"transformer", rounded(t.stages.transformer_ms * per_frame, 2)},
-                                   {"other", rounded(t.stages.other_ms * per_frame, 2)}};
-        j["windows"] = t.stages.windows;
-        j["peak_rss_mib"] = rounded(cotrack::process_memory_mib("VmHWM:"), 2);
-        j["allocator"] = allocator;
-        j["blas"] = cotrack::blas_core();
-        fmt::print("{}\n", j.dump());
-        std::fflush(stdout);
+        for (const std::string& batch : batch_modes) {
+          double wall = 0;
+          cotrack::WindowBatcherStats bstats;
+          std::vector<Timing> ts;
+          if (streams == 1) {
+            ts.push_back(time_engine(model, ec, clips[0], points, warmup, frames, rss_every));
+            wall = ts[0].seconds;
+          } else {
+            ts = time_streams(model, ec, clips, points, warmup, frames, batch == "on",
+                              batch_wait_ms, &wall, &bstats);
+          }
+          // The streams' timed spans overlap; the slowest one bounds the rate of all.
+          double seconds = 0;
+          Timing t;
+          for (const Timing& one : ts) {
+            seconds = std::max(seconds, one.seconds);
+            t.latency_ms.insert(t.latency_ms.end(), one.latency_ms.begin(), one.latency_ms.end());
+            t.stages.cnn_ms += one.stages.cnn_ms;
+            t.stages.correlation_ms += one.stages.correlation_ms;
+            t.stages.transformer_ms += one.stages.transformer_ms;
+            t.stages.other_ms += one.stages.other_ms;
+            t.stages.windows += one.stages.windows;
+          }
+          const int all_frames = frames * streams;
+          Json j;
+          j["model"] = model_path.empty() ? "random" : model_path;
+          j["preset"] = mc.preset;
+          j["resolution"] = fmt::format("{}x{}", mc.model_height, mc.model_width);
+          j["input"] = fmt::format("{}x{}", in_w, in_h);
+          j["points"] = points;
+          j["mode"] = cotrack::to_string(ec.mode);
+          j["step"] = ec.mode == cotrack::EngineMode::kExact ? mc.step() : std::max(ec.step, 1);
+          j["iters"] = ec.iters > 0 ? ec.iters : mc.iters;
+          j["precision"] = cotrack::to_string(ec.precision);
+          j["threads"] = cotrack::num_threads();
+          j["device"] = model.device();
+          j["isa"] = cotrack::cpu_isa();
+          j["kernels"] = kernels(ec.precision, model.device());
+          j["frames"] = frames;
+          if (streams > 1) {
+            j["streams"] = streams;
+            j["batch_streams"] = batch;
+            j["fps_per_stream"] = rounded(frames / seconds, 2);
+            if (batch == "on") {
+              j["batching"] = {{"batches", bstats.batches},
+                               {"windows", bstats.windows},
+                               {"largest", bstats.largest},
+                               {"wait_ms", batch_wait_ms}};
+            }
+          }
+          j["fps"] = rounded(all_frames / seconds, 2);
+          j["latency_ms"] = {{"median", rounded(percentile(t.latency_ms, 0.5), 2)},
+                             {"p95", rounded(percentile(t.latency_ms, 0.95), 2)},
+                             {"max", rounded(percentile(t.latency_ms, 1.0), 2)}};
+          const double per_frame = 1.0 / std::max(all_frames, 1);
+          j["stage_ms_per_frame"] = {
+              {"cnn", rounded(t.stages.cnn_ms * per_frame, 2)},
+              {"correlation", rounded(t.stages.correlation_ms * per_frame, 2)},
+              {"transformer", rounded(t.stages.transformer_ms * per_frame, 2)},
+              {"other", rounded(t.stages.other_ms * per_frame, 2)}};
+          j["windows"] = t.stages.windows;
+          j["peak_rss_mib"] = rounded(cotrack::process_memory_mib("VmHWM:"), 2);
+          j["allocator"] = allocator;
+          j["blas"] = cotrack::blas_core();
+          fmt::print("{}\n", j.dump());
+          std::fflush(stdout);
+        }
       }
     }
     return 0;

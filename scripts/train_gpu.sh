@@ -14,6 +14,11 @@
 #       has one), and resumes training on the GPU for MINUTES of wall time with a learning rate
 #       schedule that ends its cosine decay when the time ends (--time-schedule). OUT_DIR then
 #       holds checkpoint.ckpt (resumable), model.cotrack and log.jsonl.
+#   scripts/train_gpu.sh bench OUT_FILE [MODEL]
+#       Builds if needed and appends cotrack-bench's JSON lines for the GPU to OUT_FILE: the model
+#       (default: the committed checkpoint) at 256x256 and 384x512 with 64 and 256 points, fp32 and
+#       bf16 alternating, then 4 streams with their windows batched and not (--batch-streams
+#       off,on), 3 runs each. A few minutes on an H100; run it after `train` in the same call.
 #
 # Environment: COTRACK_CHECKPOINT (default models/training/cotrack-small-v1.ckpt),
 # COTRACK_PHOTOS (default data/photos/train when it exists; see scripts/fetch_photos.sh),
@@ -57,8 +62,8 @@ build() {
     -DCOTRACK_PIPELINE=OFF -DCOTRACK_TESTS=OFF -DCMAKE_CXX_STANDARD=$std \
     -DCOTRACK_VENDOR_INCLUDE="$PWD/$vendor_dir" \
     -DCMAKE_EXE_LINKER_FLAGS=-Wl,--no-as-needed "${torch_args[@]}"
-  cmake --build "$build_dir" --target cotrack-train --parallel "${JOBS:-$(nproc)}"
-  echo "train_gpu: built $build_dir/apps/cotrack-train"
+  cmake --build "$build_dir" --target cotrack-train cotrack-bench --parallel "${JOBS:-$(nproc)}"
+  echo "train_gpu: built $build_dir/apps/cotrack-train and cotrack-bench"
 }
 
 train() {
@@ -77,9 +82,24 @@ train() {
     --time-schedule --prefetch "$(( $(nproc) > 4 ? $(nproc) - 2 : 2 ))" "${photos[@]}" "$@"
 }
 
+bench() {
+  local out=${1:?output file} model=${2:-${COTRACK_CHECKPOINT:-models/training/cotrack-small-v1.ckpt}}
+  [ -x "$build_dir/apps/cotrack-bench" ] || build
+  local b="$build_dir/apps/cotrack-bench"
+  for res in 256x256 384x512; do
+    for points in 64 256; do
+      "$b" --device cuda --model "$model" --resolution "$res" --points "$points" --frames 128 \
+        --precision fp32,bf16 --repeat 3 | tee -a "$out"
+    done
+  done
+  "$b" --device cuda --model "$model" --points 64 --frames 128 --streams 4 \
+    --batch-streams off,on --repeat 3 | tee -a "$out"
+}
+
 case "${1:-}" in
   vendor) vendor ;;
   build) shift; build "$@" ;;
   train) shift; train "$@" ;;
-  *) sed -n '2,22p' "$0"; exit 2 ;;
+  bench) shift; bench "$@" ;;
+  *) sed -n '2,25p' "$0"; exit 2 ;;
 esac
