@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "command_json.hpp"
 #include "cotrack/error.hpp"
 #include "cotrack/log.hpp"
 #include "text_util.hpp"
@@ -216,26 +217,11 @@ struct MqttLink::Impl {
     }
     const std::string cmd = body["cmd"].get<std::string>();
     LiveCommand c{LiveCommand::Kind::kClear};
-    auto number = [&](const char* key, double& v) {
-      if (!body.contains(key) || !body[key].is_number()) return false;
-      v = body[key].get<double>();
-      return std::isfinite(v);
-    };
     if (cmd == "add") {
-      double x = 0, y = 0;
-      if (!number("x", x) || !number("y", y)) {
-        answer({{"cmd", cmd}, {"ok", false}, {"error", "add: expected \"x\" and \"y\""}});
+      const std::string error = add_point_from_json(body, c);
+      if (!error.empty()) {
+        answer({{"cmd", cmd}, {"ok", false}, {"error", "add: " + error}});
         return;
-      }
-      c.kind = LiveCommand::Kind::kAddPoint;
-      c.x_px = static_cast<float>(x);
-      c.y_px = static_cast<float>(y);
-      if (body.contains("frame")) {
-        if (!body["frame"].is_number_integer() || body["frame"].get<int64_t>() < 0) {
-          answer({{"cmd", cmd}, {"ok", false}, {"error", "add: \"frame\" must be >= 0"}});
-          return;
-        }
-        c.seq = body["frame"].get<int64_t>();
       }
     } else if (cmd == "remove") {
       if (!body.contains("id") || !body["id"].is_number_integer()) {
@@ -247,15 +233,10 @@ struct MqttLink::Impl {
     } else if (cmd == "clear") {
       c.kind = LiveCommand::Kind::kClear;
     } else if (cmd == "grid") {
-      c.kind = LiveCommand::Kind::kGrid;
-      c.grid = 4;
-      if (body.contains("n")) {
-        if (!body["n"].is_number_integer() || body["n"].get<int64_t>() < 1 ||
-            body["n"].get<int64_t>() > 64) {
-          answer({{"cmd", cmd}, {"ok", false}, {"error", "grid: \"n\" must be 1..64"}});
-          return;
-        }
-        c.grid = body["n"].get<int>();
+      const std::string error = grid_from_json(body, c);
+      if (!error.empty()) {
+        answer({{"cmd", cmd}, {"ok", false}, {"error", "grid: " + error}});
+        return;
       }
     } else if (cmd == "pause") {
       c.kind = LiveCommand::Kind::kTogglePause;

@@ -23,6 +23,7 @@
 #include <random>
 #include <thread>
 
+#include "command_json.hpp"
 #include "cotrack/error.hpp"
 #include "cotrack/track_io.hpp"
 #include "steady_clock.hpp"
@@ -507,14 +508,8 @@ struct WebServer::Impl {
       Json body;
       if (!parse_body(s, req, body)) return false;
       LiveCommand c{LiveCommand::Kind::kGrid};
-      c.grid = 4;
-      if (body.contains("n")) {
-        if (!body["n"].is_number_integer() || body["n"].get<int64_t>() < 1 ||
-            body["n"].get<int64_t>() > 64) {
-          return reply_error(s, req, http::status::bad_request, "\"n\": expected an integer 1..64");
-        }
-        c.grid = body["n"].get<int>();
-      }
+      const std::string error = grid_from_json(body, c);
+      if (!error.empty()) return reply_error(s, req, http::status::bad_request, error);
       const int n = c.grid;
       return command(s, req, c, [n](const CommandResult&) { return Json{{"grid", n}}; });
     }
@@ -554,26 +549,9 @@ struct WebServer::Impl {
   bool add_point(Session& s, const Request& req) {
     Json body;
     if (!parse_body(s, req, body)) return false;
-    auto number = [&](const char* key, double& v) {
-      if (!body.contains(key) || !body[key].is_number()) return false;
-      v = body[key].get<double>();
-      return std::isfinite(v);
-    };
-    double x = 0, y = 0;
-    if (!number("x", x) || !number("y", y)) {
-      return reply_error(s, req, http::status::bad_request,
-                         "expected {\"x\": X, \"y\": Y} in image pixels, optionally \"frame\"");
-    }
     LiveCommand c{LiveCommand::Kind::kAddPoint};
-    c.x_px = static_cast<float>(x);
-    c.y_px = static_cast<float>(y);
-    if (body.contains("frame")) {
-      if (!body["frame"].is_number_integer() || body["frame"].get<int64_t>() < 0) {
-        return reply_error(s, req, http::status::bad_request,
-                           "\"frame\": expected a source frame number >= 0");
-      }
-      c.seq = body["frame"].get<int64_t>();
-    }
+    const std::string error = add_point_from_json(body, c);
+    if (!error.empty()) return reply_error(s, req, http::status::bad_request, error);
     return command(s, req, c, [](const CommandResult& r) { return Json{{"id", r.id}}; },
                    http::status::created);
   }
