@@ -402,6 +402,13 @@ Command add_eval(CLI::App& app) {
       result["tracker"] = label;
       result["fps"] = rounded(frames / std::max(seconds, 1e-9), 2);
       result["metrics"] = metrics_json(mean);
+      // Each clip's own figures, in the order given: the mean above averages them.
+      result["clips"] = Json::array();
+      for (size_t k = 0; k < per_clip.size(); ++k) {
+        result["clips"].push_back(
+            {{"clip", o->clips.empty() ? fmt::format("seed {}", o->first_seed + k) : o->clips[k]},
+             {"metrics", metrics_json(per_clip[k])}});
+      }
       if (o->by_horizon) result["by_horizon"] = print_horizon(horizon);
       json["results"].push_back(std::move(result));
     }

@@ -48,6 +48,16 @@ awk -F, -v q="$q0" 'NR == 1 || $1 != 0 || $2 == q || $2 == 0 || $2 > 3' "$tmp/cl
 "$cotrack" eval --clips "$tmp/clip" --engine static >"$tmp/out" 2>/dev/null
 expect "sparse gt.csv" 0 $? "^static "
 
+# The JSON holds each clip's own metrics beside the mean, named as given.
+"$cotrack" eval --clips "$tmp/clip" "$tmp/clip" --engine static --json "$tmp/p.json" \
+  >"$tmp/out" 2>/dev/null
+expect "two clips with --json" 0 $? "^static "
+[ "$(grep -o "\"clip\":\"$tmp/clip\"" "$tmp/p.json" | wc -l)" -eq 2 ] \
+  || fail "json: one entry per clip under \"clips\": $(cat "$tmp/p.json")"
+"$cotrack" eval --synthetic 2 --frames 8 --width 64 --height 64 --engine static \
+  --json "$tmp/s.json" >"$tmp/out" 2>/dev/null
+grep -q '"clip":"seed 1".*"clip":"seed 2"' "$tmp/s.json" || fail "json: synthetic clips named by seed"
+
 "$cotrack" eval --cycle --synthetic 1 --engine static --by-horizon >"$tmp/out" 2>&1
 expect "--cycle excludes --by-horizon" 2 $? "excludes"
 "$cotrack" eval --cycle-grid 4 --synthetic 1 >"$tmp/out" 2>&1
