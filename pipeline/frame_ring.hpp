@@ -78,6 +78,15 @@ struct RingCounters {
   int64_t stale = 0;      // dropped by pop() in favour of a newer frame
   int64_t paused = 0;     // arrived while the user paused: not drops (the engine was not behind)
   int64_t dropped() const { return thinned + full + stale; }
+  RingCounters& operator+=(const RingCounters& o) {  // sums over several streams' rings
+    received += o.received;
+    processed += o.processed;
+    thinned += o.thinned;
+    full += o.full;
+    stale += o.stale;
+    paused += o.paused;
+    return *this;
+  }
 };
 
 class FrameRing {
