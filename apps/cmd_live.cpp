@@ -37,7 +37,6 @@
 #include "gst_source.hpp"
 #include "lk_tracker.hpp"
 #include "percentile.hpp"
-#include "refined_tracker.hpp"
 #include "renderer.hpp"
 #include "steady_clock.hpp"
 #include "synth_source.hpp"
@@ -176,6 +175,7 @@ class VideoWorker {
 
 // One stream's tracker; `model` (the network, shared by every stream) is null for LK.
 std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, const Model* model,
+                                           std::shared_ptr<WindowBatcher> batcher,
                                            int& history_frames) {
   if (model == nullptr) {
     LKConfig lc;
@@ -185,7 +185,7 @@ std::unique_ptr<PointTracker> make_tracker(const LiveOptions& o, const Model* mo
     return std::make_unique<LKTracker>(lc);
   }
   history_frames = 2 * model->config().window_len + 8;
-  return o.net.make_tracker(*model);
+  return o.net.make_tracker(*model, std::move(batcher));
 }
 
 // The browser view's settings: a server reachable from other machines always needs a token, and
@@ -680,14 +680,7 @@ std::string run_main_loop(const LiveOptions& o, const std::string& mode_label, S
       }
       if (streams.size() > 1) {
         RingCounters all;
-        for (const auto& sp : streams) {
-          const RingCounters c = sp->ring->counters();
-          all.received += c.received;
-          all.processed += c.processed;
-          all.thinned += c.thinned;
-          all.full += c.full;
-          all.stale += c.stale;
-        }
+        for (const auto& sp : streams) all += sp->ring->counters();
         fmt::print(stderr,
                    "cotrack live: all {} streams: tracked {:.1f} fps | received {} processed {} "
                    "dropped {}\n",
@@ -781,12 +774,7 @@ Json stats_json(const RunStats& s) {
   Json streams = Json::array();
   for (const StreamStats& st : s.streams) {
     const RingCounters& c = st.counters;
-    total.received += c.received;
-    total.processed += c.processed;
-    total.thinned += c.thinned;
-    total.full += c.full;
-    total.stale += c.stale;
-    total.paused += c.paused;
+    total += c;
     latencies.insert(latencies.end(), st.latencies_ms.begin(), st.latencies_ms.end());
     points += st.points;
     reconnects += st.reconnects;
@@ -948,40 +936,27 @@ std::unique_ptr<WebServer> start_server(const LiveOptions& o, const Stream& st, 
   return server;
 }
 
-// The network engine inside a stream's tracker (itself, or the one the refinement wraps).
-OnlineEngine* network_engine(PointTracker* tracker) {
-  if (auto* e = dynamic_cast<OnlineEngine*>(tracker)) return e;
-  if (auto* r = dynamic_cast<RefinedTracker*>(tracker)) {
-    return dynamic_cast<OnlineEngine*>(&r->coarse());
-  }
-  return nullptr;
-}
-
 // --batch-streams: one batcher for every stream's network windows, or null.
-std::shared_ptr<WindowBatcher> batch_streams(const LiveOptions& o, const Model* model,
-                                             const Streams& streams) {
+std::shared_ptr<WindowBatcher> batch_streams(const LiveOptions& o, const Model* model) {
   if (model == nullptr || o.batch_streams == "off") return nullptr;
   const bool gpu = model->device() != "cpu";
-  if (streams.size() < 2) {
+  const size_t n = o.sources.size();
+  if (n < 2) {
     if (o.batch_streams == "on") log_message("--batch-streams on: one stream, nothing to batch");
     return nullptr;
   }
   if (o.batch_streams == "auto" && !gpu) return nullptr;
-  auto batcher = make_window_batcher(*model, static_cast<int>(streams.size()), kBatchWaitMs);
-  for (const auto& st : streams) {
-    if (OnlineEngine* e = network_engine(st->tracker.get())) e->set_window_batcher(batcher);
-  }
   log_message("batching the windows of {} streams into one forward pass on {} (a window waits "
               "up to {:g} ms for the others){}",
-              streams.size(), model->device(), kBatchWaitMs,
-              gpu ? "" : "; on a CPU this only adds the wait");
-  return batcher;
+              n, model->device(), kBatchWaitMs, gpu ? "" : "; on a CPU this only adds the wait");
+  return make_window_batcher(*model, static_cast<int>(n), kBatchWaitMs);
 }
 
 // Builds stream `index` of the run: its tracker, outputs, ring, engine thread, source and screen
 // (nothing runs yet).
 std::unique_ptr<Stream> make_stream(const LiveOptions& o, size_t index, const RingConfig& rc,
-                                    const Model* model, const std::string& mode_label,
+                                    const Model* model, std::shared_ptr<WindowBatcher> batcher,
+                                    const std::string& mode_label,
                                     const std::vector<PointQuery>& initial_points, bool window) {
   const size_t n = o.sources.size();
   auto st = std::make_unique<Stream>();
@@ -990,7 +965,7 @@ std::unique_ptr<Stream> make_stream(const LiveOptions& o, size_t index, const Ri
   st->source = source_for(o, o.sources[index]);
   st->kind = source_kind(st->source.spec);
   int history_frames = 16;
-  st->tracker = make_tracker(o, model, history_frames);
+  st->tracker = make_tracker(o, model, std::move(batcher), history_frames);
   st->tracks_path = stream_path(o.out_tracks, st->name, n);
   st->video_path = stream_path(o.out_video, st->name, n);
   st->outputs = open_outputs(o, st->tracks_path, st->video_path);
@@ -1054,11 +1029,12 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
       o.engine == "lk" ? std::string("lk") : fmt::format("cotrack {}", o.net.label(model.get()));
   print_setup(o, sub, mode_label, model.get());
 
+  const std::shared_ptr<WindowBatcher> batcher = batch_streams(o, model.get());
   Streams streams;
   for (size_t i = 0; i < o.sources.size(); ++i) {
-    streams.push_back(make_stream(o, i, rings[i], model.get(), mode_label, initial_points, window));
+    streams.push_back(
+        make_stream(o, i, rings[i], model.get(), batcher, mode_label, initial_points, window));
   }
-  const std::shared_ptr<WindowBatcher> batcher = batch_streams(o, model.get(), streams);
 
   // --mqtt: one connection for every stream; commands reach the stream named in the topic.
   std::unique_ptr<MqttLink> mqtt;

@@ -98,17 +98,16 @@ Timing time_engine(const cotrack::Model& model, const cotrack::EngineConfig& ec,
 }
 
 // `streams` engines, each on its own clip and thread, started together; with `batch` their
-// windows run as batched forward passes. Every stream's Timing; `wall` gets the whole run's time.
+// windows run as batched forward passes. Every stream's Timing.
 std::vector<Timing> time_streams(const cotrack::Model& model, const cotrack::EngineConfig& ec,
                                  const std::vector<cotrack::SynthClip>& clips, int points,
                                  int warmup, int frames, bool batch, double batch_wait_ms,
-                                 double* wall, cotrack::WindowBatcherStats* stats) {
+                                 cotrack::WindowBatcherStats* stats) {
   const int n = static_cast<int>(clips.size());
   std::shared_ptr<cotrack::WindowBatcher> batcher =
       batch ? cotrack::make_window_batcher(model, n, batch_wait_ms) : nullptr;
   std::vector<Timing> out(clips.size());
   std::vector<std::exception_ptr> errors(clips.size());
-  const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (int i = 0; i < n; ++i) {
     threads.emplace_back([&, i] {
@@ -120,7 +119,6 @@ std::vector<Timing> time_streams(const cotrack::Model& model, const cotrack::Eng
     });
   }
   for (auto& t : threads) t.join();
-  *wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (const auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }
@@ -229,15 +227,13 @@ int main(int argc, char** argv) {
     for (int r = 0; r < repeat; ++r) {
       for (const cotrack::EngineConfig& ec : configs) {
         for (const std::string& batch : batch_modes) {
-          double wall = 0;
           cotrack::WindowBatcherStats bstats;
           std::vector<Timing> ts;
           if (streams == 1) {
             ts.push_back(time_engine(model, ec, clips[0], points, warmup, frames, rss_every));
-            wall = ts[0].seconds;
           } else {
             ts = time_streams(model, ec, clips, points, warmup, frames, batch == "on",
-                              batch_wait_ms, &wall, &bstats);
+                              batch_wait_ms, &bstats);
           }
           // The streams' timed spans overlap; the slowest one bounds the rate of all.
           double seconds = 0;

@@ -119,34 +119,39 @@ EngineConfig EngineOptions::to_config(const Model& model) const {
   return ec;
 }
 
+std::string EngineOptions::refine_mode() const {
+  if (refine == "true") return "on";
+  if (refine == "false") return "off";
+  return refine;
+}
+
 bool EngineOptions::refines(const Model& model) const {
-  if (refine == "on" || refine == "true") return true;
-  if (refine == "off" || refine == "false") return false;
 #ifdef COTRACK_HAVE_PIPELINE
-  return auto_refines(model);
+  return cotrack::refines(refine_mode(), model);
 #else
   (void)model;
-  return false;  // auto without OpenCV: the engine alone
+  return refine_mode() == "on";  // make_tracker refuses it; auto: the engine alone
 #endif
 }
 
-std::unique_ptr<PointTracker> EngineOptions::make_tracker(const Model& model) const {
+std::unique_ptr<PointTracker> EngineOptions::make_tracker(
+    const Model& model, std::shared_ptr<WindowBatcher> batcher) const {
   auto engine = std::make_unique<OnlineEngine>(model, to_config(model));
-  if (!refines(model)) return engine;
+  engine->set_window_batcher(std::move(batcher));
 #ifdef COTRACK_HAVE_PIPELINE
   RefineConfig rc;
   rc.max_offset_px = refine_max_offset_px;
   rc.anchor_max_px = refine_anchor_px;
   rc.redetect = refine_redetect;
-  if (refine == "auto") rc.min_video_pixels = auto_refine_min_pixels(model);
-  return std::make_unique<RefinedTracker>(std::move(engine), rc);
+  return refine_as(refine_mode(), std::move(engine), model, rc);
 #else
-  throw UsageError("--refine needs the OpenCV build (COTRACK_PIPELINE=ON)");
+  if (refines(model)) throw UsageError("--refine needs the OpenCV build (COTRACK_PIPELINE=ON)");
+  return engine;
 #endif
 }
 
 std::string EngineOptions::label(const Model* model) const {
-  const bool on = refine == "on" || refine == "true";
+  const bool on = refine_mode() == "on";
   const bool automatic = refine == "auto" && (model == nullptr || refines(*model));
   return mode + (precision == "fp32" ? "" : ", " + precision) +
          (on ? ", refined" : automatic ? ", refine auto" : "");

@@ -48,12 +48,16 @@ struct EngineOptions {
   // The engine's settings for this model. Throws UsageError for settings that do not apply
   // (--step in exact mode).
   EngineConfig to_config(const Model& model) const;
-  // The network tracker these options describe: an OnlineEngine, wrapped in the Lucas-Kanade
-  // refinement when --refine is on, or auto with cotrack's own model (OpenCV build; --refine on
-  // without it is a UsageError). The model must outlive the tracker.
-  std::unique_ptr<PointTracker> make_tracker(const Model& model) const;
+  // The network tracker these options describe: an OnlineEngine (its windows through `batcher`
+  // when given), wrapped in the Lucas-Kanade refinement when --refine is on, or auto with
+  // cotrack's own model (OpenCV build; --refine on without it is a UsageError). The model must
+  // outlive the tracker.
+  std::unique_ptr<PointTracker> make_tracker(const Model& model,
+                                             std::shared_ptr<WindowBatcher> batcher = nullptr) const;
   // Whether make_tracker wraps the engine in the refinement for this model.
   bool refines(const Model& model) const;
+  // --refine as "on", "off" or "auto" (true and false are its other spellings).
+  std::string refine_mode() const;
   // "exact", "low-latency, bf16", "exact, refined", "exact, refine auto" (when auto applies to
   // `model`; without a model, whenever auto is set): for logs and result labels.
   std::string label(const Model* model = nullptr) const;

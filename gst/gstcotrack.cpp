@@ -236,14 +236,8 @@ static void make_tracker(GstCotrack* self, Runtime& rt) {
   if (refine != "auto" && refine != "on" && refine != "off") {
     throw cotrack::UsageError(fmt::format("refine '{}': expected auto, on or off", refine));
   }
-  auto engine_tracker = std::make_unique<cotrack::OnlineEngine>(*rt.model, ec);
-  if (refine == "on" || (refine == "auto" && cotrack::auto_refines(*rt.model))) {
-    cotrack::RefineConfig rc;
-    if (refine == "auto") rc.min_video_pixels = cotrack::auto_refine_min_pixels(*rt.model);
-    rt.tracker = std::make_unique<cotrack::RefinedTracker>(std::move(engine_tracker), rc);
-  } else {
-    rt.tracker = std::move(engine_tracker);
-  }
+  rt.tracker = cotrack::refine_as(
+      refine, std::make_unique<cotrack::OnlineEngine>(*rt.model, ec), *rt.model);
   rt.history_frames = 2 * rt.model->config().window_len + 8;
 }
 

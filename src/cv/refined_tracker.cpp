@@ -373,7 +373,6 @@ std::shared_ptr<const Snapshot> RefinedTracker::snapshot() const {
 int RefinedTracker::num_points() const { return impl_->coarse->num_points(); }
 int64_t RefinedTracker::frames_received() const { return impl_->coarse->frames_received(); }
 std::string RefinedTracker::name() const { return impl_->coarse->name() + " + lk refinement"; }
-bool RefinedTracker::refining() const { return impl_->active == 1; }
 PointTracker& RefinedTracker::coarse() { return *impl_->coarse; }
 
 }  // namespace cotrack

@@ -63,6 +63,10 @@ inline int64_t auto_refine_min_pixels(const Model& model) {
   return static_cast<int64_t>(
       std::ceil(kAutoRefineMinPixelRatio * mc.model_width * mc.model_height));
 }
+// Whether the refine setting `mode` ("on", "off" or "auto") refines this model's estimates.
+inline bool refines(const std::string& mode, const Model& model) {
+  return mode == "on" || (mode == "auto" && auto_refines(model));
+}
 
 struct RefineConfig {
   int window = 11;              // LK window side, odd, 5..101
@@ -109,13 +113,21 @@ class RefinedTracker final : public PointTracker {
   std::string name() const override;  // "<coarse name> + lk refinement"
 
   PointTracker& coarse();
-  // Whether the current stream is refined (false before its first frame and below
-  // min_video_pixels).
-  bool refining() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The network tracker `engine` for `model`, wrapped in the refinement as the refine setting
+// `mode` ("on", "off" or "auto") asks; with auto, only streams of at least
+// auto_refine_min_pixels are refined. `config` holds the refinement's other settings.
+inline std::unique_ptr<PointTracker> refine_as(const std::string& mode,
+                                               std::unique_ptr<PointTracker> engine,
+                                               const Model& model, RefineConfig config = {}) {
+  if (!refines(mode, model)) return engine;
+  if (mode == "auto") config.min_video_pixels = auto_refine_min_pixels(model);
+  return std::make_unique<RefinedTracker>(std::move(engine), config);
+}
 
 }  // namespace cotrack

@@ -14,7 +14,6 @@ WindowBatcher::WindowBatcher(const Network& net, int max_batch, std::chrono::mic
   if (max_batch < 1) {
     throw UsageError(fmt::format("window batcher: max_batch must be >= 1 (got {})", max_batch));
   }
-  if (max_wait.count() < 0) throw UsageError("window batcher: max_wait must be >= 0");
 }
 
 WindowOutput WindowBatcher::run(const WindowJob& job, StageTimes* times) {

@@ -35,6 +35,7 @@ struct WindowJob {
 
 class WindowBatcher {
  public:
+  // max_wait >= 0 (make_window_batcher checks it); throws UsageError for max_batch < 1.
   WindowBatcher(const Network& net, int max_batch, std::chrono::microseconds max_wait);
 
   // The window's last iteration (WindowOutput with one entry each: coords [1, S, N, 2], vis and
