@@ -459,7 +459,7 @@ at::Tensor Network::block(const BlockWeights& w, const at::Tensor& x, const at::
   } else {
     y = x + attention(w.attn, y, y, key_mask);
   }
-  at::Tensor hidden = at::gelu(linear(w.fc1, norm(y)), "tanh");
+  at::Tensor hidden = gelu_tanh(linear(w.fc1, norm(y)));
   return y + linear(w.fc2, hidden);
 }
 

@@ -211,6 +211,40 @@ TEST_SUITE("unit") {
       CHECK(diff < 1e-4);
     }
   }
+  TEST_CASE("model: the vectorised tanh GELU equals ATen's") {
+    at::manual_seed(12);
+    // Odd length (a vector tail), the whole range up to where the result saturates, and beyond.
+    const at::Tensor x = at::cat({at::randn({100003}) * 4, at::linspace(-30, 30, 6001),
+                                  at::tensor({-1e4f, -100.f, -9.5f, 0.f, 1e-30f, 9.5f, 100.f, 1e4f})});
+    const at::Tensor ref = at::gelu(x.to(at::kDouble), "tanh");
+    const at::Tensor fast = cotrack::gelu_tanh(x);
+    REQUIRE((fast.scalar_type() == at::kFloat));
+    REQUIRE(fast.sizes() == x.sizes());
+    // Relative to max(|y|, 1e-3): the float formula's own rounding, a few units of 1e-7.
+    const at::Tensor err = (fast.to(at::kDouble) - ref).abs() / ref.abs().clamp_min(1e-3);
+    const double worst = err.max().item<double>();
+    const double aten_worst =
+        ((at::gelu(x, "tanh").to(at::kDouble) - ref).abs() / ref.abs().clamp_min(1e-3)).max().item<double>();
+    MESSAGE("max relative error: vectorised " << worst << ", ATen float " << aten_worst);
+    CHECK(worst < 2e-6);
+    CHECK(fast.isfinite().all().item<bool>());
+    // A non-contiguous view gives the same values as its contiguous copy.
+    const at::Tensor m = at::randn({64, 96}).t();
+    CHECK(at::equal(cotrack::gelu_tanh(m), cotrack::gelu_tanh(m.contiguous())));
+    // bf16: within bf16's rounding of the exact result (ATen's own bf16 GELU differs by as much).
+    const at::Tensor xb = x.to(at::kBFloat16);
+    const at::Tensor fb = cotrack::gelu_tanh(xb);
+    REQUIRE((fb.scalar_type() == at::kBFloat16));
+    const at::Tensor refb = at::gelu(xb.to(at::kDouble), "tanh");
+    const double worst_b =
+        ((fb.to(at::kDouble) - refb).abs() / refb.abs().clamp_min(1e-2)).max().item<double>();
+    MESSAGE("bf16 max relative error " << worst_b);
+    CHECK(worst_b <= 1.0 / 256);
+    // With autograd recording, ATen's op (and its gradient) is used.
+    const at::Tensor g = at::randn({10}).requires_grad_(true);
+    cotrack::gelu_tanh(g).sum().backward();
+    CHECK(g.grad().defined());
+  }
   TEST_CASE("model: broadcast attention equals the matmul formulation") {
     // The shapes the small model sends down each path (time attention over 8 frames: broadcast;
     // virtual-track cross-attention: matmul), and an edge case with a single key.
