@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
   std::string model_path, preset = "cotrack-small", resolution, device = "auto";
   std::string input_size = "640x480";
   int points = 64, frames = 64, warmup = 16, threads = 0, rss_every = 0, repeat = 1;
-  std::vector<std::string> precisions{"fp32"};
+  std::vector<std::string> precisions{"auto"};  // the commands' default
   cotrack::app::EngineOptions engine_options;
   uint64_t seed = 1;
   int streams = 1;
@@ -155,8 +155,8 @@ int main(int argc, char** argv) {
   engine_defaults.precision_option = false;
   engine_options.add_to(&app, engine_defaults);
   app.add_option("--precision", precisions,
-                 "fp32, bf16 or auto; a list (fp32,bf16) times each, alternating, one JSON line "
-                 "per run")
+                 "fp32, bf16 or auto (bf16 where supported, except for the official "
+                 "architecture); a list (fp32,bf16) times each, alternating, one JSON line per run")
       ->delimiter(',')
       ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
       ->capture_default_str();

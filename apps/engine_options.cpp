@@ -36,7 +36,7 @@ void EngineOptions::add_to(CLI::App* sub, const Defaults& defaults) {
   if (defaults.precision_option) {
     sub->add_option("--precision", precision,
                     "the network's arithmetic: fp32, bf16 (CPUs with bf16 instructions, CUDA) or "
-                    "auto (bf16 where supported)")
+                    "auto (bf16 where supported, except for the official weights: fp32)")
         ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
         ->capture_default_str();
   }
@@ -114,7 +114,7 @@ EngineConfig EngineOptions::to_config(const Model& model) const {
   ec.trail_frames = trail;
   ec.visibility_threshold =
       visibility_threshold >= 0 ? visibility_threshold : model.default_visibility_threshold();
-  ec.precision = resolve_precision(precision, model.device());
+  ec.precision = resolve_precision(precision, model.device(), model.official_semantics());
   ec.validate();
   return ec;
 }
@@ -153,7 +153,11 @@ std::unique_ptr<PointTracker> EngineOptions::make_tracker(
 std::string EngineOptions::label(const Model* model) const {
   const bool on = refine_mode() == "on";
   const bool automatic = refine == "auto" && (model == nullptr || refines(*model));
-  return mode + (precision == "fp32" ? "" : ", " + precision) +
+  // With a model, the precision it resolves to; without, the setting unless it is fp32.
+  const std::string arithmetic =
+      model ? to_string(resolve_precision(precision, model->device(), model->official_semantics()))
+            : precision;
+  return mode + (arithmetic == "fp32" ? "" : ", " + arithmetic) +
          (on ? ", refined" : automatic ? ", refine auto" : "");
 }
 

@@ -107,6 +107,7 @@ struct _GstCotrack {
   gchar* points_location;
   gchar* tracks_location;
   gchar* refine;
+  gchar* precision;
   gint threads;
   gint grid;
   gint max_points;
@@ -134,6 +135,7 @@ enum {
   PROP_TRACKS_LOCATION,
   PROP_TRAIL,
   PROP_REFINE,
+  PROP_PRECISION,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
@@ -158,6 +160,7 @@ static void gst_cotrack_set_property(GObject* object, guint id, const GValue* va
     case PROP_POINTS_LOCATION: set_string(&self->points_location, value); break;
     case PROP_TRACKS_LOCATION: set_string(&self->tracks_location, value); break;
     case PROP_REFINE: set_string(&self->refine, value); break;
+    case PROP_PRECISION: set_string(&self->precision, value); break;
     case PROP_THREADS: self->threads = g_value_get_int(value); break;
     case PROP_GRID: self->grid = g_value_get_int(value); break;
     case PROP_MAX_POINTS: self->max_points = g_value_get_int(value); break;
@@ -179,6 +182,7 @@ static void gst_cotrack_get_property(GObject* object, guint id, GValue* value, G
     case PROP_POINTS_LOCATION: g_value_set_string(value, self->points_location); break;
     case PROP_TRACKS_LOCATION: g_value_set_string(value, self->tracks_location); break;
     case PROP_REFINE: g_value_set_string(value, self->refine); break;
+    case PROP_PRECISION: g_value_set_string(value, self->precision); break;
     case PROP_THREADS: g_value_set_int(value, self->threads); break;
     case PROP_GRID: g_value_set_int(value, self->grid); break;
     case PROP_MAX_POINTS: g_value_set_int(value, self->max_points); break;
@@ -231,6 +235,8 @@ static void make_tracker(GstCotrack* self, Runtime& rt) {
   ec.max_points = self->max_points;
   ec.trail_frames = self->trail;
   ec.visibility_threshold = rt.model->default_visibility_threshold();
+  ec.precision = cotrack::resolve_precision(str(self->precision), rt.model->device(),
+                                            rt.model->official_semantics());
   ec.validate();
   const std::string refine = str(self->refine);
   if (refine != "auto" && refine != "on" && refine != "off") {
@@ -498,7 +504,7 @@ static void gst_cotrack_clear(GstCotrack* self) {
 static void gst_cotrack_finalize(GObject* object) {
   GstCotrack* self = GST_COTRACK(object);
   for (gchar* s : {self->model, self->engine, self->mode, self->resolution, self->points_location,
-                   self->tracks_location, self->refine}) {
+                   self->tracks_location, self->refine, self->precision}) {
     g_free(s);
   }
   delete self->rt;
@@ -571,6 +577,13 @@ static void gst_cotrack_class_init(GstCotrackClass* klass) {
                           "estimates: on, off or auto (cotrack's own models, on video of at least "
                           "3x the model input's pixels)",
                           "auto", flags));
+  g_object_class_install_property(
+      gobject, PROP_PRECISION,
+      g_param_spec_string("precision", "Precision",
+                          "engine=cotrack: the network's arithmetic: fp32, bf16 (CPUs with bf16 "
+                          "instructions, CUDA) or auto (bf16 where supported, except for the "
+                          "official weights: fp32)",
+                          "auto", flags));
 
   g_signal_new_class_handler("add-point", G_TYPE_FROM_CLASS(klass),
                              static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
@@ -611,6 +624,7 @@ static void gst_cotrack_init(GstCotrack* self) {
   self->points_location = g_strdup("");
   self->tracks_location = g_strdup("");
   self->refine = g_strdup("auto");
+  self->precision = g_strdup("auto");
   self->threads = 1;
   self->grid = 0;
   self->max_points = 256;

@@ -48,6 +48,10 @@ class Model {
   // "visibility_threshold" (set by cotrack-train --visibility-threshold), else the official
   // rule's 0.6. The engine calls a point visible when visibility * confidence exceeds it.
   double default_visibility_threshold() const;
+  // True for the official CoTracker3 weights and for random weights of the official
+  // architecture: the models whose `auto` settings keep the official semantics (fp32 arithmetic,
+  // no refinement). False for cotrack's own models.
+  bool official_semantics() const;
   // Changes the input resolution (a run-time setting; it also scales the motion encoding).
   void set_resolution(int height, int width);
   // "cpu" or "cuda[:N]". Throws UsageError when the device is not available.

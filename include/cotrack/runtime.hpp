@@ -50,8 +50,11 @@ bool cpu_has_bf16();
 std::string cpu_isa();
 // "fp32", "bf16" or "auto" on `device` ("cpu", "cuda", "cuda:N"). bf16 needs CUDA or a CPU with
 // bf16 instructions (UsageError otherwise: without them it is emulated and slower than fp32).
-// auto: bf16 where it is supported, fp32 elsewhere.
-Precision resolve_precision(const std::string& requested, const std::string& device);
+// auto: bf16 where it is supported, fp32 elsewhere and for a model with the official semantics
+// (Model::official_semantics: the official weights keep their exact numerics unless bf16 is
+// asked for).
+Precision resolve_precision(const std::string& requested, const std::string& device,
+                            bool official_semantics = false);
 
 // A memory figure of this process from /proc/self/status, in MiB: "VmRSS:" (now) or "VmHWM:"
 // (peak). 0 when unavailable.

@@ -55,7 +55,7 @@ inline constexpr double kAutoRefineMinPixelRatio = 3.0;
 // (Inline: cotrack_cv does not link the model; the apps and the element that call these do.)
 // Whether `auto` refines this model's estimates at all (cotrack's own models).
 inline bool auto_refines(const Model& model) {
-  return model.info().format.rfind("official", 0) != 0;
+  return !model.official_semantics();
 }
 // min_video_pixels for `auto` with this model at its current resolution.
 inline int64_t auto_refine_min_pixels(const Model& model) {

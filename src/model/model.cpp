@@ -249,6 +249,11 @@ Model Model::random(const ModelConfig& config, uint64_t seed) {
 
 const ModelConfig& Model::config() const { return impl_->net->config(); }
 const ModelInfo& Model::info() const { return impl_->info; }
+bool Model::official_semantics() const {
+  const std::string& format = impl_->info.format;
+  return format.rfind("official", 0) == 0 ||
+         (format == "random weights" && config().preset == "cotracker3-online");
+}
 const Network& Model::network() const { return *impl_->net; }
 std::string Model::device() const { return impl_->net->device().str(); }
 

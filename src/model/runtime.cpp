@@ -113,11 +113,14 @@ std::string cpu_isa() {
   return "baseline";
 }
 
-Precision resolve_precision(const std::string& requested, const std::string& device) {
+Precision resolve_precision(const std::string& requested, const std::string& device,
+                            bool official_semantics) {
   const bool cuda = device.rfind("cuda", 0) == 0;
   const bool supported = cuda || cpu_has_bf16();
   if (requested == "fp32") return Precision::kFp32;
-  if (requested == "auto") return supported ? Precision::kBf16 : Precision::kFp32;
+  if (requested == "auto") {
+    return supported && !official_semantics ? Precision::kBf16 : Precision::kFp32;
+  }
   if (requested == "bf16") {
     if (!supported) {
       throw UsageError("precision bf16: this CPU has no bfloat16 instructions (avx512_bf16); "

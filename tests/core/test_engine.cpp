@@ -417,11 +417,28 @@ TEST_SUITE("unit") {
 }
 
 TEST_SUITE("unit") {
+  TEST_CASE("precision: which models keep the official semantics under auto") {
+    const auto official = cotrack::Model::random(cotrack::ModelConfig::preset_named("cotracker3-online"), 1);
+    const auto small = cotrack::Model::random(cotrack::ModelConfig::preset_named("cotrack-small"), 1);
+    CHECK(official.official_semantics());
+    CHECK_FALSE(small.official_semantics());
+    const auto shipped = cotrack::Model::load(COTRACK_DEFAULT_MODEL);
+    CHECK_FALSE(shipped.official_semantics());
+    const std::string path = cotrack::test::fixture_or_skip("cotracker3/random_online.pth");
+    if (path.empty()) return;
+    CHECK(cotrack::Model::load(path).official_semantics());
+  }
   TEST_CASE("precision: resolve_precision follows the hardware and refuses unknown names") {
     CHECK(cotrack::resolve_precision("fp32", "cpu") == cotrack::Precision::kFp32);
     CHECK(cotrack::resolve_precision("auto", "cpu") ==
           (cotrack::cpu_has_bf16() ? cotrack::Precision::kBf16 : cotrack::Precision::kFp32));
     CHECK(cotrack::resolve_precision("bf16", "cuda:0") == cotrack::Precision::kBf16);
+    CHECK(cotrack::resolve_precision("auto", "cuda:0") == cotrack::Precision::kBf16);
+    // auto keeps the official weights' numerics; asking for bf16 still gets it.
+    CHECK(cotrack::resolve_precision("auto", "cuda:0", /*official_semantics=*/true) ==
+          cotrack::Precision::kFp32);
+    CHECK(cotrack::resolve_precision("auto", "cpu", true) == cotrack::Precision::kFp32);
+    CHECK(cotrack::resolve_precision("bf16", "cuda:0", true) == cotrack::Precision::kBf16);
     CHECK_THROWS_AS(cotrack::resolve_precision("fp16", "cpu"), cotrack::UsageError);
     if (cotrack::cpu_has_bf16()) {
       CHECK(cotrack::resolve_precision("bf16", "cpu") == cotrack::Precision::kBf16);

@@ -17,7 +17,7 @@ pass() { echo "ok   $*"; }
 # 1. gst-inspect-1.0 documents every property and the signals.
 inspect=$(gst-inspect-1.0 cotrack) || fail "gst-inspect-1.0 cotrack"
 for word in model engine mode resolution threads grid points-location max-points draw \
-            tracks-location trail refine add-point remove-point clear CotrackTracksMeta; do
+            tracks-location trail refine precision add-point remove-point clear CotrackTracksMeta; do
   grep -q -- "$word" <<<"$inspect" || fail "gst-inspect-1.0 cotrack does not mention $word"
 done
 pass "gst-inspect-1.0 cotrack lists the properties and signals"
@@ -99,6 +99,14 @@ if gst-launch-1.0 videotestsrc num-buffers=2 ! cotrack engine=cotrack refine=may
 fi
 grep -q "refine 'maybe': expected auto, on or off" "$tmp/bad.log" || fail "refine=maybe: $(cat "$tmp/bad.log")"
 pass "bad settings give one clear error"
+
+if gst-launch-1.0 videotestsrc num-buffers=2 ! cotrack engine=cotrack precision=fp16 ! \
+    fakesink > "$tmp/bad.log" 2>&1; then
+  fail "precision=fp16 was accepted"
+fi
+grep -q "precision 'fp16': expected fp32, bf16 or auto" "$tmp/bad.log" ||
+  fail "precision=fp16: $(cat "$tmp/bad.log")"
+pass "precision=fp16 is refused with one line"
 
 # 7. The refinement: refine=on and refine=off both track every frame; the refined positions differ.
 for r in on off; do
