@@ -403,13 +403,10 @@ at::Tensor Network::correlation_volume(const at::Tensor& fmaps_level, const at::
   // [B, N, S, P(a), P(b)] -> gathered patch features [B*N, S*P*P, C].
   at::Tensor patch = rows.index_select(0, idx.reshape({-1})).view({B * N, S * P * P, C});
   at::Tensor sup = support.reshape({B * N, R * R, C}).transpose(1, 2);  // [B*N, C, R*R]
-  // In the coordinates' dtype (fp32 also when autocast ran the product in bf16).
-  at::Tensor g = at::bmm(patch, sup).to(frac.scalar_type()).view({B, N, S, P, P, R * R});
-  // Bilinear mix: along x (a) first, then along y (b).
-  at::Tensor fx = frac.select(-1, 0).view({B, N, S, 1, 1, 1});
-  at::Tensor fy = frac.select(-1, 1).view({B, N, S, 1, 1, 1});
-  at::Tensor gx = at::lerp(g.narrow(3, 0, R), g.narrow(3, 1, R), fx);     // [B,N,S,R,P,R*R]
-  at::Tensor out = at::lerp(gx.narrow(4, 0, R), gx.narrow(4, 1, R), fy);  // [B,N,S,R,R,R*R]
+  at::Tensor g = at::bmm(patch, sup).view({B * N * S, P, P, R * R});
+  // Bilinear mix: along x (a) first, then along y (b), in the coordinates' dtype (fp32 also when
+  // autocast ran the product in bf16): [B*N*S, R, R, R*R].
+  at::Tensor out = bilinear_mix(g, frac.reshape({B * N * S, 2}));
   return out.reshape({B, N, S, R * R * R * R});
 }
 

@@ -77,8 +77,14 @@ struct WindowOutput {
 // time attention over a window of a few frames). Both equal up to float rounding.
 // `key_mask` [B, N2] bool: only the keys where it is true are attended to (the matmul form).
 // gelu(x, "tanh"); for inference on the CPU (float or bf16, no autograd) one vectorised pass,
-// several times faster than ATen's (src/model/fast_gelu.cpp), else ATen's.
+// several times faster than ATen's (src/model/cpu_kernels.cpp), else ATen's.
 at::Tensor gelu_tanh(const at::Tensor& x);
+
+// The correlation's bilinear mix of integer-patch products: g [M, P, P, K] (P = R + 1; dims a
+// along x, b along y), frac [M, 2] (x, y) -> [M, R, R, K] in frac's dtype,
+//   out[m, a, b] = lerp(lerp(g[a, b], g[a+1, b], fx), lerp(g[a, b+1], g[a+1, b+1], fx), fy).
+// One pass on the CPU for inference (g float or bf16, frac float), else two at::lerp calls.
+at::Tensor bilinear_mix(const at::Tensor& g, const at::Tensor& frac);
 
 at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 bool broadcast, const at::Tensor* key_mask = nullptr);

@@ -245,6 +245,33 @@ TEST_SUITE("unit") {
     cotrack::gelu_tanh(g).sum().backward();
     CHECK(g.grad().defined());
   }
+  TEST_CASE("model: the one-pass bilinear mix equals two lerps") {
+    at::manual_seed(13);
+    const int64_t M = 37, P = 8, R = P - 1, K = 49;
+    at::Tensor frac = at::rand({M, 2});
+    // The lerp formula switches at 0.5; both sides and the ends.
+    frac[0][0] = 0.f, frac[0][1] = 0.4999f, frac[1][0] = 0.5f, frac[1][1] = 0.99999f;
+    for (const auto dtype : {at::kFloat, at::kBFloat16}) {
+      const at::Tensor g = (at::randn({M, P, P, K}) * 5).to(dtype);
+      const at::Tensor gf = g.to(at::kFloat);
+      const at::Tensor fx = frac.select(1, 0).view({M, 1, 1, 1});
+      const at::Tensor fy = frac.select(1, 1).view({M, 1, 1, 1});
+      const at::Tensor gx = at::lerp(gf.narrow(1, 0, R), gf.narrow(1, 1, R), fx);
+      const at::Tensor ref = at::lerp(gx.narrow(2, 0, R), gx.narrow(2, 1, R), fy);
+      const at::Tensor out = cotrack::bilinear_mix(g, frac);
+      REQUIRE(out.sizes() == ref.sizes());
+      REQUIRE((out.scalar_type() == at::kFloat));
+      const double diff = (out - ref).abs().max().item<double>();
+      MESSAGE(std::string(c10::toString(dtype)) << ": max |one pass - lerps| = " << diff);
+      CHECK(diff < 1e-5);
+      // Not a copy of a corner: a mix of the four neighbours that changes with the offsets.
+      CHECK(!at::allclose(out, gf.narrow(1, 0, R).narrow(2, 0, R)));
+    }
+    // A non-contiguous g (a view with a stride) gives the same result as its copy.
+    const at::Tensor wide = at::randn({M, P, P, 2 * K});
+    const at::Tensor view = wide.narrow(3, 0, K);
+    CHECK(at::equal(cotrack::bilinear_mix(view, frac), cotrack::bilinear_mix(view.contiguous(), frac)));
+  }
   TEST_CASE("model: broadcast attention equals the matmul formulation") {
     // The shapes the small model sends down each path (time attention over 8 frames: broadcast;
     // virtual-track cross-attention: matmul), and an edge case with a single key.
