@@ -76,8 +76,9 @@ struct WindowOutput {
 // matmuls, much faster for tiny products (the network uses it when N1 * N2 * d <= 4096, as in
 // time attention over a window of a few frames). Both equal up to float rounding.
 // `key_mask` [B, N2] bool: only the keys where it is true are attended to (the matmul form).
-// gelu(x, "tanh"); for inference on the CPU (float or bf16, no autograd) one vectorised pass,
-// several times faster than ATen's (src/model/cpu_kernels.cpp), else ATen's.
+// gelu(x, "tanh"); on the CPU (float or bf16) one vectorised pass, several times faster than
+// ATen's, and under autograd a function with a vectorised gradient too
+// (src/model/cpu_kernels.cpp); elsewhere ATen's.
 at::Tensor gelu_tanh(const at::Tensor& x);
 
 // The correlation's bilinear mix of integer-patch products: g [M, P, P, K] (P = R + 1; dims a
