@@ -127,22 +127,28 @@ bool vectorised_dtype(const at::Tensor& t) {
   return t.device().is_cpu() && (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
 }
 
+// A tensor's values as floats or as bf16 bit patterns (uint16_t), for the loops above.
+template <typename T>
+T* raw(const at::Tensor& t) {
+  return reinterpret_cast<T*>(t.data_ptr());
+}
+
+// fn(begin, count) over [0, n) in parallel chunks.
+template <typename Fn>
+void in_chunks(int64_t n, const Fn& fn) {
+  at::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) { fn(begin, end - begin); });
+}
+
 at::Tensor gelu_tanh_forward(const at::Tensor& x) {
   const at::Tensor in = x.contiguous();
   at::Tensor out = at::empty_like(in);
-  const int64_t n = in.numel();
-  constexpr int64_t kGrain = 16384;
   if (in.scalar_type() == at::kFloat) {
-    const float* src = in.data_ptr<float>();
-    float* dst = out.data_ptr<float>();
-    at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
-      gelu_tanh_f32(src + begin, dst + begin, end - begin);
+    in_chunks(in.numel(), [&](int64_t i, int64_t n) {
+      gelu_tanh_f32(raw<float>(in) + i, raw<float>(out) + i, n);
     });
   } else {
-    const auto* src = reinterpret_cast<const uint16_t*>(in.data_ptr<at::BFloat16>());
-    auto* dst = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
-    at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
-      gelu_tanh_bf16(src + begin, dst + begin, end - begin);
+    in_chunks(in.numel(), [&](int64_t i, int64_t n) {
+      gelu_tanh_bf16(raw<uint16_t>(in) + i, raw<uint16_t>(out) + i, n);
     });
   }
   return out;
@@ -153,21 +159,13 @@ at::Tensor gelu_tanh_backward(const at::Tensor& grad_out, const at::Tensor& x) {
   const at::Tensor in = x.contiguous();
   const at::Tensor g = grad_out.to(in.scalar_type()).contiguous();
   at::Tensor out = at::empty_like(in);
-  const int64_t n = in.numel();
-  constexpr int64_t kGrain = 16384;
   if (in.scalar_type() == at::kFloat) {
-    const float* xs = in.data_ptr<float>();
-    const float* gs = g.data_ptr<float>();
-    float* dst = out.data_ptr<float>();
-    at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
-      gelu_tanh_grad_f32(xs + begin, gs + begin, dst + begin, end - begin);
+    in_chunks(in.numel(), [&](int64_t i, int64_t n) {
+      gelu_tanh_grad_f32(raw<float>(in) + i, raw<float>(g) + i, raw<float>(out) + i, n);
     });
   } else {
-    const auto* xs = reinterpret_cast<const uint16_t*>(in.data_ptr<at::BFloat16>());
-    const auto* gs = reinterpret_cast<const uint16_t*>(g.data_ptr<at::BFloat16>());
-    auto* dst = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
-    at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) {
-      gelu_tanh_grad_bf16(xs + begin, gs + begin, dst + begin, end - begin);
+    in_chunks(in.numel(), [&](int64_t i, int64_t n) {
+      gelu_tanh_grad_bf16(raw<uint16_t>(in) + i, raw<uint16_t>(g) + i, raw<uint16_t>(out) + i, n);
     });
   }
   return out;
@@ -192,9 +190,8 @@ class GeluTanhFunction : public torch::autograd::Function<GeluTanhFunction> {
 
 at::Tensor bilinear_mix(const at::Tensor& g, const at::Tensor& frac) {
   const int64_t M = g.size(0), P = g.size(1), K = g.size(3), R = P - 1;
-  const bool fast = g.device().is_cpu() && frac.device().is_cpu() && g.dim() == 4 &&
+  const bool fast = vectorised_dtype(g) && frac.device().is_cpu() && g.dim() == 4 &&
                     g.size(2) == P && frac.scalar_type() == at::kFloat &&
-                    (g.scalar_type() == at::kFloat || g.scalar_type() == at::kBFloat16) &&
                     !(at::GradMode::is_enabled() && (g.requires_grad() || frac.requires_grad()));
   if (!fast) {
     const at::Tensor gf = g.to(frac.scalar_type());
@@ -206,11 +203,11 @@ at::Tensor bilinear_mix(const at::Tensor& g, const at::Tensor& frac) {
   const at::Tensor in = g.contiguous();
   const at::Tensor f = frac.reshape({M, 2}).contiguous();
   at::Tensor out = at::empty({M, R, R, K}, frac.options());
-  const float* fr = f.data_ptr<float>();
-  float* dst = out.data_ptr<float>();
+  const float* fr = raw<float>(f);
+  float* dst = raw<float>(out);
   const bool bf16 = in.scalar_type() == at::kBFloat16;
-  const float* src_f = bf16 ? nullptr : in.data_ptr<float>();
-  const uint16_t* src_b = bf16 ? reinterpret_cast<const uint16_t*>(in.data_ptr<at::BFloat16>()) : nullptr;
+  const float* src_f = bf16 ? nullptr : raw<float>(in);
+  const uint16_t* src_b = bf16 ? raw<uint16_t>(in) : nullptr;
   const int64_t plane = P * P * K;
   at::parallel_for(0, M, 16, [&](int64_t begin, int64_t end) {
     std::vector<float> widened(bf16 ? plane : 0);
