@@ -117,4 +117,24 @@ for r in on off; do
 done
 cmp -s "$tmp/refine-on.csv" "$tmp/refine-off.csv" && fail "refine=on wrote the same tracks as refine=off"
 pass "refine=on and refine=off: 16 frames x 4 points each, different positions"
+
+# 8. precision: fp32 and bf16 (where the CPU has bf16 instructions) both track every frame, and
+# the arithmetic differs; auto, the default, runs the shipped model as bf16 does there.
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+  for p in fp32 bf16 auto; do
+    gst-launch-1.0 -q videotestsrc pattern=ball num-buffers=16 ! video/x-raw,width=320,height=240 ! \
+      cotrack engine=cotrack mode=exact refine=off precision=$p grid=2 \
+      tracks-location="$tmp/precision-$p.csv" draw=false ! fakesink > "$tmp/precision.log" 2>&1 ||
+      fail "precision=$p: $(tail -3 "$tmp/precision.log")"
+    [ "$(wc -l < "$tmp/precision-$p.csv")" -eq 65 ] ||
+      fail "precision=$p: $(wc -l < "$tmp/precision-$p.csv") lines, expected 65"
+  done
+  cmp -s "$tmp/precision-fp32.csv" "$tmp/precision-bf16.csv" &&
+    fail "precision=bf16 wrote the same tracks as precision=fp32"
+  cmp -s "$tmp/precision-auto.csv" "$tmp/precision-bf16.csv" ||
+    fail "precision=auto did not track as bf16 does on this CPU"
+  pass "precision=fp32, bf16 and auto: 16 frames x 4 points each; auto is bf16 here"
+else
+  echo "skip precision=bf16: this CPU has no bf16 instructions"
+fi
 echo "test_gst: all checks passed"
