@@ -114,7 +114,7 @@ EngineConfig EngineOptions::to_config(const Model& model) const {
   ec.trail_frames = trail;
   ec.visibility_threshold =
       visibility_threshold >= 0 ? visibility_threshold : model.default_visibility_threshold();
-  ec.precision = resolve_precision(precision, model.device(), model.official_semantics());
+  ec.precision = resolve_precision(precision, model);
   ec.validate();
   return ec;
 }
@@ -154,9 +154,7 @@ std::string EngineOptions::label(const Model* model) const {
   const bool on = refine_mode() == "on";
   const bool automatic = refine == "auto" && (model == nullptr || refines(*model));
   // With a model, the precision it resolves to; without, the setting unless it is fp32.
-  const std::string arithmetic =
-      model ? to_string(resolve_precision(precision, model->device(), model->official_semantics()))
-            : precision;
+  const std::string arithmetic = model ? to_string(resolve_precision(precision, *model)) : precision;
   return mode + (arithmetic == "fp32" ? "" : ", " + arithmetic) +
          (on ? ", refined" : automatic ? ", refine auto" : "");
 }

@@ -235,8 +235,7 @@ static void make_tracker(GstCotrack* self, Runtime& rt) {
   ec.max_points = self->max_points;
   ec.trail_frames = self->trail;
   ec.visibility_threshold = rt.model->default_visibility_threshold();
-  ec.precision = cotrack::resolve_precision(str(self->precision), rt.model->device(),
-                                            rt.model->official_semantics());
+  ec.precision = cotrack::resolve_precision(str(self->precision), *rt.model);
   ec.validate();
   const std::string refine = str(self->refine);
   if (refine != "auto" && refine != "on" && refine != "off") {

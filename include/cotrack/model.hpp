@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cotrack/model_config.hpp"
+#include "cotrack/runtime.hpp"
 
 namespace cotrack {
 
@@ -69,6 +70,10 @@ class Model {
   explicit Model(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// resolve_precision (runtime.hpp) for `model`: on its device, and with auto keeping fp32 for a
+// model with the official semantics.
+Precision resolve_precision(const std::string& requested, const Model& model);
 
 // Reads and validates a model file without building the network (`cotrack model-info`).
 ModelInfo inspect_model(const std::string& path);

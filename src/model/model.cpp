@@ -249,6 +249,10 @@ Model Model::random(const ModelConfig& config, uint64_t seed) {
 
 const ModelConfig& Model::config() const { return impl_->net->config(); }
 const ModelInfo& Model::info() const { return impl_->info; }
+Precision resolve_precision(const std::string& requested, const Model& model) {
+  return resolve_precision(requested, model.device(), model.official_semantics());
+}
+
 bool Model::official_semantics() const {
   const std::string& format = impl_->info.format;
   return format.rfind("official", 0) == 0 ||

@@ -422,6 +422,9 @@ TEST_SUITE("unit") {
     const auto small = cotrack::Model::random(cotrack::ModelConfig::preset_named("cotrack-small"), 1);
     CHECK(official.official_semantics());
     CHECK_FALSE(small.official_semantics());
+    CHECK(cotrack::resolve_precision("auto", official) == cotrack::Precision::kFp32);
+    CHECK(cotrack::resolve_precision("auto", small) ==
+          (cotrack::cpu_has_bf16() ? cotrack::Precision::kBf16 : cotrack::Precision::kFp32));
     const auto shipped = cotrack::Model::load(COTRACK_DEFAULT_MODEL);
     CHECK_FALSE(shipped.official_semantics());
     const std::string path = cotrack::test::fixture_or_skip("cotracker3/random_online.pth");
