@@ -38,7 +38,7 @@ struct EngineOptions {
   int local_grid = 0;
   int trail = EngineConfig{}.trail_frames;
   double visibility_threshold = -1;  // < 0: the model's calibrated threshold
-  // --refine: auto (cotrack's own models on large enough video: auto_refines in
+  // --refine: auto (cotrack's own models on large enough video: refines() in
   // refined_tracker.hpp), on (true) or off (false). Commands without the option: off.
   std::string refine = "auto";
   float refine_max_offset_px = 0.f;

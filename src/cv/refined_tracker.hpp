@@ -53,19 +53,16 @@ namespace cotrack {
 // mode keeps the official semantics.
 inline constexpr double kAutoRefineMinPixelRatio = 3.0;
 // (Inline: cotrack_cv does not link the model; the apps and the element that call these do.)
-// Whether `auto` refines this model's estimates at all (cotrack's own models).
-inline bool auto_refines(const Model& model) {
-  return !model.official_semantics();
-}
 // min_video_pixels for `auto` with this model at its current resolution.
 inline int64_t auto_refine_min_pixels(const Model& model) {
   const ModelConfig& mc = model.config();
   return static_cast<int64_t>(
       std::ceil(kAutoRefineMinPixelRatio * mc.model_width * mc.model_height));
 }
-// Whether the refine setting `mode` ("on", "off" or "auto") refines this model's estimates.
+// Whether the refine setting `mode` ("on", "off" or "auto") refines this model's estimates: auto
+// refines cotrack's own models, not those with the official semantics.
 inline bool refines(const std::string& mode, const Model& model) {
-  return mode == "on" || (mode == "auto" && auto_refines(model));
+  return mode == "on" || (mode == "auto" && !model.official_semantics());
 }
 
 struct RefineConfig {
