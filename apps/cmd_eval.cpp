@@ -269,6 +269,11 @@ Command add_eval(CLI::App& app) {
   c.sub->add_option("--height", o->synth.height, "height of the --synthetic clips")
       ->capture_default_str();
   c.sub
+      ->add_option("--max-speed", o->synth.max_speed_px,
+                   "largest motion of a --synthetic clip's layers, pixels a frame")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 256.0));
+  c.sub
       ->add_option("--synthetic-points", o->synth.num_points,
                    "ground-truth tracks per --synthetic clip")
       ->capture_default_str();

@@ -40,6 +40,12 @@ void EngineOptions::add_to(CLI::App* sub, const Defaults& defaults) {
         ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
         ->capture_default_str();
   }
+  sub->add_option("--motion-prior", motion_prior,
+                  "new frames start from the last estimates moved by the picture's global motion "
+                  "(camera pans): on, off or auto (cotrack's own models; the official weights keep "
+                  "the official semantics)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   sub->add_option("--visibility-threshold", visibility_threshold,
                   "visible when visibility * confidence exceeds this (default: the model's "
                   "calibrated threshold, else 0.6)")
@@ -115,6 +121,7 @@ EngineConfig EngineOptions::to_config(const Model& model) const {
   ec.visibility_threshold =
       visibility_threshold >= 0 ? visibility_threshold : model.default_visibility_threshold();
   ec.precision = resolve_precision(precision, model);
+  ec.motion_prior = resolve_motion_prior(motion_prior, model);
   ec.validate();
   return ec;
 }

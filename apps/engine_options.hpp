@@ -31,6 +31,8 @@ struct EngineOptions {
   std::string mode;
   // fp32, bf16 or auto (resolve_precision: bf16 where supported, except for the official weights)
   std::string precision = "auto";
+  // on, off or auto (resolve_motion_prior: cotrack's own models, not the official weights)
+  std::string motion_prior = "auto";
   int step = 0;   // 0: the mode's default (exact: window/2; low-latency: Defaults)
   int iters = 0;  // 0: the mode's default (exact: the model's; low-latency: Defaults)
   int max_points = 256;

@@ -108,6 +108,7 @@ struct _GstCotrack {
   gchar* tracks_location;
   gchar* refine;
   gchar* precision;
+  gchar* motion_prior;
   gint threads;
   gint grid;
   gint max_points;
@@ -136,6 +137,7 @@ enum {
   PROP_TRAIL,
   PROP_REFINE,
   PROP_PRECISION,
+  PROP_MOTION_PRIOR,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
@@ -161,6 +163,7 @@ static void gst_cotrack_set_property(GObject* object, guint id, const GValue* va
     case PROP_TRACKS_LOCATION: set_string(&self->tracks_location, value); break;
     case PROP_REFINE: set_string(&self->refine, value); break;
     case PROP_PRECISION: set_string(&self->precision, value); break;
+    case PROP_MOTION_PRIOR: set_string(&self->motion_prior, value); break;
     case PROP_THREADS: self->threads = g_value_get_int(value); break;
     case PROP_GRID: self->grid = g_value_get_int(value); break;
     case PROP_MAX_POINTS: self->max_points = g_value_get_int(value); break;
@@ -183,6 +186,7 @@ static void gst_cotrack_get_property(GObject* object, guint id, GValue* value, G
     case PROP_TRACKS_LOCATION: g_value_set_string(value, self->tracks_location); break;
     case PROP_REFINE: g_value_set_string(value, self->refine); break;
     case PROP_PRECISION: g_value_set_string(value, self->precision); break;
+    case PROP_MOTION_PRIOR: g_value_set_string(value, self->motion_prior); break;
     case PROP_THREADS: g_value_set_int(value, self->threads); break;
     case PROP_GRID: g_value_set_int(value, self->grid); break;
     case PROP_MAX_POINTS: g_value_set_int(value, self->max_points); break;
@@ -236,6 +240,7 @@ static void make_tracker(GstCotrack* self, Runtime& rt) {
   ec.trail_frames = self->trail;
   ec.visibility_threshold = rt.model->default_visibility_threshold();
   ec.precision = cotrack::resolve_precision(str(self->precision), *rt.model);
+  ec.motion_prior = cotrack::resolve_motion_prior(str(self->motion_prior), *rt.model);
   ec.validate();
   const std::string refine = str(self->refine);
   if (refine != "auto" && refine != "on" && refine != "off") {
@@ -503,7 +508,7 @@ static void gst_cotrack_clear(GstCotrack* self) {
 static void gst_cotrack_finalize(GObject* object) {
   GstCotrack* self = GST_COTRACK(object);
   for (gchar* s : {self->model, self->engine, self->mode, self->resolution, self->points_location,
-                   self->tracks_location, self->refine, self->precision}) {
+                   self->tracks_location, self->refine, self->precision, self->motion_prior}) {
     g_free(s);
   }
   delete self->rt;
@@ -583,6 +588,13 @@ static void gst_cotrack_class_init(GstCotrackClass* klass) {
                           "instructions, CUDA) or auto (bf16 where supported, except for the "
                           "official weights: fp32)",
                           "auto", flags));
+  g_object_class_install_property(
+      gobject, PROP_MOTION_PRIOR,
+      g_param_spec_string("motion-prior", "Motion prior",
+                          "engine=cotrack: new frames start from the last estimates moved by the "
+                          "picture's global motion (camera pans): on, off or auto (cotrack's own "
+                          "models; the official weights keep the official semantics)",
+                          "auto", flags));
 
   g_signal_new_class_handler("add-point", G_TYPE_FROM_CLASS(klass),
                              static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
@@ -624,6 +636,7 @@ static void gst_cotrack_init(GstCotrack* self) {
   self->tracks_location = g_strdup("");
   self->refine = g_strdup("auto");
   self->precision = g_strdup("auto");
+  self->motion_prior = g_strdup("auto");
   self->threads = 1;
   self->grid = 0;
   self->max_points = 256;

@@ -25,6 +25,11 @@ struct EngineConfig {
   int step = 0;                 // low-latency: frames between windows (1..window/2); 0 = 1
   int iters = 0;                // refinement iterations per window; 0 = the model's default
   bool extrapolate = true;      // low-latency: new frames start from linear motion extrapolation
+  // New frames start each visible point where its neighbourhood moved (phase correlation of
+  // image patches around it, frame to frame) rather than at its last estimate, so that a pan or
+  // an object faster than the network's correlation reaches does not leave points behind. Takes
+  // the place of `extrapolate`. Off keeps the official semantics.
+  bool motion_prior = false;
   // kBf16: the network's matrix work in bfloat16 (resolve_precision checks the hardware).
   Precision precision = Precision::kFp32;
   // Bound on estimates, as a fraction of the frame's width / height: an estimate further outside

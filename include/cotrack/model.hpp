@@ -74,6 +74,10 @@ class Model {
 // resolve_precision (runtime.hpp) for `model`: on its device, and with auto keeping fp32 for a
 // model with the official semantics.
 Precision resolve_precision(const std::string& requested, const Model& model);
+// Whether the engine's motion prior (EngineConfig::motion_prior) is on for the setting
+// `requested` ("on", "off" or "auto"): auto is on for cotrack's own models and off for those with
+// the official semantics, whose exact mode stays the official code's. UsageError otherwise.
+bool resolve_motion_prior(const std::string& requested, const Model& model);
 
 // Reads and validates a model file without building the network (`cotrack model-info`).
 ModelInfo inspect_model(const std::string& path);

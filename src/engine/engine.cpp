@@ -11,6 +11,7 @@
 #include <map>
 
 #include "cotrack/error.hpp"
+#include "engine/motion_prior.hpp"
 #include "engine/window_batcher.hpp"
 #include "model/network.hpp"
 #include "model/precision.hpp"
@@ -26,6 +27,7 @@ double ms_since(Clock::time_point t0) {
 
 float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
 
+
 // One estimate of one point on one frame, in model pixels and logits.
 struct Estimate {
   float x = 0.f, y = 0.f, vis = 0.f, conf = 0.f;
@@ -36,6 +38,7 @@ struct CachedFrame {
   int64_t index = 0;
   at::Tensor image;                // [3, Hm, Wm] float 0..255
   std::vector<at::Tensor> levels;  // per level [C, h_l, w_l]; empty until encoded
+  at::Tensor gray;                 // [Hm, Wm], for the motion prior only
 };
 
 enum class PointKind { kUser, kGlobalGrid, kLocalGrid };
@@ -240,6 +243,14 @@ struct OnlineEngine::Impl {
 
     // Window tensors over all points, in insertion order.
     const int64_t N = static_cast<int64_t>(points.size());
+    const std::vector<float> prior = cfg.motion_prior ? motion_prior(ind, real) : std::vector<float>{};
+    auto prior_at = [&](int j, int64_t n, Estimate& e) {
+      const float* c = &prior[static_cast<size_t>((j * N + n) * 2)];
+      if (j >= real || !std::isfinite(c[0])) return;
+      e.x = c[0];
+      e.y = c[1];
+      bound(e);
+    };
     std::vector<float> init(static_cast<size_t>(S * N * 4));
     for (int64_t n = 0; n < N; ++n) {
       const TrackPoint& p = points[n];
@@ -247,11 +258,14 @@ struct OnlineEngine::Impl {
       for (int j = 0; j < S; ++j) {
         const int64_t f = ind + j;
         Estimate e{p.qx, p.qy, 0.f, 0.f};
+        if (!carry && !prior.empty() && f > p.query_frame) prior_at(j, n, e);
         if (carry) {
           const int64_t last = p.last_frame();
           e = p.est[static_cast<size_t>(std::min(f, last) - p.est_first)];
-          if (f > last && cfg.mode == EngineMode::kLowLatency && cfg.extrapolate &&
-              p.has(last - 1)) {
+          if (f > last && !prior.empty()) {
+            prior_at(j, n, e);
+          } else if (f > last && cfg.mode == EngineMode::kLowLatency && cfg.extrapolate &&
+                     p.has(last - 1)) {
             const Estimate& prev = p.est[static_cast<size_t>(last - 1 - p.est_first)];
             const float k = static_cast<float>(f - last);
             float vx = e.x - prev.x, vy = e.y - prev.y;
@@ -324,6 +338,61 @@ struct OnlineEngine::Impl {
         ms_since(t0) - (times.cnn_ms - cnn_before) - st.correlation_ms - st.transformer_ms;
     result.status = StepResult::Status::kUpdated;
     return result;
+  }
+
+  // The motion prior for window [ind, ind + real): each point's start on the frames after its
+  // anchor (its last estimate, or its query in its first window), chained frame to frame by the
+  // shift of its neighbourhood. [S * N * 2] model px; NaN where there is none.
+  std::vector<float> motion_prior(int64_t ind, int real) const {
+    const int64_t N = static_cast<int64_t>(points.size());
+    std::vector<float> out(static_cast<size_t>(S * N * 2), std::nanf(""));
+    auto cell = [&](int j, int64_t n) { return &out[static_cast<size_t>((j * N + n) * 2)]; };
+    for (int64_t n = 0; n < N; ++n) {
+      const TrackPoint& p = points[n];
+      const bool carry = p.sampled && !p.est.empty() && p.last_frame() >= ind;
+      int64_t a = -1;
+      float ax = 0, ay = 0;
+      if (carry) {
+        // A point called occluded stays put: its neighbourhood shows what hides it.
+        const Estimate& e = p.est[static_cast<size_t>(p.last_frame() - p.est_first)];
+        if (sigmoid(e.vis) * sigmoid(e.conf) <= cfg.visibility_threshold) continue;
+        a = p.last_frame();
+        ax = e.x;
+        ay = e.y;
+      } else if (p.query_frame >= ind) {
+        a = p.query_frame;
+        ax = p.qx;
+        ay = p.qy;
+      }
+      if (a < ind || a >= ind + real) continue;
+      cell(static_cast<int>(a - ind), n)[0] = ax;
+      cell(static_cast<int>(a - ind), n)[1] = ay;
+    }
+    for (int j = 1; j < real; ++j) {
+      std::vector<int64_t> active;
+      std::vector<float> xy;
+      for (int64_t n = 0; n < N; ++n) {
+        const float* prev = cell(j - 1, n);
+        if (std::isfinite(prev[0]) && !std::isfinite(cell(j, n)[0])) {
+          active.push_back(n);
+          xy.insert(xy.end(), {prev[0], prev[1]});
+        }
+      }
+      if (active.empty()) continue;
+      const CachedFrame* fa = frame(ind + j - 1);
+      const CachedFrame* fb = frame(ind + j);
+      if (fa == nullptr || fb == nullptr) continue;
+      const at::Tensor pts =
+          at::from_blob(xy.data(), {static_cast<int64_t>(active.size()), 2}, at::kFloat);
+      const auto shifts = patch_shifts(fa->gray, fb->gray, pts, kMotionPriorPatch);
+      for (size_t i = 0; i < active.size(); ++i) {
+        const float* prev = cell(j - 1, active[i]);
+        float* cur = cell(j, active[i]);
+        cur[0] = prev[0] + shifts[i].dx;
+        cur[1] = prev[1] + shifts[i].dy;
+      }
+    }
+    return out;
   }
 
   // Pulls an estimate (model pixels) further than cfg.max_outside outside the picture back to
@@ -438,6 +507,7 @@ int64_t OnlineEngine::push_frame(const uint8_t* rgb, int width, int height) {
                        .to(s.net.device())
                        .to(at::kFloat);
   f.image = resize_to_model(img, s.net.config())[0].contiguous();
+  if (s.cfg.motion_prior) f.gray = f.image.mean(0);
   s.frames.push_back(std::move(f));
   if (s.cfg.support_grid > 0 && s.received >= s.next_grid_frame) s.seed_global_grid(s.received);
   return s.received++;

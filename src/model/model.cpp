@@ -253,6 +253,13 @@ Precision resolve_precision(const std::string& requested, const Model& model) {
   return resolve_precision(requested, model.device(), model.official_semantics());
 }
 
+bool resolve_motion_prior(const std::string& requested, const Model& model) {
+  if (requested == "on") return true;
+  if (requested == "off") return false;
+  if (requested == "auto") return !model.official_semantics();
+  throw UsageError(fmt::format("motion prior '{}': expected auto, on or off", requested));
+}
+
 bool Model::official_semantics() const {
   const std::string& format = impl_->info.format;
   return format.rfind("official", 0) == 0 ||

@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <map>
 #include <memory>
+#include <utility>
 
 #include "cotrack/engine.hpp"
 #include "cotrack/error.hpp"
@@ -15,6 +17,7 @@
 #include "cotrack/model.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/synth.hpp"
+#include "engine/motion_prior.hpp"
 
 using cotrack::test::get;
 
@@ -304,15 +307,19 @@ TEST_SUITE("unit") {
                  {cotrack::EngineMode::kLowLatency, 1},
                  {cotrack::EngineMode::kLowLatency, 2}};
     for (const auto& m : modes) {
-      for (float max_outside : {0.25f, 0.0f}) {
+      // The motion prior (cotrack's own models' default) takes the extrapolation's place.
+      for (const auto [max_outside, prior] : {std::pair{0.25f, false}, std::pair{0.0f, false},
+                                              std::pair{0.25f, true}}) {
         CAPTURE(static_cast<int>(m.mode));
         CAPTURE(m.step);
         CAPTURE(max_outside);
+        CAPTURE(prior);
         cotrack::EngineConfig cfg;
         cfg.mode = m.mode;
         cfg.step = m.step;
         cfg.iters = 1;
         cfg.max_outside = max_outside;
+        cfg.motion_prior = prior;
         cotrack::OnlineEngine engine(model, cfg);
         Collected got;
         attach(engine, got);
@@ -353,7 +360,7 @@ TEST_SUITE("unit") {
           CHECK(beyond > 0);
         }
         MESSAGE("mode " << static_cast<int>(m.mode) << " step " << m.step << " max_outside "
-                        << max_outside << ": " << beyond << " estimates beyond the margin, "
+                        << max_outside << " motion prior " << prior << ": " << beyond << " estimates beyond the margin, "
                         << at_margin << " held at it");
       }
     }
@@ -417,6 +424,78 @@ TEST_SUITE("unit") {
 }
 
 TEST_SUITE("unit") {
+  TEST_CASE("motion prior: phase correlation finds each neighbourhood's shift") {
+    // Two renderings of the generator's background alone (no objects, noise, blur or lighting
+    // change), each moved by its own known shift a frame at 256x256. The picture is the first
+    // rendering's left half beside the second's right half: two regions that move differently.
+    const struct {
+      double dx, dy;
+    } left[] = {{3.4, -1.7}, {-9.0, 0.0}, {0.0, 6.5}, {-14.2, 4.3}, {0.3, 0.2}},
+      right[] = {{-5.0, 2.0}, {7.5, -3.0}, {0.0, 0.0}, {12.0, 9.0}, {-2.6, 0.0}};
+    const int n = static_cast<int>(std::size(left));
+    auto render = [&](const auto& shifts, uint64_t seed) {
+      cotrack::SynthParams p;
+      p.width = p.height = 256;
+      p.frames = n + 1;
+      p.min_objects = p.max_objects = 0;
+      p.motion = cotrack::SynthMotion::kTranslation;
+      p.noise = p.blur = p.brightness_change = false;
+      cotrack::SynthScene scene = cotrack::build_synth_scene(p, seed);
+      REQUIRE(scene.layers.size() == 1);
+      auto& transform = scene.layers[0].transform;
+      const cotrack::Homography start = transform[0];
+      double ox = 0, oy = 0;
+      for (int t = 0; t <= n; ++t) {
+        if (t > 0) {
+          ox += shifts[t - 1].dx;
+          oy += shifts[t - 1].dy;
+        }
+        transform[t] =
+            cotrack::homography_multiply(cotrack::homography_translation(ox, oy), start);
+      }
+      return cotrack::render_synth_clip(scene, cotrack::sample_synth_points(scene, 4, 1.0, seed));
+    };
+    const cotrack::SynthClip a = render(left, 17), b = render(right, 23);
+    auto gray = [](const cotrack::SynthClip& c, int t) {
+      return at::from_blob(const_cast<uint8_t*>(c.frame(t)), {c.height, c.width, 3}, at::kByte)
+          .to(at::kFloat)
+          .mean(-1);
+    };
+    auto picture = [&](int t) {
+      return at::cat({gray(a, t).narrow(1, 0, 128), gray(b, t).narrow(1, 128, 128)}, 1);
+    };
+    // One point in the middle of each half; the patches stay inside their half.
+    const at::Tensor points = at::tensor({64.f, 128.f, 192.f, 128.f}).view({2, 2});
+    for (int t = 1; t <= n; ++t) {
+      const auto got = cotrack::patch_shifts(picture(t - 1), picture(t), points, 64);
+      REQUIRE(got.size() == 2);
+      const auto& l = left[t - 1];
+      const auto& r = right[t - 1];
+      MESSAGE("left (" << l.dx << ", " << l.dy << "): found (" << got[0].dx << ", " << got[0].dy
+                       << "), peak " << got[0].peak << "; right (" << r.dx << ", " << r.dy
+                       << "): found (" << got[1].dx << ", " << got[1].dy << "), peak "
+                       << got[1].peak);
+      CHECK(std::abs(got[0].dx - l.dx) < 0.3);
+      CHECK(std::abs(got[0].dy - l.dy) < 0.3);
+      CHECK(std::abs(got[1].dx - r.dx) < 0.3);
+      CHECK(std::abs(got[1].dy - r.dy) < 0.3);
+      // The whole picture: the left rendering's full frame moves by the left shift.
+      const cotrack::PatchShift whole = cotrack::picture_shift(gray(a, t - 1), gray(a, t));
+      MESSAGE("whole picture: found (" << whole.dx << ", " << whole.dy << "), peak " << whole.peak);
+      CHECK(std::abs(whole.dx - l.dx) < 0.3);
+      CHECK(std::abs(whole.dy - l.dy) < 0.3);
+      CHECK(whole.peak > 0.2f);
+    }
+    // Unrelated pictures (independent noise) have no clear peak.
+    at::manual_seed(3);
+    const cotrack::PatchShift none =
+        cotrack::picture_shift(at::rand({256, 256}) * 255, at::rand({256, 256}) * 255);
+    MESSAGE("unrelated pictures: peak " << none.peak);
+    CHECK(none.peak < 0.1f);
+  }
+}
+
+TEST_SUITE("unit") {
   TEST_CASE("precision: which models keep the official semantics under auto") {
     const auto official = cotrack::Model::random(cotrack::ModelConfig::preset_named("cotracker3-online"), 1);
     const auto small = cotrack::Model::random(cotrack::ModelConfig::preset_named("cotrack-small"), 1);
@@ -430,6 +509,12 @@ TEST_SUITE("unit") {
     const std::string path = cotrack::test::fixture_or_skip("cotracker3/random_online.pth");
     if (path.empty()) return;
     CHECK(cotrack::Model::load(path).official_semantics());
+    // The motion prior follows the same rule.
+    CHECK_FALSE(cotrack::resolve_motion_prior("auto", official));
+    CHECK(cotrack::resolve_motion_prior("auto", small));
+    CHECK(cotrack::resolve_motion_prior("on", official));
+    CHECK_FALSE(cotrack::resolve_motion_prior("off", small));
+    CHECK_THROWS_AS(cotrack::resolve_motion_prior("yes", small), cotrack::UsageError);
   }
   TEST_CASE("precision: resolve_precision follows the hardware and refuses unknown names") {
     CHECK(cotrack::resolve_precision("fp32", "cpu") == cotrack::Precision::kFp32);

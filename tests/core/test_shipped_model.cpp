@@ -109,6 +109,47 @@ TEST_SUITE("train") {
       CHECK(called_visible > 0.9 * count);
     }
   }
+
+  TEST_CASE("shipped model: the motion prior keeps up with a pan beyond the correlation's reach") {
+    // 10 px a frame at 256x256, about the goalkeeper clip's camera pan: standing still, new
+    // frames start further away than the correlation window reaches and points stay behind.
+    const cotrack::Model model = cotrack::Model::load(COTRACK_DEFAULT_MODEL);
+    const cotrack::SynthClip clip = translating_texture(kShippedResolution, -10.0, 3.0, 24, 21);
+    const auto queries = cotrack::queries_of(clip);
+    std::vector<double> medians;
+    for (const bool prior : {false, true}) {
+      cotrack::EngineConfig ec;
+      ec.max_points = static_cast<int>(queries.size());
+      ec.motion_prior = prior;
+      cotrack::OnlineEngine engine(model, ec);
+      const cotrack::TrackTable pred =
+          cotrack::track_video_with(engine, cotrack::frames_of(clip), queries);
+      std::vector<double> errors;
+      for (int t = 1; t < clip.frames; ++t) {
+        for (int n = 0; n < clip.num_points; ++n) {
+          const float x = clip.x(t, n), y = clip.y(t, n);
+          if (x < 8 || y < 8 || x > clip.width - 9 || y > clip.height - 9) continue;
+          const size_t i = pred.index(t, n);
+          errors.push_back(std::hypot(pred.x_px[i] - x, pred.y_px[i] - y));
+        }
+      }
+      REQUIRE(errors.size() > 50);
+      std::sort(errors.begin(), errors.end());
+      const double within2 =
+          static_cast<double>(std::lower_bound(errors.begin(), errors.end(), 2.0) -
+                              errors.begin()) /
+          errors.size();
+      medians.push_back(errors[errors.size() / 2]);
+      MESSAGE("motion prior " << std::string(prior ? "on" : "off") << ": " << errors.size()
+                              << " point-frames, median error " << medians.back()
+                              << " px, within 2 px " << 100 * within2 << "%");
+      if (prior) {
+        CHECK(medians.back() < 1.5);
+        CHECK(within2 > 0.7);
+      }
+    }
+    CHECK(medians[1] < 0.5 * medians[0]);
+  }
 }
 
 TEST_SUITE("long") {
@@ -133,6 +174,7 @@ TEST_SUITE("long") {
       ec.mode = m.mode;
       ec.step = m.step;
       ec.iters = m.iters;
+      ec.motion_prior = cotrack::resolve_motion_prior("auto", model);  // as the commands run it
       cotrack::OnlineEngine engine(model, ec);
       // The margin holds in model pixels; mapped to video pixels (align-corners scaling) it
       // is up to (W - 1) / (w - 1) * w / W larger: 0.6% at 128 wide. Allow 1%.

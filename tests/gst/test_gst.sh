@@ -17,7 +17,7 @@ pass() { echo "ok   $*"; }
 # 1. gst-inspect-1.0 documents every property and the signals.
 inspect=$(gst-inspect-1.0 cotrack) || fail "gst-inspect-1.0 cotrack"
 for word in model engine mode resolution threads grid points-location max-points draw \
-            tracks-location trail refine precision add-point remove-point clear CotrackTracksMeta; do
+            tracks-location trail refine precision motion-prior add-point remove-point clear CotrackTracksMeta; do
   grep -q -- "$word" <<<"$inspect" || fail "gst-inspect-1.0 cotrack does not mention $word"
 done
 pass "gst-inspect-1.0 cotrack lists the properties and signals"
@@ -108,6 +108,14 @@ grep -q "precision 'fp16': expected fp32, bf16 or auto" "$tmp/bad.log" ||
   fail "precision=fp16: $(cat "$tmp/bad.log")"
 pass "precision=fp16 is refused with one line"
 
+if gst-launch-1.0 videotestsrc num-buffers=2 ! cotrack engine=cotrack motion-prior=yes ! \
+    fakesink > "$tmp/bad.log" 2>&1; then
+  fail "motion-prior=yes was accepted"
+fi
+grep -q "motion prior 'yes': expected auto, on or off" "$tmp/bad.log" ||
+  fail "motion-prior=yes: $(cat "$tmp/bad.log")"
+pass "motion-prior=yes is refused with one line"
+
 # 7. The refinement: refine=on and refine=off both track every frame; the refined positions differ.
 for r in on off; do
   gst-launch-1.0 -q videotestsrc pattern=ball num-buffers=16 ! video/x-raw,width=320,height=240 ! \
@@ -137,4 +145,17 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
 else
   echo "skip precision=bf16: this CPU has no bf16 instructions"
 fi
+# 9. The motion prior: on and off both track every frame of a moving ball; the starts differ, so
+# the tracks do; auto, the default, is on for the shipped model.
+for m in on off auto; do
+  gst-launch-1.0 -q videotestsrc pattern=ball num-buffers=16 ! \
+    video/x-raw,width=320,height=240 ! cotrack engine=cotrack mode=exact refine=off motion-prior=$m \
+    grid=2 tracks-location="$tmp/prior-$m.csv" draw=false ! fakesink > "$tmp/prior.log" 2>&1 ||
+    fail "motion-prior=$m: $(tail -3 "$tmp/prior.log")"
+  [ "$(wc -l < "$tmp/prior-$m.csv")" -eq 65 ] ||
+    fail "motion-prior=$m: $(wc -l < "$tmp/prior-$m.csv") lines, expected 65"
+done
+cmp -s "$tmp/prior-on.csv" "$tmp/prior-off.csv" && fail "motion-prior=on wrote the same tracks as off"
+cmp -s "$tmp/prior-auto.csv" "$tmp/prior-on.csv" || fail "motion-prior=auto did not track as on does"
+pass "motion-prior=on, off and auto: 16 frames x 4 points each; auto is on for the shipped model"
 echo "test_gst: all checks passed"
