@@ -729,6 +729,7 @@ struct RunStats {
   std::optional<WindowBatcherStats> batching;  // --batch-streams
   std::string engine, stop;
   std::string precision;  // the network's, resolved ("" for LK)
+  bool motion_prior = false;  // the network's, resolved
   int threads = 0;
   double seconds = 0;
   std::vector<StreamStats> streams;
@@ -794,7 +795,10 @@ Json stats_json(const RunStats& s) {
   Json j;
   j["source"] = sources;
   j["engine"] = s.engine;
-  if (!s.precision.empty()) j["precision"] = s.precision;
+  if (!s.precision.empty()) {
+    j["precision"] = s.precision;
+    j["motion_prior"] = s.motion_prior;
+  }
   j["threads"] = s.threads;
   j["seconds"] = rounded(s.seconds, 3);
   add_counts(j, total, latencies, points, reconnects, attempts, s.seconds);
@@ -1103,7 +1107,11 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
 
   RunStats stats;
   stats.engine = mode_label;
-  if (model) stats.precision = to_string(o.net.to_config(*model).precision);
+  if (model) {
+    const EngineConfig ec = o.net.to_config(*model);
+    stats.precision = to_string(ec.precision);
+    stats.motion_prior = ec.motion_prior;
+  }
   stats.threads = num_threads();
   stats.stop = quit_reason;
   stats.seconds = (steady_ns() - t_start) * 1e-9;

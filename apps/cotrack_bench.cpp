@@ -258,6 +258,7 @@ int main(int argc, char** argv) {
           j["step"] = ec.mode == cotrack::EngineMode::kExact ? mc.step() : std::max(ec.step, 1);
           j["iters"] = ec.iters > 0 ? ec.iters : mc.iters;
           j["precision"] = cotrack::to_string(ec.precision);
+          j["motion_prior"] = ec.motion_prior;
           j["threads"] = cotrack::num_threads();
           j["device"] = model.device();
           j["isa"] = cotrack::cpu_isa();

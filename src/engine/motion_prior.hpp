@@ -16,8 +16,8 @@ struct PatchShift {
 };
 
 // The side of the patches the engine correlates, in model pixels: shifts up to half of it are
-// found (32 px a frame at the shipped model's 256x256).
-constexpr int kMotionPriorPatch = 64;
+// found (16 px a frame at the shipped model's 256x256).
+constexpr int kMotionPriorPatch = 32;
 
 // The shift of the patch x patch neighbourhood of each point from gray frame a to gray frame b
 // ([H, W] floats of one size): points `xy` [N, 2] (x, y) in pixels. One batched pass for all
