@@ -27,7 +27,6 @@ double ms_since(Clock::time_point t0) {
 
 float sigmoid(float x) { return 1.f / (1.f + std::exp(-x)); }
 
-
 // One estimate of one point on one frame, in model pixels and logits.
 struct Estimate {
   float x = 0.f, y = 0.f, vis = 0.f, conf = 0.f;
@@ -243,7 +242,8 @@ struct OnlineEngine::Impl {
 
     // Window tensors over all points, in insertion order.
     const int64_t N = static_cast<int64_t>(points.size());
-    const std::vector<float> prior = cfg.motion_prior ? motion_prior(ind, real) : std::vector<float>{};
+    const std::vector<float> prior =
+        cfg.motion_prior ? motion_prior(ind, real) : std::vector<float>{};
     auto prior_at = [&](int j, int64_t n, Estimate& e) {
       const float* c = &prior[static_cast<size_t>((j * N + n) * 2)];
       if (j >= real || !std::isfinite(c[0])) return;
@@ -254,7 +254,7 @@ struct OnlineEngine::Impl {
     std::vector<float> init(static_cast<size_t>(S * N * 4));
     for (int64_t n = 0; n < N; ++n) {
       const TrackPoint& p = points[n];
-      const bool carry = p.sampled && !p.est.empty() && p.last_frame() >= ind;
+      const bool carry = carries(p, ind);
       for (int j = 0; j < S; ++j) {
         const int64_t f = ind + j;
         Estimate e{p.qx, p.qy, 0.f, 0.f};
@@ -340,6 +340,15 @@ struct OnlineEngine::Impl {
     return result;
   }
 
+  // Whether window [ind, ...) starts point p from its estimates of earlier windows.
+  static bool carries(const TrackPoint& p, int64_t ind) {
+    return p.sampled && !p.est.empty() && p.last_frame() >= ind;
+  }
+
+  bool visible(const Estimate& m) const {
+    return sigmoid(m.vis) * sigmoid(m.conf) > cfg.visibility_threshold;
+  }
+
   // The motion prior for window [ind, ind + real): each point's start on the frames after its
   // anchor (its last estimate, or its query in its first window), chained frame to frame by the
   // shift of its neighbourhood. [S * N * 2] model px; NaN where there is none.
@@ -349,13 +358,13 @@ struct OnlineEngine::Impl {
     auto cell = [&](int j, int64_t n) { return &out[static_cast<size_t>((j * N + n) * 2)]; };
     for (int64_t n = 0; n < N; ++n) {
       const TrackPoint& p = points[n];
-      const bool carry = p.sampled && !p.est.empty() && p.last_frame() >= ind;
+      const bool carry = carries(p, ind);
       int64_t a = -1;
       float ax = 0, ay = 0;
       if (carry) {
         // A point called occluded stays put: its neighbourhood shows what hides it.
         const Estimate& e = p.est[static_cast<size_t>(p.last_frame() - p.est_first)];
-        if (sigmoid(e.vis) * sigmoid(e.conf) <= cfg.visibility_threshold) continue;
+        if (!visible(e)) continue;
         a = p.last_frame();
         ax = e.x;
         ay = e.y;
@@ -421,7 +430,7 @@ struct OnlineEngine::Impl {
       e.y_px = m.y * to_video_y;
       e.visibility = sigmoid(m.vis);
       e.confidence = sigmoid(m.conf);
-      e.visible = e.visibility * e.confidence > cfg.visibility_threshold;
+      e.visible = visible(m);
       e.estimated = true;
     } else {
       e.x_px = p.vx;

@@ -308,8 +308,8 @@ TEST_SUITE("unit") {
                  {cotrack::EngineMode::kLowLatency, 2}};
     for (const auto& m : modes) {
       // The motion prior (cotrack's own models' default) takes the extrapolation's place.
-      for (const auto [max_outside, prior] : {std::pair{0.25f, false}, std::pair{0.0f, false},
-                                              std::pair{0.25f, true}}) {
+      for (const auto [max_outside, prior] :
+           {std::pair{0.25f, false}, std::pair{0.0f, false}, std::pair{0.25f, true}}) {
         CAPTURE(static_cast<int>(m.mode));
         CAPTURE(m.step);
         CAPTURE(max_outside);
@@ -360,8 +360,8 @@ TEST_SUITE("unit") {
           CHECK(beyond > 0);
         }
         MESSAGE("mode " << static_cast<int>(m.mode) << " step " << m.step << " max_outside "
-                        << max_outside << " motion prior " << prior << ": " << beyond << " estimates beyond the margin, "
-                        << at_margin << " held at it");
+                        << max_outside << " motion prior " << prior << ": " << beyond
+                        << " estimates beyond the margin, " << at_margin << " held at it");
       }
     }
     cotrack::EngineConfig bad;
