@@ -41,9 +41,9 @@ void EngineOptions::add_to(CLI::App* sub, const Defaults& defaults) {
         ->capture_default_str();
   }
   sub->add_option("--motion-prior", motion_prior,
-                  "new frames start from the last estimates moved by the picture's global motion "
-                  "(camera pans): on, off or auto (cotrack's own models; the official weights keep "
-                  "the official semantics)")
+                  "new frames start each visible point where its neighbourhood moved (pans, fast "
+                  "objects): on, off or auto (cotrack's own models; the official weights keep the "
+                  "official semantics)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   sub->add_option("--visibility-threshold", visibility_threshold,

@@ -591,9 +591,9 @@ static void gst_cotrack_class_init(GstCotrackClass* klass) {
   g_object_class_install_property(
       gobject, PROP_MOTION_PRIOR,
       g_param_spec_string("motion-prior", "Motion prior",
-                          "engine=cotrack: new frames start from the last estimates moved by the "
-                          "picture's global motion (camera pans): on, off or auto (cotrack's own "
-                          "models; the official weights keep the official semantics)",
+                          "engine=cotrack: new frames start each visible point where its "
+                          "neighbourhood moved (pans, fast objects): on, off or auto (cotrack's "
+                          "own models; the official weights keep the official semantics)",
                           "auto", flags));
 
   g_signal_new_class_handler("add-point", G_TYPE_FROM_CLASS(klass),

@@ -45,10 +45,6 @@ std::vector<PatchShift> correlate(const at::Tensor& a, const at::Tensor& b) {
   return out;
 }
 
-at::Tensor zero_mean(const at::Tensor& patches) {
-  return patches - patches.mean({1, 2}, /*keepdim=*/true);
-}
-
 }  // namespace
 
 std::vector<PatchShift> patch_shifts(const at::Tensor& a, const at::Tensor& b,
@@ -64,20 +60,13 @@ std::vector<PatchShift> patch_shifts(const at::Tensor& a, const at::Tensor& b,
                                     -1)
                               .view({1, N * P, P, 2});
   auto patches = [&](const at::Tensor& img) {
-    return zero_mean(at::grid_sampler(img.to(at::kFloat).view({1, 1, H, W}), grid,
-                                      /*interpolation_mode=*/0, /*padding_mode=*/1,
-                                      /*align_corners=*/true)
-                         .view({N, P, P}));
+    const at::Tensor p = at::grid_sampler(img.to(at::kFloat).view({1, 1, H, W}), grid,
+                                          /*interpolation_mode=*/0, /*padding_mode=*/1,
+                                          /*align_corners=*/true)
+                             .view({N, P, P});
+    return p - p.mean({1, 2}, /*keepdim=*/true);
   };
   return correlate(patches(a), patches(b));
-}
-
-PatchShift picture_shift(const at::Tensor& a, const at::Tensor& b) {
-  auto gray = [](const at::Tensor& img) {
-    const at::Tensor g = (img.dim() == 3 ? img.mean(0) : img).to(at::kFloat);
-    return zero_mean(g.unsqueeze(0));
-  };
-  return correlate(gray(a), gray(b))[0];
 }
 
 }  // namespace cotrack

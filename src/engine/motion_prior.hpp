@@ -25,7 +25,4 @@ constexpr int kMotionPriorPatch = 32;
 std::vector<PatchShift> patch_shifts(const at::Tensor& a, const at::Tensor& b,
                                      const at::Tensor& xy, int patch);
 
-// The shift of the whole picture from a to b ([H, W] or [3, H, W]), by the same correlation.
-PatchShift picture_shift(const at::Tensor& a, const at::Tensor& b);
-
 }  // namespace cotrack
