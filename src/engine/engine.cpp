@@ -478,6 +478,15 @@ struct OnlineEngine::Impl {
           t.frames.push_back(f);
           t.estimates.push_back(report(p, f));
         }
+      } else {
+        // Before its first window a point is where it was placed, visible on its query frame
+        // (not estimated): a click shows at once, also while no frame comes (paused).
+        PointEstimate e = report(p, p.query_frame);
+        e.visible = true;
+        e.visibility = 1.f;
+        e.confidence = 1.f;
+        t.frames.push_back(p.query_frame);
+        t.estimates.push_back(e);
       }
       s->tracks.push_back(std::move(t));
     }
@@ -603,6 +612,7 @@ AddPointResult OnlineEngine::add_point(int64_t frame_index, float x_px, float y_
   r.id = p.id;
   s.points.push_back(p);
   if (s.cfg.local_grid > 0) s.add_local_grid(p);
+  s.publish(s.snap->newest_frame);  // shown at once, also while no frame comes (paused)
   return r;
 }
 

@@ -156,6 +156,40 @@ TEST_SUITE("unit") {
     CHECK(engine.snapshot()->tracks.empty());
   }
 
+  TEST_CASE("engine: a point shows in the snapshot as soon as it is added, before any window") {
+    // The live app draws a click from the snapshot: with no further frame (paused), the point
+    // must be there, at its query and visible, yet not claimed as estimated.
+    cotrack::Model model = small_random_model();
+    cotrack::EngineConfig cfg;
+    cfg.mode = cotrack::EngineMode::kLowLatency;
+    cotrack::OnlineEngine engine(model, cfg);
+    const auto clip = small_clip(12, 4, 3);
+    for (int t = 0; t < 6; ++t) {
+      engine.push_frame(clip.frame(t), clip.width, clip.height);
+      engine.step();
+    }
+    const cotrack::PointId id = engine.add_point(5, 17.5f, 23.25f).id;
+    auto snap = engine.snapshot();
+    REQUIRE(snap->tracks.size() == 1);
+    const auto& t = snap->tracks[0];
+    CHECK(t.id == id);
+    REQUIRE(t.frames.size() == 1);
+    CHECK(t.frames[0] == 5);
+    CHECK(t.estimates[0].x_px == 17.5f);
+    CHECK(t.estimates[0].y_px == 23.25f);
+    CHECK(t.estimates[0].visible);
+    CHECK_FALSE(t.estimates[0].estimated);
+    // Once a window has run, the snapshot holds the network's estimates instead.
+    for (int t2 = 6; t2 < 12; ++t2) {
+      engine.push_frame(clip.frame(t2), clip.width, clip.height);
+      engine.step();
+    }
+    snap = engine.snapshot();
+    REQUIRE(snap->tracks.size() == 1);
+    CHECK(snap->tracks[0].frames.back() == 11);
+    CHECK(snap->tracks[0].estimates.back().estimated);
+  }
+
   TEST_CASE("engine: support points are tracked jointly but never reported") {
     cotrack::Model model = small_random_model();
     cotrack::EngineConfig cfg;
