@@ -40,6 +40,9 @@ struct ModelOptions {
   std::string path;
   std::string preset;  // set: random weights of this architecture instead of the default model
   std::string resolution;
+  // The resolution a command gives cotrack's own models on a CPU when --resolution is not set
+  // (live: a size that keeps camera rate); empty: the model's. The official weights keep theirs.
+  std::string own_cpu_resolution;
   std::string device = "auto";
   int threads = 0;
 

@@ -22,7 +22,12 @@ void ModelOptions::add_to(CLI::App* sub) {
   sub->add_option("--preset", preset,
                   "use this architecture with random weights (timing only): cotrack-small, "
                   "cotracker3-online");
-  sub->add_option("--resolution", resolution, "model input resolution HxW (default: the model's)");
+  sub->add_option("--resolution", resolution,
+                  own_cpu_resolution.empty()
+                      ? std::string("model input resolution HxW (default: the model's)")
+                      : fmt::format("model input resolution HxW (default: {} for cotrack's own "
+                                    "models on a CPU, else the model's)",
+                                    own_cpu_resolution));
   sub->add_option("--device", device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   sub->add_option("--threads", threads, "CPU threads, 0 = all cores")->capture_default_str();
 }
@@ -56,11 +61,15 @@ Model ModelOptions::load(const char* who) const {
   }
   Model model = file.empty() ? Model::random(ModelConfig::preset_named(preset), 0)
                              : Model::load(file);
-  if (!resolution.empty()) {
-    const auto [h, w] = parse_resolution(resolution);
+  const std::string dev = resolve_device(device);
+  const std::string& res =
+      !resolution.empty() || model.official_semantics() || dev != "cpu" ? resolution
+                                                                        : own_cpu_resolution;
+  if (!res.empty()) {
+    const auto [h, w] = parse_resolution(res);
     model.set_resolution(h, w);
   }
-  model.to_device(resolve_device(device));
+  model.to_device(dev);
   if (file.empty()) {
     fmt::print(stderr, "{}: WARNING: --preset without --model: random weights, meaningless "
                "tracks\n", who);

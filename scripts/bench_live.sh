@@ -36,9 +36,9 @@ run_case() {  # run_case NAME ARGS...
     "$(printf '%s\n' "${fps[@]}" | median)" "$(printf '%s\n' "${drops[@]}" | median)" | tee -a "$tmp/summary"
 }
 
-run_case "synth 640x480 lk 16 pts" --source synth --grid 4 "$@"
-run_case "rtsp 640x480 lk 16 pts" --source "$url" --grid 4 "$@"
-run_case "synth 640x480 cotrack-small low-latency 64 pts" --config config/cpu-realtime.toml --grid 8 "$@"
-run_case "rtsp 640x480 cotrack-small low-latency 64 pts" --config config/cpu-realtime.toml --source "$url" --grid 8 "$@"
+run_case "synth 640x480 lk 16 pts" --engine lk --source synth --grid 4 "$@"
+run_case "rtsp 640x480 lk 16 pts" --engine lk --source "$url" --grid 4 "$@"
+run_case "synth 640x480 network (live defaults) 64 pts" --source synth --grid 8 "$@"
+run_case "rtsp 640x480 network (live defaults) 64 pts" --source "$url" --grid 8 "$@"
 echo
 cat "$tmp/summary"

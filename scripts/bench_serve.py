@@ -6,7 +6,7 @@ headless Chromium. Runs alternate (no viewer, viewers) REPEATS times; prints one
 every run and the medians.
 
 Usage: scripts/bench_serve.py [--cotrack build/apps/cotrack] [--seconds 15] [--repeats 3]
-                              [--viewers 5] [-- extra cotrack live options, e.g. --engine cotrack]
+                              [--viewers 5] [-- extra cotrack live options, e.g. --engine lk]
 """
 import argparse
 import json

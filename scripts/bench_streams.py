@@ -5,7 +5,7 @@ each N given; prints one JSON line per run with each stream's processed rate and
 (the largest N whose every stream processed >= 97% of its frames with no drop).
 
 Usage: scripts/bench_streams.py [--cotrack build/apps/cotrack] [--seconds 20] [--counts 1 2 4 6]
-                                [-- extra cotrack live options, e.g. --config config/cpu-realtime.toml]
+                                [-- extra cotrack live options, e.g. --engine lk]
 """
 import argparse
 import json
