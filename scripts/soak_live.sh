@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-hour soak of the live app: the live test source at 30 fps with 64 points, headless,
+# Soak of the live app (an hour by default): the live test source at 30 fps with 64 points, headless,
 # recording RSS, fps and drop counts every minute. Writes DIR/soak.csv (one row a minute),
 # DIR/soak.json (the app's final statistics), DIR/soak.log and DIR/soak.png (a plot; needs
 # gnuplot, installed from Debian's gnuplot-nox when missing), and checks:
