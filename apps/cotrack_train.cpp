@@ -43,6 +43,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-speed", c.max_speed,
                  "fastest per-clip motion bound (drawn log-uniformly between the two)")
       ->capture_default_str();
+  app.add_flag("--motion-prior", c.motion_prior,
+               "start each window's new frames where each point's neighbourhood moved (the "
+               "engine's motion prior, on at inference for cotrack's own models) instead of at "
+               "the last estimate");
   app.add_option("--precision", c.precision,
                  "fp32, or bf16: the forward pass in bf16 under autocast (weights and optimiser "
                  "state stay fp32)")

@@ -40,6 +40,9 @@ struct TrainConfig {
   // log-uniformly in [min_speed, max_speed]: live cameras pan and shake faster than the 4 px a
   // frame of the procedural benchmark.
   double min_speed = 4.0, max_speed = 4.0;
+  // Start each window's new frames from the engine's motion prior (EngineConfig::motion_prior),
+  // as inference with cotrack's own models does, instead of from the last estimate.
+  bool motion_prior = false;
   int points = 48;             // ground-truth tracks per clip
   int iters = 4;               // refinement iterations in training
   double lr = 5e-4;            // peak learning rate (AdamW)

@@ -354,54 +354,31 @@ struct OnlineEngine::Impl {
   // shift of its neighbourhood. [S * N * 2] model px; NaN where there is none.
   std::vector<float> motion_prior(int64_t ind, int real) const {
     const int64_t N = static_cast<int64_t>(points.size());
-    std::vector<float> out(static_cast<size_t>(S * N * 2), std::nanf(""));
-    auto cell = [&](int j, int64_t n) { return &out[static_cast<size_t>((j * N + n) * 2)]; };
+    std::vector<int64_t> anchor(static_cast<size_t>(N), -1);
+    std::vector<float> start(static_cast<size_t>(2 * N), 0.f);
     for (int64_t n = 0; n < N; ++n) {
       const TrackPoint& p = points[n];
-      const bool carry = carries(p, ind);
-      int64_t a = -1;
-      float ax = 0, ay = 0;
-      if (carry) {
+      if (carries(p, ind)) {
         // A point called occluded stays put: its neighbourhood shows what hides it.
         const Estimate& e = p.est[static_cast<size_t>(p.last_frame() - p.est_first)];
         if (!visible(e)) continue;
-        a = p.last_frame();
-        ax = e.x;
-        ay = e.y;
+        anchor[n] = p.last_frame();
+        start[2 * n] = e.x;
+        start[2 * n + 1] = e.y;
       } else if (p.query_frame >= ind) {
-        a = p.query_frame;
-        ax = p.qx;
-        ay = p.qy;
-      }
-      if (a < ind || a >= ind + real) continue;
-      cell(static_cast<int>(a - ind), n)[0] = ax;
-      cell(static_cast<int>(a - ind), n)[1] = ay;
-    }
-    for (int j = 1; j < real; ++j) {
-      std::vector<int64_t> active;
-      std::vector<float> xy;
-      for (int64_t n = 0; n < N; ++n) {
-        const float* prev = cell(j - 1, n);
-        if (std::isfinite(prev[0]) && !std::isfinite(cell(j, n)[0])) {
-          active.push_back(n);
-          xy.insert(xy.end(), {prev[0], prev[1]});
-        }
-      }
-      if (active.empty()) continue;
-      const CachedFrame* fa = frame(ind + j - 1);
-      const CachedFrame* fb = frame(ind + j);
-      if (fa == nullptr || fb == nullptr) continue;
-      const at::Tensor pts =
-          at::from_blob(xy.data(), {static_cast<int64_t>(active.size()), 2}, at::kFloat);
-      const auto shifts = patch_shifts(fa->gray, fb->gray, pts, kMotionPriorPatch);
-      for (size_t i = 0; i < active.size(); ++i) {
-        const float* prev = cell(j - 1, active[i]);
-        float* cur = cell(j, active[i]);
-        cur[0] = prev[0] + shifts[i].dx;
-        cur[1] = prev[1] + shifts[i].dy;
+        anchor[n] = p.query_frame;
+        start[2 * n] = p.qx;
+        start[2 * n + 1] = p.qy;
       }
     }
-    return out;
+    std::vector<float> chained = chain_patch_shifts(
+        [this](int64_t f) {
+          const CachedFrame* c = frame(f);
+          return c != nullptr ? c->gray : at::Tensor();
+        },
+        ind, ind + real, anchor, start, kMotionPriorPatch);
+    chained.resize(static_cast<size_t>(S * N * 2), std::nanf(""));  // frames >= real: none
+    return chained;
   }
 
   // Pulls an estimate (model pixels) further than cfg.max_outside outside the picture back to

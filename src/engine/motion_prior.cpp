@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace cotrack {
 namespace {
@@ -67,6 +68,46 @@ std::vector<PatchShift> patch_shifts(const at::Tensor& a, const at::Tensor& b,
     return p - p.mean({1, 2}, /*keepdim=*/true);
   };
   return correlate(patches(a), patches(b));
+}
+
+std::vector<float> chain_patch_shifts(const std::function<at::Tensor(int64_t)>& gray,
+                                      int64_t begin, int64_t end,
+                                      const std::vector<int64_t>& anchor,
+                                      const std::vector<float>& start_xy, int patch) {
+  const int64_t N = static_cast<int64_t>(anchor.size());
+  const int64_t F = std::max<int64_t>(0, end - begin);
+  std::vector<float> out(static_cast<size_t>(F * N * 2), std::nanf(""));
+  auto cell = [&](int64_t j, int64_t n) { return &out[static_cast<size_t>((j * N + n) * 2)]; };
+  for (int64_t n = 0; n < N; ++n) {
+    if (anchor[n] < begin || anchor[n] >= end) continue;
+    cell(anchor[n] - begin, n)[0] = start_xy[static_cast<size_t>(2 * n)];
+    cell(anchor[n] - begin, n)[1] = start_xy[static_cast<size_t>(2 * n + 1)];
+  }
+  for (int64_t j = 1; j < F; ++j) {
+    std::vector<int64_t> active;
+    std::vector<float> xy;
+    for (int64_t n = 0; n < N; ++n) {
+      const float* prev = cell(j - 1, n);
+      if (std::isfinite(prev[0]) && !std::isfinite(cell(j, n)[0])) {
+        active.push_back(n);
+        xy.insert(xy.end(), {prev[0], prev[1]});
+      }
+    }
+    if (active.empty()) continue;
+    const at::Tensor a = gray(begin + j - 1);
+    const at::Tensor b = gray(begin + j);
+    if (!a.defined() || !b.defined()) continue;
+    const at::Tensor pts =
+        at::from_blob(xy.data(), {static_cast<int64_t>(active.size()), 2}, at::kFloat);
+    const auto shifts = patch_shifts(a, b, pts, patch);
+    for (size_t i = 0; i < active.size(); ++i) {
+      const float* prev = cell(j - 1, active[i]);
+      float* cur = cell(j, active[i]);
+      cur[0] = prev[0] + shifts[i].dx;
+      cur[1] = prev[1] + shifts[i].dy;
+    }
+  }
+  return out;
 }
 
 }  // namespace cotrack

@@ -6,6 +6,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace cotrack {
@@ -24,5 +26,17 @@ constexpr int kMotionPriorPatch = 32;
 // points; patches reaching past the border repeat the border.
 std::vector<PatchShift> patch_shifts(const at::Tensor& a, const at::Tensor& b,
                                      const at::Tensor& xy, int patch);
+
+// The motion prior over frames [begin, end) for N points, as the engine and the training use it:
+// point n is at (start_xy[2n], start_xy[2n + 1]) on its anchor frame anchor[n] (in [begin, end);
+// anything else: no prior for it), and from there each later frame adds the shift of its
+// neighbourhood from the frame before (patch_shifts, all points of a frame in one pass).
+// gray(f) is frame f's gray image, or an undefined tensor when frame f is not held (the chain
+// stops there). Returns (end - begin) * N * 2 floats, (frame, point, x/y), the anchor frame
+// holding the start and NaN where there is no prior.
+std::vector<float> chain_patch_shifts(const std::function<at::Tensor(int64_t)>& gray,
+                                      int64_t begin, int64_t end,
+                                      const std::vector<int64_t>& anchor,
+                                      const std::vector<float>& start_xy, int patch);
 
 }  // namespace cotrack

@@ -19,6 +19,7 @@
 #include "cotrack/photo_bank.hpp"
 #include "cotrack/runtime.hpp"
 #include "cotrack/synth.hpp"
+#include "engine/motion_prior.hpp"
 #include "model/network.hpp"
 #include "model/precision.hpp"
 
@@ -48,8 +49,14 @@ struct WindowedOutput {
   std::vector<Window> windows;
 };
 
+// With prior_threshold >= 0, each window starts its points as the engine's motion prior does
+// (EngineConfig::motion_prior): a point carried from the window before, if its last overlapping
+// frame calls it visible (sigmoid(vis) * sigmoid(conf) > prior_threshold), or a point whose
+// query lies in the window, starts on each later frame where its neighbourhood moved. The
+// starts carry no gradient, as in the engine.
 WindowedOutput unrolled_forward(const Network& net, const at::Tensor& video,
-                                const at::Tensor& queries, int iters) {
+                                const at::Tensor& queries, int iters,
+                                double prior_threshold = -1) {
   // video [T, 3, H, W] 0..255 at model resolution; queries [N, 3] (t, x, y) model px.
   const ModelConfig& cfg = net.config();
   const int S = cfg.window_len, step = cfg.step();
@@ -73,11 +80,73 @@ WindowedOutput unrolled_forward(const Network& net, const at::Tensor& video,
   at::Tensor coords_init = qc.view({1, 1, N, 2}).expand({1, S, N, 2});
   at::Tensor vis_init = at::zeros({1, S, N, 1}, opts), conf_init = at::zeros({1, S, N, 1}, opts);
 
+  at::Tensor gray;  // [T, H, W] on the CPU, for the motion prior
+  std::vector<int64_t> query_frame;
+  std::vector<float> query_xy;
+  if (prior_threshold >= 0) {
+    gray = video.detach().mean(1).to(at::kFloat).cpu().contiguous();
+    const at::Tensor q = queries.detach().to(at::kFloat).cpu().contiguous();
+    for (int64_t n = 0; n < N; ++n) {
+      query_frame.push_back(static_cast<int64_t>(q[n][0].item<float>()));
+      query_xy.insert(query_xy.end(), {q[n][1].item<float>(), q[n][2].item<float>()});
+    }
+  }
+  const int overlap = S - step;
+
   WindowedOutput result;
   for (int64_t ind = 0; ind + S <= T; ind += step) {
     if (ind > 0) {
       carry_over_estimates(qf, ind, cfg, coords_pred, vis_pred, conf_pred, coords_init, vis_init,
                            conf_init);
+    }
+    if (prior_threshold >= 0) {
+      std::vector<int64_t> anchor(static_cast<size_t>(N), -1);
+      std::vector<float> start(static_cast<size_t>(2 * N), 0.f);
+      at::Tensor last_xy, last_visible;
+      if (ind > 0) {
+        const int64_t a = ind + overlap - 1;
+        last_xy = coords_pred.select(1, a)[0].detach().to(at::kFloat).cpu().contiguous();
+        last_visible = (vis_pred.select(1, a)[0].squeeze(-1).sigmoid() *
+                        conf_pred.select(1, a)[0].squeeze(-1).sigmoid())
+                           .detach()
+                           .to(at::kFloat)
+                           .cpu()
+                           .contiguous();
+      }
+      for (int64_t n = 0; n < N; ++n) {
+        if (ind > 0 && query_frame[n] < ind + overlap) {  // carried over
+          if (!(last_visible[n].item<float>() > prior_threshold)) continue;
+          anchor[n] = ind + overlap - 1;
+          start[2 * n] = last_xy[n][0].item<float>();
+          start[2 * n + 1] = last_xy[n][1].item<float>();
+        } else if (query_frame[n] >= ind) {
+          anchor[n] = query_frame[n];
+          start[2 * n] = query_xy[2 * n];
+          start[2 * n + 1] = query_xy[2 * n + 1];
+        }
+      }
+      const std::vector<float> prior = chain_patch_shifts(
+          [&gray](int64_t f) { return gray[f]; }, ind, ind + S, anchor, start,
+          kMotionPriorPatch);
+      std::vector<float> init(static_cast<size_t>(S * N * 2));
+      std::vector<uint8_t> use(static_cast<size_t>(S * N), 0);
+      for (int64_t j = 0; j < S; ++j) {
+        for (int64_t n = 0; n < N; ++n) {
+          const size_t c = static_cast<size_t>(j * N + n);
+          if (anchor[n] >= 0 && ind + j > anchor[n] && std::isfinite(prior[2 * c])) {
+            use[c] = 1;
+            init[2 * c] = prior[2 * c] / static_cast<float>(cfg.stride);
+            init[2 * c + 1] = prior[2 * c + 1] / static_cast<float>(cfg.stride);
+          }
+        }
+      }
+      const auto dev = coords_init.device();
+      const at::Tensor init_t =
+          at::from_blob(init.data(), {1, S, N, 2}, at::kFloat).clone().to(dev).to(
+              coords_init.scalar_type());
+      const at::Tensor use_t =
+          at::from_blob(use.data(), {1, S, N, 1}, at::kByte).clone().to(dev).to(at::kBool);
+      coords_init = at::where(use_t, init_t, coords_init);
     }
     const at::Tensor mask = (qf < ind + S).view({1, 1, 1, N, 1});
     std::vector<at::Tensor> window_pyramid, window_support;
@@ -179,6 +248,21 @@ struct Trainer::Impl {
   std::shared_ptr<const PhotoBank> photos;
   // Model metadata carried from checkpoint to checkpoint (e.g. "visibility_threshold").
   std::map<std::string, MetaValue> model_meta;
+
+  // The visibility threshold of the model trained (its metadata, else the official 0.6).
+  double model_visibility_threshold = 0.6;
+
+  // The motion prior's visibility threshold in the unrolled forward; < 0: no prior.
+  double prior_threshold() const {
+    if (!tc.motion_prior) return -1;
+    const auto it = model_meta.find("visibility_threshold");
+    if (it == model_meta.end()) return model_visibility_threshold;
+    try {
+      return std::stod(it->second.s);
+    } catch (const std::exception&) {
+      return model_visibility_threshold;
+    }
+  }
 
   void apply_model_meta() {
     if (tc.visibility_threshold > 1) {
@@ -316,7 +400,7 @@ struct Trainer::Impl {
     }
     at::Tensor queries = at::from_blob(q.data(), {N, 3}, at::kFloat).clone().to(device);
     at::Tensor qf_t = at::tensor(qf, at::TensorOptions().dtype(at::kLong)).to(device);
-    WindowedOutput fwd = unrolled_forward(*net, video, queries, tc.iters);
+    WindowedOutput fwd = unrolled_forward(*net, video, queries, tc.iters, prior_threshold());
     return compute_loss(tc, mc, fwd, gt_xy, gt_vis, qf_t);
   }
 
@@ -345,6 +429,7 @@ Trainer::Trainer(const TrainConfig& config) : impl_(std::make_unique<Impl>()) {
                 ? Model::random(ModelConfig::preset_named(config.preset), config.seed)
                 : Model::load(config.init);
   impl_->mc = m.config();
+  impl_->model_visibility_threshold = m.default_visibility_threshold();
   impl_->apply_resolution();
   impl_->prepare_data();
   impl_->apply_model_meta();
