@@ -436,8 +436,15 @@ void print_setup(const LiveOptions& o, const CLI::App& sub, const std::string& m
   if (o.engine == "lk") {
     fmt::print(stderr, "cotrack live: engine lk, the Lucas-Kanade baseline\n");
   } else {
-    fmt::print(stderr, "cotrack live: engine {} | {} | {}\n", mode_label, model->config().summary(),
-               model->device());
+    // The window schedule in effect: the model summary names the model's own iterations.
+    const EngineConfig ec = o.net.to_config(*model);
+    const int iters = ec.iters > 0 ? ec.iters : model->config().iters;
+    const int step =
+        ec.mode == EngineMode::kLowLatency ? std::max(ec.step, 1) : model->config().step();
+    const std::string schedule = fmt::format("a window every {} frames, {} iteration{}", step,
+                                             iters, iters == 1 ? "" : "s");
+    fmt::print(stderr, "cotrack live: engine {} ({}) | {} | {}\n", mode_label, schedule,
+               model->config().summary(), model->device());
   }
 }
 
