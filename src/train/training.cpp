@@ -86,9 +86,10 @@ WindowedOutput unrolled_forward(const Network& net, const at::Tensor& video,
   if (prior_threshold >= 0) {
     gray = video.detach().mean(1).to(at::kFloat).cpu().contiguous();
     const at::Tensor q = queries.detach().to(at::kFloat).cpu().contiguous();
+    const float* qp = q.data_ptr<float>();
     for (int64_t n = 0; n < N; ++n) {
-      query_frame.push_back(static_cast<int64_t>(q[n][0].item<float>()));
-      query_xy.insert(query_xy.end(), {q[n][1].item<float>(), q[n][2].item<float>()});
+      query_frame.push_back(static_cast<int64_t>(qp[3 * n]));
+      query_xy.insert(query_xy.end(), {qp[3 * n + 1], qp[3 * n + 2]});
     }
   }
   const int overlap = S - step;
@@ -113,12 +114,14 @@ WindowedOutput unrolled_forward(const Network& net, const at::Tensor& video,
                            .cpu()
                            .contiguous();
       }
+      const float* xy = ind > 0 ? last_xy.data_ptr<float>() : nullptr;
+      const float* seen = ind > 0 ? last_visible.data_ptr<float>() : nullptr;
       for (int64_t n = 0; n < N; ++n) {
         if (ind > 0 && query_frame[n] < ind + overlap) {  // carried over
-          if (!(last_visible[n].item<float>() > prior_threshold)) continue;
+          if (!(seen[n] > prior_threshold)) continue;
           anchor[n] = ind + overlap - 1;
-          start[2 * n] = last_xy[n][0].item<float>();
-          start[2 * n + 1] = last_xy[n][1].item<float>();
+          start[2 * n] = xy[2 * n];
+          start[2 * n + 1] = xy[2 * n + 1];
         } else if (query_frame[n] >= ind) {
           anchor[n] = query_frame[n];
           start[2 * n] = query_xy[2 * n];
