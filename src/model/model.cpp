@@ -305,14 +305,7 @@ void Model::save(const std::string& path) const {
 double Model::default_visibility_threshold() const {
   constexpr double kOfficialRule = 0.6;
   for (const auto& [key, value] : impl_->info.metadata) {
-    if (key != "visibility_threshold") continue;
-    char* end = nullptr;
-    const double v = std::strtod(value.c_str(), &end);
-    if (end == value.c_str() || *end != '\0' || !(v >= 0.0 && v <= 1.0)) {
-      throw ModelError(fmt::format("{}: metadata visibility_threshold '{}' is not in [0, 1]",
-                                   impl_->info.path, value));
-    }
-    return v;
+    if (key == "visibility_threshold") return parse_visibility_threshold(value, impl_->info.path);
   }
   return kOfficialRule;
 }

@@ -252,20 +252,12 @@ struct Trainer::Impl {
   // Model metadata carried from checkpoint to checkpoint (e.g. "visibility_threshold").
   std::map<std::string, MetaValue> model_meta;
 
-  // The visibility threshold of the model trained (its metadata, else the official 0.6).
-  double model_visibility_threshold = 0.6;
+  // The model's visibility threshold: --visibility-threshold, else its metadata, else the
+  // official 0.6.
+  double visibility_threshold = 0.6;
 
   // The motion prior's visibility threshold in the unrolled forward; < 0: no prior.
-  double prior_threshold() const {
-    if (!tc.motion_prior) return -1;
-    const auto it = model_meta.find("visibility_threshold");
-    if (it == model_meta.end()) return model_visibility_threshold;
-    try {
-      return std::stod(it->second.s);
-    } catch (const std::exception&) {
-      return model_visibility_threshold;
-    }
-  }
+  double prior_threshold() const { return tc.motion_prior ? visibility_threshold : -1; }
 
   void apply_model_meta() {
     if (tc.visibility_threshold > 1) {
@@ -274,6 +266,7 @@ struct Trainer::Impl {
     }
     if (tc.visibility_threshold >= 0) {
       model_meta["visibility_threshold"].s = fmt::format("{}", tc.visibility_threshold);
+      visibility_threshold = tc.visibility_threshold;
     }
   }
 
@@ -432,7 +425,7 @@ Trainer::Trainer(const TrainConfig& config) : impl_(std::make_unique<Impl>()) {
                 ? Model::random(ModelConfig::preset_named(config.preset), config.seed)
                 : Model::load(config.init);
   impl_->mc = m.config();
-  impl_->model_visibility_threshold = m.default_visibility_threshold();
+  impl_->visibility_threshold = m.default_visibility_threshold();
   impl_->apply_resolution();
   impl_->prepare_data();
   impl_->apply_model_meta();
@@ -451,7 +444,10 @@ Trainer Trainer::resume(const std::string& path, const TrainConfig& overrides) {
   for (const auto& [k, v] : ck.metadata) {
     if (k.rfind("arch.", 0) == 0) arch.emplace_back(k.substr(5), v.s);
     if (k == "train.step") impl->step = v.i;
-    if (k == "visibility_threshold") impl->model_meta[k] = v;
+    if (k == "visibility_threshold") {
+      impl->model_meta[k] = v;
+      impl->visibility_threshold = parse_visibility_threshold(v.s, path);
+    }
   }
   impl->apply_model_meta();
   impl->mc = ModelConfig::from_pairs(arch);

@@ -34,6 +34,10 @@ struct Checkpoint {
   std::string state_dict_key;
 };
 
+// The "visibility_threshold" metadata entry: a number in [0, 1] written as text. `source` names
+// the file in the error; anything else throws cotrack::ModelError.
+double parse_visibility_threshold(const std::string& value, const std::string& source);
+
 // Reads a torch.save zip archive holding a state dict: an OrderedDict or dict of tensors,
 // optionally under a "model" or "state_dict" key, optionally with "module." prefixes. A
 // whitelisting pickle interpreter builds only dicts, lists, tuples, strings, numbers and tensors;

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -358,6 +359,16 @@ Checkpoint read_checkpoint(const std::string& path) {
 
 Checkpoint read_checkpoint_bytes(const std::string& bytes, const std::string& name) {
   return read_archive(std::make_shared<MemoryAdapter>(bytes.data(), bytes.size()), name);
+}
+
+double parse_visibility_threshold(const std::string& value, const std::string& source) {
+  char* end = nullptr;
+  const double v = std::strtod(value.c_str(), &end);
+  if (end == value.c_str() || *end != '\0' || !(v >= 0.0 && v <= 1.0)) {
+    throw ModelError(
+        fmt::format("{}: metadata visibility_threshold '{}' is not in [0, 1]", source, value));
+  }
+  return v;
 }
 
 }  // namespace cotrack
