@@ -274,6 +274,16 @@ Command add_eval(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 256.0));
   c.sub
+      ->add_option("--deform-fraction", o->synth.deform_fraction,
+                   "share of a --synthetic clip's objects that deform non-rigidly")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  c.sub
+      ->add_option("--motion-blur-fraction", o->synth.motion_blur_fraction,
+                   "share of --synthetic clips with motion blur")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  c.sub
       ->add_option("--synthetic-points", o->synth.num_points,
                    "ground-truth tracks per --synthetic clip")
       ->capture_default_str();

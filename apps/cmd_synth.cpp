@@ -28,6 +28,16 @@ Command add_synth(CLI::App& app) {
   c.sub->add_option("--points", o->params.num_points, "ground-truth tracks")
       ->capture_default_str();
   c.sub->add_option("--motion", o->motion, "translation, affine or full")->capture_default_str();
+  c.sub->add_option("--max-speed", o->params.max_speed_px, "largest motion, pixels a frame")
+      ->capture_default_str();
+  c.sub
+      ->add_option("--deform-fraction", o->params.deform_fraction,
+                   "share of objects that deform non-rigidly")
+      ->capture_default_str();
+  c.sub
+      ->add_option("--motion-blur-fraction", o->params.motion_blur_fraction,
+                   "probability of motion blur (shutter open 30-100% of a frame)")
+      ->capture_default_str();
   c.sub->add_option("--photos", o->photos,
                     "texture the clip with the photographs in this folder (JPEG, PNG, PPM)");
   c.run = [o] {

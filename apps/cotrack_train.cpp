@@ -35,6 +35,12 @@ int main(int argc, char** argv) {
                  "folder of photographs to texture clips with (scripts/fetch_photos.sh)");
   app.add_option("--photo-fraction", c.photo_fraction, "share of clips textured from --photos")
       ->capture_default_str();
+  app.add_option("--deform-fraction", c.deform_fraction,
+                 "share of objects that bend and ripple (non-rigid deformation)")
+      ->capture_default_str();
+  app.add_option("--motion-blur-fraction", c.motion_blur_fraction,
+                 "share of clips rendered with motion blur (shutter open 30-100% of a frame)")
+      ->capture_default_str();
   app.add_option("--prefetch", c.prefetch, "clips generated ahead in background threads")
       ->capture_default_str();
   app.add_option("--min-speed", c.min_speed,

@@ -16,10 +16,16 @@
 //     >= 127.5 (half of 255). A periodic layer covers every point.
 //   * Rendering maps every pixel centre through each layer's inverse transform (front to back),
 //     samples the texture bilinearly and composites with alpha as the weight, so shape edges are
-//     antialiased over about one texel.
+//     antialiased over about one texel. With motion blur (SynthScene::exposure > 0) a frame is the
+//     mean of renderings at times spread evenly over the exposure, centred on the frame's time,
+//     when the ground truth is taken; transforms between frames are interpolated linearly.
+//   * A layer may also deform (SynthLayer::warp): the texture point it shows at image point p is
+//     then w_t(q) = q + d_t(q), q = transform[t]^-1 p, with d_t a sum of smooth waves whose
+//     slope the scene bounds (sum over the waves of |amp| |freq| <= 0.9), so w_t is invertible.
 //   * A ground-truth point is a fixed location (u, v) in one layer's texture. Its track at frame
-//     t is the layer's transform at t applied to (u, v) in double precision, then rounded to
-//     float; it is defined at every frame, also outside the image. It is visible at t when the
+//     t is the layer's transform at t applied to w_t^-1(u, v) (just (u, v) for a rigid layer;
+//     Newton's method otherwise) in double precision, then rounded to float; it is defined at
+//     every frame, also outside the image. It is visible at t when the
 //     float track is inside the image and no layer above its own covers that (float) position,
 //     using the same cover test as the renderer.
 //
@@ -81,6 +87,13 @@ struct SynthParams {
   // photo crop with probability photo_object_fraction, else a procedural pattern.
   std::shared_ptr<const PhotoBank> photos;
   double photo_object_fraction = 0.8;  // in [0, 1]
+  // Non-rigid objects: each object bends and ripples with this probability (a warp of 1-3 waves
+  // as long as 0.6-2.5 object sizes, swinging back and forth). 0: every layer is rigid.
+  double deform_fraction = 0.0;  // in [0, 1]
+  // Motion blur: with this probability the clip's shutter stays open for 30-100% of a frame
+  // interval (SynthScene::exposure). 0: no motion blur.
+  double motion_blur_fraction = 0.0;  // in [0, 1]
+  // The defaults of these two keep the clips of every seed as they were before they existed.
 
   // Throws UsageError naming the first bad setting.
   void validate() const;
@@ -136,12 +149,27 @@ Homography homography_inverse(const Homography& h);
 // h applied to (x, y), dehomogenised.
 std::array<double, 2> homography_apply(const Homography& h, double x, double y);
 
+// One wave of a layer's deformation: at frame t it moves texture coordinate q = (qx, qy) by
+// amp[t] * (dir_x, dir_y) * sin(freq_x * qx + freq_y * qy + phase[t]).
+struct SynthWarpWave {
+  double dir_x = 1.0;   // direction of the displacement, a unit vector
+  double dir_y = 0.0;
+  double freq_x = 0.0;  // radians per texel
+  double freq_y = 0.0;
+  std::vector<double> amp;    // [T], texels
+  std::vector<double> phase;  // [T], radians
+};
+
+constexpr int kMaxSynthWarpWaves = 4;
+
 struct SynthLayer {
   int tex_width = 0;                  // >= 2; a power of two when periodic
   int tex_height = 0;                 // >= 2; a power of two when periodic
   bool periodic = false;              // texture tiles the plane; covers everything, alpha ignored
   std::vector<std::uint8_t> rgba;     // [tex_height][tex_width][4]; alpha 255 = inside the shape
   std::vector<Homography> transform;  // [T]: texture coordinates -> image pixels at frame t
+  // Non-rigid deformation, at most kMaxSynthWarpWaves waves; empty: the layer is rigid.
+  std::vector<SynthWarpWave> warp;
 };
 
 // A scene ready to render. build_synth_scene() makes random ones; tests may build their own.
@@ -158,6 +186,9 @@ struct SynthScene {
   float noise_sigma = 0.0f;
   bool blur = false;  // separable [1 2 1] / 4 blur, edge pixels replicated
   std::uint64_t noise_seed = 0;
+  // Motion blur: the shutter is open for this fraction of a frame interval, in [0, 1], centred
+  // on the frame's time (0: an instant). Before the photometric model.
+  double exposure = 0.0;
 
   // Throws UsageError naming the first inconsistency.
   void validate() const;

@@ -32,6 +32,10 @@ struct TrainConfig {
   // photo_fraction of the clips; the rest keep the procedural textures.
   std::string photos;
   double photo_fraction = 0.75;  // in [0, 1]
+  // Shares of objects that deform non-rigidly and of clips with motion blur
+  // (SynthParams::deform_fraction, motion_blur_fraction): what real cameras film.
+  double deform_fraction = 0.0;       // in [0, 1]
+  double motion_blur_fraction = 0.0;  // in [0, 1]
   int prefetch = 2;              // clips generated ahead of time in background threads
   // "fp32", or "bf16": the forward pass under autocast (bf16 matrix work, fp32 weights, AdamW
   // state and loss), on CPUs with bf16 instructions and on CUDA.

@@ -25,6 +25,7 @@ using synth_detail::make_photo_background;
 using synth_detail::make_photo_object;
 using synth_detail::Rng;
 using synth_detail::set_camera_motion;
+using synth_detail::set_object_deformation;
 using synth_detail::set_object_motion;
 using synth_detail::Wave;
 
@@ -40,6 +41,8 @@ enum Stream : std::uint64_t {
   kStreamPhotometric = 3,
   kStreamNoise = 4,
   kStreamPoints = 5,
+  kStreamMotionBlur = 6,
+  kStreamDeform = 7,  // object k: derive_seed(derive_seed(seed, kStreamDeform), k)
   kStreamObject = 16,
 };
 
@@ -90,6 +93,8 @@ void SynthParams::validate() const {
   check_real("max_speed_px", max_speed_px, 0.0, std::max(width, height));
   check_real("noise_sigma", noise_sigma, 0.0, 64.0);
   check_real("photo_object_fraction", photo_object_fraction, 0.0, 1.0);
+  check_real("deform_fraction", deform_fraction, 0.0, 1.0);
+  check_real("motion_blur_fraction", motion_blur_fraction, 0.0, 1.0);
   if (motion != SynthMotion::kTranslation && motion != SynthMotion::kAffine &&
       motion != SynthMotion::kFull) {
     throw UsageError("synth motion has an invalid value");
@@ -104,6 +109,38 @@ void SynthScene::validate() const {
   if (layers.empty() || !layers[0].periodic) {
     throw UsageError("synth scene: layer 0 must exist and be periodic (the background)");
   }
+  auto validate_warp = [this](const SynthLayer& l, std::size_t k) {
+    if (l.warp.size() > static_cast<std::size_t>(kMaxSynthWarpWaves)) {
+      throw UsageError(fmt::format("synth scene: layer {} has {} warp waves (at most {})", k,
+                                   l.warp.size(), kMaxSynthWarpWaves));
+    }
+    for (const SynthWarpWave& w : l.warp) {
+      if (w.amp.size() != static_cast<std::size_t>(frames) ||
+          w.phase.size() != static_cast<std::size_t>(frames)) {
+        throw UsageError(fmt::format("synth scene: layer {} warp has {} / {} values, expected {}",
+                                     k, w.amp.size(), w.phase.size(), frames));
+      }
+      const double dir = std::hypot(w.dir_x, w.dir_y);
+      if (!(std::fabs(dir - 1.0) < 1e-6) || !std::isfinite(w.freq_x) || !std::isfinite(w.freq_y)) {
+        throw UsageError(fmt::format(
+            "synth scene: layer {} warp needs a unit direction and finite frequencies", k));
+      }
+    }
+    for (int t = 0; t < frames; ++t) {
+      double slope = 0.0;
+      for (const SynthWarpWave& w : l.warp) {
+        if (!std::isfinite(w.amp[t]) || !std::isfinite(w.phase[t])) {
+          throw UsageError(fmt::format("synth scene: layer {} warp not finite at frame {}", k, t));
+        }
+        slope += std::fabs(w.amp[t]) * std::hypot(w.freq_x, w.freq_y);
+      }
+      if (!(slope <= 0.9)) {
+        throw UsageError(fmt::format(
+            "synth scene: layer {} warp slope {:.3f} at frame {} (at most 0.9, to stay invertible)",
+            k, slope, t));
+      }
+    }
+  };
   for (std::size_t k = 0; k < layers.size(); ++k) {
     const SynthLayer& l = layers[k];
     if (l.tex_width < 2 || l.tex_height < 2 || l.tex_width > (1 << 20) ||
@@ -132,6 +169,10 @@ void SynthScene::validate() const {
         }
       }
     }
+    validate_warp(l, k);
+  }
+  if (!(exposure >= 0.0 && exposure <= 1.0)) {
+    throw UsageError(fmt::format("synth scene: exposure {} outside [0, 1]", exposure));
   }
   if (gain.size() != static_cast<std::size_t>(frames) ||
       bias.size() != static_cast<std::size_t>(frames)) {
@@ -181,6 +222,10 @@ SynthScene build_synth_scene(const SynthParams& params, std::uint64_t seed) {
       scene.layers.push_back(make_object_texture(tw, th, tex_rng));
     }
     set_object_motion(params, scene.layers.back(), motion_rng);
+    Rng deform_rng(derive_seed(derive_seed(seed, kStreamDeform), static_cast<std::uint64_t>(k)));
+    if (deform_rng.chance(params.deform_fraction)) {
+      set_object_deformation(params, scene.layers.back(), deform_rng);
+    }
   }
 
   Rng photo_rng(derive_seed(seed, kStreamPhotometric));
@@ -198,6 +243,10 @@ SynthScene build_synth_scene(const SynthParams& params, std::uint64_t seed) {
   scene.noise_sigma = params.noise ? static_cast<float>(params.noise_sigma) : 0.0f;
   scene.blur = params.blur && blur;
   scene.noise_seed = derive_seed(seed, kStreamNoise);
+  Rng motion_blur_rng(derive_seed(seed, kStreamMotionBlur));
+  if (motion_blur_rng.chance(params.motion_blur_fraction)) {
+    scene.exposure = motion_blur_rng.uniform(0.3, 1.0);
+  }
   return scene;
 }
 

@@ -192,5 +192,32 @@ void set_object_motion(const SynthParams& params, SynthLayer& obj, Rng& rng) {
   }
 }
 
+void set_object_deformation(const SynthParams& params, SynthLayer& obj, Rng& rng) {
+  const int waves = rng.range(1, 3);
+  const double size = std::max(obj.tex_width, obj.tex_height);
+  const double slope = rng.uniform(0.15, 0.6);  // shared by the waves; the scene allows 0.9
+  obj.warp.assign(static_cast<std::size_t>(waves), SynthWarpWave{});
+  for (SynthWarpWave& w : obj.warp) {
+    const double dir = rng.uniform(0.0, 2.0 * kPi);
+    w.dir_x = std::cos(dir);
+    w.dir_y = std::sin(dir);
+    const double along = rng.uniform(0.0, 2.0 * kPi);
+    const double freq = 2.0 * kPi / (rng.uniform(0.6, 2.5) * size);
+    w.freq_x = freq * std::cos(along);
+    w.freq_y = freq * std::sin(along);
+    const double amp = slope / waves / freq;
+    const double swing = rng.uniform(0.05, 0.35);  // radians per frame
+    const double swing_phase = rng.uniform(0.0, 2.0 * kPi);
+    const double phase0 = rng.uniform(0.0, 2.0 * kPi);
+    const double drift = rng.uniform(-0.15, 0.15);  // radians per frame
+    w.amp.resize(params.frames);
+    w.phase.resize(params.frames);
+    for (int t = 0; t < params.frames; ++t) {
+      w.amp[t] = amp * std::sin(swing * t + swing_phase);
+      w.phase[t] = phase0 + drift * t;
+    }
+  }
+}
+
 }  // namespace synth_detail
 }  // namespace cotrack

@@ -94,6 +94,10 @@ SynthLayer make_photo_object(int tw, int th, const PhotoBank& photos, Rng& rng);
 void set_camera_motion(const SynthParams& params, SynthLayer& bg, Rng& rng);
 // Sets an object's transforms (one per frame) from its own motion.
 void set_object_motion(const SynthParams& params, SynthLayer& obj, Rng& rng);
+// Gives an object a random non-rigid deformation (SynthLayer::warp): 1-3 waves as long as
+// 0.6-2.5 times the object's larger side, whose amplitudes swing back and forth and whose phases
+// drift, within a random share of the invertibility bound.
+void set_object_deformation(const SynthParams& params, SynthLayer& obj, Rng& rng);
 
 }  // namespace synth_detail
 }  // namespace cotrack

@@ -4,6 +4,7 @@
 #include "cotrack/synth.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -113,11 +114,79 @@ inline void bilerp_rgba(const std::uint8_t* p00, const std::uint8_t* p10, const 
 #endif
 }
 
-// Bilinear RGBA sample (0..255 units) of `layer` at image point (x, y), mapped through `inv`
+// One warp wave evaluated at one time (SynthWarpWave).
+struct WarpTerm {
+  double dir_x = 0.0;
+  double dir_y = 0.0;
+  double freq_x = 0.0;
+  double freq_y = 0.0;
+  double amp = 0.0;
+  double phase = 0.0;
+};
+
+// A layer's image -> texture map at one time: the inverse transform, then the warp.
+struct LayerMap {
+  Homography inv{};
+  int waves = 0;
+  std::array<WarpTerm, kMaxSynthWarpWaves> warp{};
+  double reach = 0.0;  // largest displacement of the warp, texels
+};
+
+// q + d(q): the texture point a deformed layer shows at pre-warp texture coordinate q.
+inline void apply_warp(const LayerMap& m, double& u, double& v) {
+  double du = 0.0;
+  double dv = 0.0;
+  for (int k = 0; k < m.waves; ++k) {
+    const WarpTerm& w = m.warp[k];
+    const double s = w.amp * std::sin(w.freq_x * u + w.freq_y * v + w.phase);
+    du += s * w.dir_x;
+    dv += s * w.dir_y;
+  }
+  u += du;
+  v += dv;
+}
+
+// The pre-warp coordinate q with q + d(q) = (u, v): Newton's method (the warp's slope is below
+// 0.9, so the map is invertible and its Jacobian I + Dd is too). (u, v) itself when rigid.
+inline std::array<double, 2> unwarp(const LayerMap& m, double u, double v) {
+  double x = u;
+  double y = v;
+  if (m.waves == 0) return {x, y};
+  for (int iter = 0; iter < 50; ++iter) {
+    double fx = x - u;
+    double fy = y - v;
+    double j00 = 1.0;
+    double j01 = 0.0;
+    double j10 = 0.0;
+    double j11 = 1.0;
+    for (int k = 0; k < m.waves; ++k) {
+      const WarpTerm& w = m.warp[k];
+      const double arg = w.freq_x * x + w.freq_y * y + w.phase;
+      const double s = w.amp * std::sin(arg);
+      const double c = w.amp * std::cos(arg);
+      fx += s * w.dir_x;
+      fy += s * w.dir_y;
+      j00 += c * w.dir_x * w.freq_x;
+      j01 += c * w.dir_x * w.freq_y;
+      j10 += c * w.dir_y * w.freq_x;
+      j11 += c * w.dir_y * w.freq_y;
+    }
+    const double det = j00 * j11 - j01 * j10;
+    const double dx = (j11 * fx - j01 * fy) / det;
+    const double dy = (j00 * fy - j10 * fx) / det;
+    x -= dx;
+    y -= dy;
+    if (std::fabs(dx) + std::fabs(dy) < 1e-12) break;
+  }
+  return {x, y};
+}
+
+// Bilinear RGBA sample (0..255 units) of `layer` at image point (x, y), mapped through `map`
 // (image -> texture). Returns false when the point maps outside a non-periodic texture. A
 // periodic layer wraps and reports alpha 255.
-inline bool sample_layer(const SynthLayer& layer, const Homography& inv, double x, double y,
+inline bool sample_layer(const SynthLayer& layer, const LayerMap& map, double x, double y,
                          float rgba[4]) {
+  const Homography& inv = map.inv;
   double u = inv[0] * x + inv[1] * y + inv[2];
   double v = inv[3] * x + inv[4] * y + inv[5];
   // Affine maps skip the division (dividing by exactly 1 would not change u or v).
@@ -127,6 +196,7 @@ inline bool sample_layer(const SynthLayer& layer, const Homography& inv, double 
     u /= den;
     v /= den;
   }
+  apply_warp(map, u, v);
   const int tw = layer.tex_width;
   const int th = layer.tex_height;
   int x0;
@@ -166,27 +236,80 @@ inline bool sample_layer(const SynthLayer& layer, const Homography& inv, double 
   return true;
 }
 
-inline bool layer_covers(const SynthLayer& layer, const Homography& inv, double x, double y) {
+inline bool layer_covers(const SynthLayer& layer, const LayerMap& map, double x, double y) {
   if (layer.periodic) return true;
   float rgba[4];
-  return sample_layer(layer, inv, x, y, rgba) && rgba[3] >= kCoverAlpha;
+  return sample_layer(layer, map, x, y, rgba) && rgba[3] >= kCoverAlpha;
 }
 
-// Inverse transforms of every layer at every frame, [T][L].
-std::vector<Homography> all_inverses(const SynthScene& scene) {
+// The texture point a layer shows at image point (x, y).
+std::array<double, 2> to_texture(const LayerMap& map, double x, double y) {
+  auto q = homography_apply(map.inv, x, y);
+  apply_warp(map, q[0], q[1]);
+  return q;
+}
+
+void set_warp(LayerMap& m, const SynthLayer& layer, int t0, double f) {
+  m.waves = static_cast<int>(layer.warp.size());
+  m.reach = 0.0;
+  for (int k = 0; k < m.waves; ++k) {
+    const SynthWarpWave& w = layer.warp[k];
+    WarpTerm& term = m.warp[k];
+    term.dir_x = w.dir_x;
+    term.dir_y = w.dir_y;
+    term.freq_x = w.freq_x;
+    term.freq_y = w.freq_y;
+    term.amp = f == 0.0 ? w.amp[t0] : w.amp[t0] + f * (w.amp[t0 + 1] - w.amp[t0]);
+    term.phase = f == 0.0 ? w.phase[t0] : w.phase[t0] + f * (w.phase[t0 + 1] - w.phase[t0]);
+    m.reach += std::fabs(term.amp);
+  }
+}
+
+LayerMap layer_map(const SynthLayer& layer, int t) {
+  LayerMap m;
+  m.inv = homography_inverse(layer.transform[t]);
+  set_warp(m, layer, t, 0.0);
+  return m;
+}
+
+// A layer's transform at time s (frames; between frames linear in the matrix entries, beyond
+// the ends extrapolated from the nearest two frames): the motion within an exposure.
+Homography transform_at(const SynthLayer& layer, double s, int& t0, double& f) {
+  const int frames = static_cast<int>(layer.transform.size());
+  t0 = frames < 2 ? 0 : std::clamp(static_cast<int>(std::floor(s)), 0, frames - 2);
+  f = frames < 2 ? 0.0 : s - t0;
+  if (f == 0.0) return layer.transform[t0];
+  const Homography& a = layer.transform[t0];
+  const Homography& b = layer.transform[t0 + 1];
+  Homography h;
+  for (int i = 0; i < 9; ++i) h[i] = a[i] + f * (b[i] - a[i]);
+  return h;
+}
+
+LayerMap layer_map_at(const SynthLayer& layer, double s) {
+  int t0 = 0;
+  double f = 0.0;
+  LayerMap m;
+  m.inv = homography_inverse(transform_at(layer, s, t0, f));
+  set_warp(m, layer, t0, f);
+  return m;
+}
+
+// Maps of every layer at every frame, [T][L].
+std::vector<LayerMap> all_maps(const SynthScene& scene) {
   const std::size_t num_layers = scene.layers.size();
-  std::vector<Homography> inv(static_cast<std::size_t>(scene.frames) * num_layers);
+  std::vector<LayerMap> maps(static_cast<std::size_t>(scene.frames) * num_layers);
   for (int t = 0; t < scene.frames; ++t) {
     for (std::size_t k = 0; k < num_layers; ++k) {
-      inv[t * num_layers + k] = homography_inverse(scene.layers[k].transform[t]);
+      maps[t * num_layers + k] = layer_map(scene.layers[k], t);
     }
   }
-  return inv;
+  return maps;
 }
 
-int top_layer(const SynthScene& scene, const Homography* frame_inverses, double x, double y) {
+int top_layer(const SynthScene& scene, const LayerMap* frame_maps, double x, double y) {
   for (int k = static_cast<int>(scene.layers.size()) - 1; k >= 0; --k) {
-    if (layer_covers(scene.layers[k], frame_inverses[k], x, y)) return k;
+    if (layer_covers(scene.layers[k], frame_maps[k], x, y)) return k;
   }
   return -1;
 }
@@ -198,9 +321,10 @@ struct TrackSample {
 };
 
 // The ground truth of `p` at frame t (see the header): float position and visibility.
-TrackSample track_sample(const SynthScene& scene, const Homography* frame_inverses,
-                         const SynthPoint& p, int t) {
-  const auto xy = homography_apply(scene.layers[p.layer].transform[t], p.u, p.v);
+TrackSample track_sample(const SynthScene& scene, const LayerMap* frame_maps, const SynthPoint& p,
+                         int t) {
+  const auto q = unwarp(frame_maps[p.layer], p.u, p.v);
+  const auto xy = homography_apply(scene.layers[p.layer].transform[t], q[0], q[1]);
   TrackSample s;
   s.x = static_cast<float>(xy[0]);
   s.y = static_cast<float>(xy[1]);
@@ -208,7 +332,7 @@ TrackSample track_sample(const SynthScene& scene, const Homography* frame_invers
                       s.y <= static_cast<float>(scene.height - 1);
   if (!inside) return s;
   for (int k = static_cast<int>(scene.layers.size()) - 1; k > p.layer; --k) {
-    if (layer_covers(scene.layers[k], frame_inverses[k], s.x, s.y)) return s;
+    if (layer_covers(scene.layers[k], frame_maps[k], s.x, s.y)) return s;
   }
   s.visible = true;
   return s;
@@ -222,19 +346,20 @@ struct PixelBox {
   int y1 = -1;
 };
 
-// Conservative box of the pixels a layer may cover (the whole image for a periodic layer).
-PixelBox layer_box(const SynthScene& scene, const SynthLayer& layer, int t) {
+// Conservative box of the pixels a layer may cover (the whole image for a periodic layer),
+// under transform h and a warp that moves texture points by at most `reach` texels.
+PixelBox layer_box(const SynthScene& scene, const SynthLayer& layer, const Homography& h,
+                   double reach) {
   PixelBox full{0, 0, scene.width - 1, scene.height - 1};
   if (layer.periodic) return full;
-  const Homography& h = layer.transform[t];
   double min_x = 1e300;
   double min_y = 1e300;
   double max_x = -1e300;
   double max_y = -1e300;
-  const double corners[4][2] = {{0.0, 0.0},
-                                {layer.tex_width - 1.0, 0.0},
-                                {0.0, layer.tex_height - 1.0},
-                                {layer.tex_width - 1.0, layer.tex_height - 1.0}};
+  const double lo = -reach;
+  const double hi_u = layer.tex_width - 1.0 + reach;
+  const double hi_v = layer.tex_height - 1.0 + reach;
+  const double corners[4][2] = {{lo, lo}, {hi_u, lo}, {lo, hi_v}, {hi_u, hi_v}};
   for (const auto& c : corners) {
     const double w = h[6] * c[0] + h[7] * c[1] + h[8];
     // A corner at or behind the horizon: the image of the texture is unbounded.
@@ -259,9 +384,41 @@ PixelBox layer_box(const SynthScene& scene, const SynthLayer& layer, int t) {
 
 // ---- rendering --------------------------------------------------------------------------------
 
+// Renderings a motion-blurred frame t averages: enough that consecutive ones are at most about
+// a pixel apart (the largest move of a layer's corners over the exposure), at most 8; 1 without
+// motion blur.
+int exposure_samples(const SynthScene& scene, int t) {
+  if (!(scene.exposure > 0.0) || scene.frames < 2) return 1;
+  constexpr int kMaxSamples = 8;
+  constexpr double kStepPx = 1.0;
+  const double s0 = t - 0.5 * scene.exposure;
+  const double s1 = t + 0.5 * scene.exposure;
+  double travel = 0.0;
+  for (const SynthLayer& layer : scene.layers) {
+    int t0 = 0;
+    double f = 0.0;
+    const Homography a = transform_at(layer, s0, t0, f);
+    const Homography b = transform_at(layer, s1, t0, f);
+    const double w = layer.periodic ? scene.width - 1.0 : layer.tex_width - 1.0;
+    const double h = layer.periodic ? scene.height - 1.0 : layer.tex_height - 1.0;
+    const Homography to_tex = layer.periodic ? homography_inverse(a) : homography_identity();
+    for (const auto& c : {std::array<double, 2>{0.0, 0.0}, std::array<double, 2>{w, 0.0},
+                          std::array<double, 2>{0.0, h}, std::array<double, 2>{w, h}}) {
+      // A texture corner of an object, or the texture point at an image corner for the
+      // background.
+      const auto q = homography_apply(to_tex, c[0], c[1]);
+      const auto pa = homography_apply(a, q[0], q[1]);
+      const auto pb = homography_apply(b, q[0], q[1]);
+      const double d = std::hypot(pb[0] - pa[0], pb[1] - pa[1]);
+      if (std::isfinite(d)) travel = std::max(travel, d);
+    }
+  }
+  return std::clamp(static_cast<int>(std::ceil(travel / kStepPx)) + 1, 2, kMaxSamples);
+}
+
 struct LayerFrame {
   const SynthLayer* layer = nullptr;
-  const Homography* inv = nullptr;
+  const LayerMap* map = nullptr;
   PixelBox box;
 };
 
@@ -284,7 +441,7 @@ void composite_frame(const SynthScene& scene, const std::vector<LayerFrame>& lay
       for (const LayerFrame* lf : active) {
         if (x < lf->box.x0 || x > lf->box.x1) continue;
         float s[4];
-        if (!sample_layer(*lf->layer, *lf->inv, x, y, s) || !(s[3] > 0.0f)) continue;
+        if (!sample_layer(*lf->layer, *lf->map, x, y, s) || !(s[3] > 0.0f)) continue;
         // An opaque texel takes all that is left, exactly (no rounding of 255 / 255).
         const float w = s[3] >= 255.0f ? transmit : transmit * (s[3] * (1.0f / 255.0f));
         r += w * s[0];
@@ -358,7 +515,7 @@ int synth_top_layer(const SynthScene& scene, int frame, double x, double y) {
   }
   for (int k = static_cast<int>(scene.layers.size()) - 1; k >= 0; --k) {
     const SynthLayer& layer = scene.layers[k];
-    if (layer_covers(layer, homography_inverse(layer.transform[frame]), x, y)) return k;
+    if (layer_covers(layer, layer_map(layer, frame), x, y)) return k;
   }
   return -1;
 }
@@ -371,22 +528,23 @@ std::vector<SynthPoint> sample_synth_points(const SynthScene& scene, int num_poi
     throw UsageError(fmt::format("synth query_first_fraction {} outside [0, 1]", first_fraction));
   }
   const int num_layers = static_cast<int>(scene.layers.size());
-  const std::vector<Homography> inv = all_inverses(scene);
+  const std::vector<LayerMap> maps = all_maps(scene);
   std::vector<PixelBox> boxes(static_cast<std::size_t>(scene.frames) * num_layers);
   for (int t = 0; t < scene.frames; ++t) {
     for (int k = 0; k < num_layers; ++k) {
-      boxes[t * num_layers + k] = layer_box(scene, scene.layers[k], t);
+      boxes[t * num_layers + k] = layer_box(scene, scene.layers[k], scene.layers[k].transform[t],
+                                            maps[t * num_layers + k].reach);
     }
   }
   Rng rng(seed);
   auto pick_frame = [&] { return rng.chance(first_fraction) ? 0 : rng.below(scene.frames); };
   // Accepts the candidate when its layer is top-most at (x, y) and the track is visible there.
   auto try_point = [&](int layer, int q, double x, double y, SynthPoint& out) {
-    const Homography* frame_inv = inv.data() + static_cast<std::size_t>(q) * num_layers;
-    if (layer < 0 || top_layer(scene, frame_inv, x, y) != layer) return false;
-    const auto uv = homography_apply(frame_inv[layer], x, y);
+    const LayerMap* frame_maps = maps.data() + static_cast<std::size_t>(q) * num_layers;
+    if (layer < 0 || top_layer(scene, frame_maps, x, y) != layer) return false;
+    const auto uv = to_texture(frame_maps[layer], x, y);
     const SynthPoint p{layer, q, uv[0], uv[1]};
-    if (!track_sample(scene, frame_inv, p, q).visible) return false;
+    if (!track_sample(scene, frame_maps, p, q).visible) return false;
     out = p;
     return true;
   };
@@ -412,8 +570,8 @@ std::vector<SynthPoint> sample_synth_points(const SynthScene& scene, int num_poi
       const int q = pick_frame();
       const double x = rng.uniform(0.0, max_x);
       const double y = rng.uniform(0.0, max_y);
-      const Homography* frame_inv = inv.data() + static_cast<std::size_t>(q) * num_layers;
-      found = try_point(top_layer(scene, frame_inv, x, y), q, x, y, p);
+      const LayerMap* frame_maps = maps.data() + static_cast<std::size_t>(q) * num_layers;
+      found = try_point(top_layer(scene, frame_maps, x, y), q, x, y, p);
     }
     if (!found) {
       throw Error(ExitCode::kRuntime, "synth: no visible location to sample a point from");
@@ -450,21 +608,46 @@ SynthClip render_synth_clip(const SynthScene& scene, const std::vector<SynthPoin
     clip.layer[n] = points[n].layer;
   }
 
-  const std::vector<Homography> inv = all_inverses(scene);
+  const std::vector<LayerMap> maps = all_maps(scene);
   std::vector<float> img(static_cast<std::size_t>(scene.width) * scene.height * 3);
   std::vector<float> tmp;
+  std::vector<float> sum;
   std::vector<LayerFrame> layer_frames(num_layers);
+  std::vector<LayerMap> sub_maps(num_layers);
   for (int t = 0; t < scene.frames; ++t) {
-    const Homography* frame_inv = inv.data() + static_cast<std::size_t>(t) * num_layers;
-    for (int k = 0; k < num_layers; ++k) {
-      layer_frames[k].layer = &scene.layers[k];
-      layer_frames[k].inv = &frame_inv[k];
-      layer_frames[k].box = layer_box(scene, scene.layers[k], t);
+    const LayerMap* frame_maps = maps.data() + static_cast<std::size_t>(t) * num_layers;
+    const int samples = exposure_samples(scene, t);
+    if (samples == 1) {
+      for (int k = 0; k < num_layers; ++k) {
+        layer_frames[k].layer = &scene.layers[k];
+        layer_frames[k].map = &frame_maps[k];
+        layer_frames[k].box =
+            layer_box(scene, scene.layers[k], scene.layers[k].transform[t], frame_maps[k].reach);
+      }
+      composite_frame(scene, layer_frames, img.data());
+    } else {
+      // Motion blur: the mean of renderings spread evenly over the exposure around t.
+      sum.assign(img.size(), 0.0f);
+      for (int j = 0; j < samples; ++j) {
+        const double s = t + scene.exposure * ((j + 0.5) / samples - 0.5);
+        for (int k = 0; k < num_layers; ++k) {
+          int t0 = 0;
+          double f = 0.0;
+          const Homography h = transform_at(scene.layers[k], s, t0, f);
+          sub_maps[k] = layer_map_at(scene.layers[k], s);
+          layer_frames[k].layer = &scene.layers[k];
+          layer_frames[k].map = &sub_maps[k];
+          layer_frames[k].box = layer_box(scene, scene.layers[k], h, sub_maps[k].reach);
+        }
+        composite_frame(scene, layer_frames, img.data());
+        for (std::size_t i = 0; i < img.size(); ++i) sum[i] += img[i];
+      }
+      const float scale = 1.0f / static_cast<float>(samples);
+      for (std::size_t i = 0; i < img.size(); ++i) img[i] = sum[i] * scale;
     }
-    composite_frame(scene, layer_frames, img.data());
     finish_frame(scene, t, img, tmp, clip.frame(t));
     for (int n = 0; n < clip.num_points; ++n) {
-      const TrackSample s = track_sample(scene, frame_inv, points[n], t);
+      const TrackSample s = track_sample(scene, frame_maps, points[n], t);
       const std::size_t i = clip.index(t, n);
       clip.tracks[2 * i] = s.x;
       clip.tracks[2 * i + 1] = s.y;

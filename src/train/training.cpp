@@ -281,8 +281,12 @@ struct Trainer::Impl {
     check_frames("clip_frames", tc.clip_frames);
     if (tc.long_clip_frames != 0) check_frames("long_clip_frames", tc.long_clip_frames);
     if (!(tc.long_fraction >= 0 && tc.long_fraction <= 1) ||
-        !(tc.photo_fraction >= 0 && tc.photo_fraction <= 1)) {
-      throw UsageError("long_fraction and photo_fraction must be in [0, 1]");
+        !(tc.photo_fraction >= 0 && tc.photo_fraction <= 1) ||
+        !(tc.deform_fraction >= 0 && tc.deform_fraction <= 1) ||
+        !(tc.motion_blur_fraction >= 0 && tc.motion_blur_fraction <= 1)) {
+      throw UsageError(
+          "long_fraction, photo_fraction, deform_fraction and motion_blur_fraction must be in "
+          "[0, 1]");
     }
     if (tc.prefetch < 1 || tc.prefetch > 64) throw UsageError("prefetch must be in [1, 64]");
     if (tc.precision != "fp32" && tc.precision != "bf16") {
@@ -340,6 +344,8 @@ struct Trainer::Impl {
                     : tc.clip_frames;
     if (photos && step_draw(data_step, 2) < tc.photo_fraction) sp.photos = photos;
     sp.num_points = tc.points;
+    sp.deform_fraction = tc.deform_fraction;
+    sp.motion_blur_fraction = tc.motion_blur_fraction;
     const double speed =
         tc.max_speed > tc.min_speed
             ? std::exp(std::log(tc.min_speed) +
@@ -572,6 +578,10 @@ int run_training(const TrainConfig& config) {
   if (!config.photos.empty()) {
     log_message("{:.0f}% of clips textured from the photos in {}",
                100 * config.photo_fraction, config.photos);
+  }
+  if (config.deform_fraction > 0 || config.motion_blur_fraction > 0) {
+    log_message("{:.0f}% of objects deform, {:.0f}% of clips have motion blur",
+                100 * config.deform_fraction, 100 * config.motion_blur_fraction);
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

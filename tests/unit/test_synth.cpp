@@ -128,6 +128,8 @@ TEST_CASE("synth: parameters are validated and the defaults are the benchmark's"
   rejects([](SynthParams& p) { p.query_first_fraction = 1.5; });
   rejects([](SynthParams& p) { p.max_speed_px = std::nan(""); });
   rejects([](SynthParams& p) { p.noise_sigma = -1.0; });
+  rejects([](SynthParams& p) { p.deform_fraction = 1.5; });
+  rejects([](SynthParams& p) { p.motion_blur_fraction = -0.1; });
 
   CHECK(cotrack::parse_synth_motion("translation") == cotrack::SynthMotion::kTranslation);
   CHECK(cotrack::parse_synth_motion("affine") == cotrack::SynthMotion::kAffine);
@@ -480,6 +482,127 @@ TEST_CASE("synth: visibility follows the layers and visible points keep their co
   CHECK(occluded_inside > 100);
   CHECK(outside > 0);
   CHECK(layers_with_points >= 4 * 3);
+}
+
+TEST_CASE("synth: deformed objects carry their points; a rigid track would not") {
+  SynthParams p = clean_params();
+  p.deform_fraction = 1.0;
+  ColourStats visible_stats;
+  ColourStats rigid_stats;
+  int deformed_layers = 0;
+  double moved = 0.0;  // largest distance between a deformed track and its rigid counterpart
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    const SynthScene scene = cotrack::build_synth_scene(p, seed);
+    // Only the warp differs from the rigid scene of the same seed.
+    SynthParams rigid_params = clean_params();
+    const SynthScene rigid = cotrack::build_synth_scene(rigid_params, seed);
+    REQUIRE(rigid.layers.size() == scene.layers.size());
+    CHECK(scene.layers[0].warp.empty());
+    for (std::size_t k = 1; k < scene.layers.size(); ++k) {
+      CHECK(!scene.layers[k].warp.empty());
+      CHECK(rigid.layers[k].warp.empty());
+      CHECK(scene.layers[k].transform == rigid.layers[k].transform);
+      ++deformed_layers;
+    }
+    const std::vector<SynthPoint> points = cotrack::sample_synth_points(scene, 64, 0.5, seed);
+    const SynthClip clip = cotrack::render_synth_clip(scene, points);
+    // The same clip with each object point's track replaced by its rigid transform of (u, v).
+    SynthClip rigid_tracks = clip;
+    for (int n = 0; n < clip.num_points; ++n) {
+      CHECK(clip.is_visible(clip.query_frame[n], n));
+      if (points[n].layer == 0) continue;
+      for (int t = 0; t < clip.frames; ++t) {
+        const auto xy = cotrack::homography_apply(scene.layers[points[n].layer].transform[t],
+                                                  points[n].u, points[n].v);
+        const std::size_t i = clip.index(t, n);
+        rigid_tracks.tracks[2 * i] = static_cast<float>(xy[0]);
+        rigid_tracks.tracks[2 * i + 1] = static_cast<float>(xy[1]);
+        moved = std::max(moved, std::hypot(xy[0] - clip.x(t, n), xy[1] - clip.y(t, n)));
+      }
+    }
+    auto on_object = [&](int t, int n) { return points[n].layer > 0 && clip.is_visible(t, n); };
+    auto add = [](ColourStats& total, const ColourStats& s) {
+      total.checked += s.checked;
+      total.consistent += s.consistent;
+    };
+    add(visible_stats, colour_consistency(clip, 0.0f, 0.0f, on_object));
+    add(rigid_stats, colour_consistency(rigid_tracks, 0.0f, 0.0f, on_object));
+  }
+  MESSAGE("deformed objects: colour consistent along the tracks ", visible_stats.fraction(),
+          " of ", visible_stats.checked, "; along rigid tracks ", rigid_stats.fraction(),
+          "; largest warp displacement ", moved, " px");
+  CHECK(deformed_layers >= 4 * 3);
+  CHECK(moved > 3.0);
+  CHECK(visible_stats.checked > 2000);
+  CHECK(visible_stats.fraction() > kMinConsistentFraction);
+  CHECK(rigid_stats.fraction() < visible_stats.fraction() - 0.05);
+}
+
+TEST_CASE("synth: motion blur smears a moving edge and leaves the ground truth alone") {
+  constexpr int kW = 64;
+  constexpr int kH = 16;
+  constexpr int kT = 6;
+  constexpr double kSpeed = 8.0;  // px per frame
+  SynthScene scene;
+  scene.width = kW;
+  scene.height = kH;
+  scene.frames = kT;
+  scene.gain.assign(kT, 1.0f);
+  scene.bias.assign(kT, 0.0f);
+  SynthLayer bg;  // uniform black
+  bg.tex_width = 2;
+  bg.tex_height = 2;
+  bg.periodic = true;
+  bg.rgba = {0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255};
+  bg.transform.assign(kT, cotrack::homography_identity());
+  SynthLayer bar;  // opaque white bar, 16 px wide, sliding right
+  bar.tex_width = 16;
+  bar.tex_height = 40;
+  bar.rgba.assign(16 * 40 * 4, 255);
+  for (int t = 0; t < kT; ++t) {
+    bar.transform.push_back(cotrack::homography_translation(4.0 + kSpeed * t, -10.0));
+  }
+  scene.layers = {bg, bar};
+  const std::vector<SynthPoint> points = {{1, 0, 8.0, 18.0}, {0, 0, 50.0, 8.0}};
+  const SynthClip sharp = cotrack::render_synth_clip(scene, points);
+  scene.exposure = 1.0;
+  const SynthClip blurred = cotrack::render_synth_clip(scene, points);
+  CHECK(blurred.tracks == sharp.tracks);
+  CHECK(blurred.visible == sharp.visible);
+  // Row 8 of frame 3: pixels strictly between black and white, and the total brightness.
+  auto row_stats = [&](const SynthClip& c) {
+    int grey = 0;
+    double total = 0.0;
+    const std::uint8_t* f = c.frame(3) + static_cast<std::size_t>(8) * kW * 3;
+    for (int x = 0; x < kW; ++x) {
+      grey += f[3 * x] > 25 && f[3 * x] < 230 ? 1 : 0;
+      total += f[3 * x];
+    }
+    return std::pair<int, double>{grey, total};
+  };
+  const auto [sharp_grey, sharp_total] = row_stats(sharp);
+  const auto [blur_grey, blur_total] = row_stats(blurred);
+  MESSAGE("grey pixels on the bar's row: sharp ", sharp_grey, ", blurred ", blur_grey,
+          "; brightness ", sharp_total, " and ", blur_total);
+  CHECK(sharp_grey <= 2);
+  CHECK(blur_grey >= 10);  // both edges smeared over about 8 px
+  // The bar keeps its brightness: 16 texels span 15 to 16 pixel centres, by sub-pixel position.
+  CHECK(blur_total >= 15 * 255 - 1);
+  CHECK(blur_total <= 16 * 255 + 1);
+
+  scene.exposure = 1.5;
+  CHECK_THROWS_AS(cotrack::render_synth_clip(scene, points), cotrack::UsageError);
+  scene.exposure = 0.0;
+  // A warp steeper than the invertibility bound is refused.
+  cotrack::SynthWarpWave wave;
+  wave.freq_x = 0.5;
+  wave.amp.assign(kT, 1.0);
+  wave.amp[2] = 2.0;  // slope 1.0 at frame 2
+  wave.phase.assign(kT, 0.0);
+  scene.layers[1].warp = {wave};
+  CHECK_THROWS_AS(cotrack::render_synth_clip(scene, points), cotrack::UsageError);
+  scene.layers[1].warp[0].amp[2] = 1.0;
+  CHECK_NOTHROW(cotrack::render_synth_clip(scene, points));
 }
 
 TEST_CASE("synth: points leaving the image are invisible") {
