@@ -279,6 +279,11 @@ Command add_eval(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   c.sub
+      ->add_option("--articulated-fraction", o->synth.articulated_fraction,
+                   "share of a --synthetic clip's objects with a swinging limb")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  c.sub
       ->add_option("--motion-blur-fraction", o->synth.motion_blur_fraction,
                    "share of --synthetic clips with motion blur")
       ->capture_default_str()

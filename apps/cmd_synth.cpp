@@ -35,6 +35,10 @@ Command add_synth(CLI::App& app) {
                    "share of objects that deform non-rigidly")
       ->capture_default_str();
   c.sub
+      ->add_option("--articulated-fraction", o->params.articulated_fraction,
+                   "share of objects with a swinging limb of 1-3 segments")
+      ->capture_default_str();
+  c.sub
       ->add_option("--motion-blur-fraction", o->params.motion_blur_fraction,
                    "probability of motion blur (shutter open 30-100% of a frame)")
       ->capture_default_str();

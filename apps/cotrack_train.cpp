@@ -38,6 +38,9 @@ int main(int argc, char** argv) {
   app.add_option("--deform-fraction", c.deform_fraction,
                  "share of objects that bend and ripple (non-rigid deformation)")
       ->capture_default_str();
+  app.add_option("--articulated-fraction", c.articulated_fraction,
+                 "share of objects with a swinging limb of 1-3 segments (legs, arms)")
+      ->capture_default_str();
   app.add_option("--motion-blur-fraction", c.motion_blur_fraction,
                  "share of clips rendered with motion blur (shutter open 30-100% of a frame)")
       ->capture_default_str();

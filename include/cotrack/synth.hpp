@@ -90,10 +90,14 @@ struct SynthParams {
   // Non-rigid objects: each object bends and ripples with this probability (a warp of 1-3 waves
   // as long as 0.6-2.5 object sizes, swinging back and forth). 0: every layer is rigid.
   double deform_fraction = 0.0;  // in [0, 1]
+  // Articulated objects: each object grows, with this probability, a limb of 1-3 thin segments
+  // (layers in front of it), each hinged on the one before and swinging about its joint, as legs
+  // and arms do. An articulated object does not deform. 0: no limbs.
+  double articulated_fraction = 0.0;  // in [0, 1]
   // Motion blur: with this probability the clip's shutter stays open for 30-100% of a frame
   // interval (SynthScene::exposure). 0: no motion blur.
   double motion_blur_fraction = 0.0;  // in [0, 1]
-  // The defaults of these two keep the clips of every seed as they were before they existed.
+  // The defaults of these three keep the clips of every seed as they were before they existed.
 
   // Throws UsageError naming the first bad setting.
   void validate() const;

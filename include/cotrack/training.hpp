@@ -35,6 +35,7 @@ struct TrainConfig {
   // Shares of objects that deform non-rigidly and of clips with motion blur
   // (SynthParams::deform_fraction, motion_blur_fraction): what real cameras film.
   double deform_fraction = 0.0;       // in [0, 1]
+  double articulated_fraction = 0.0;  // in [0, 1]: SynthParams::articulated_fraction
   double motion_blur_fraction = 0.0;  // in [0, 1]
   int prefetch = 2;              // clips generated ahead of time in background threads
   // "fp32", or "bf16": the forward pass under autocast (bf16 matrix work, fp32 weights, AdamW

@@ -25,6 +25,7 @@ using synth_detail::make_photo_background;
 using synth_detail::make_photo_object;
 using synth_detail::Rng;
 using synth_detail::set_camera_motion;
+using synth_detail::add_limbs;
 using synth_detail::set_object_deformation;
 using synth_detail::set_object_motion;
 using synth_detail::Wave;
@@ -43,6 +44,7 @@ enum Stream : std::uint64_t {
   kStreamPoints = 5,
   kStreamMotionBlur = 6,
   kStreamDeform = 7,  // object k: derive_seed(derive_seed(seed, kStreamDeform), k)
+  kStreamLimbs = 8,   // object k: derive_seed(derive_seed(seed, kStreamLimbs), k)
   kStreamObject = 16,
 };
 
@@ -94,6 +96,7 @@ void SynthParams::validate() const {
   check_real("noise_sigma", noise_sigma, 0.0, 64.0);
   check_real("photo_object_fraction", photo_object_fraction, 0.0, 1.0);
   check_real("deform_fraction", deform_fraction, 0.0, 1.0);
+  check_real("articulated_fraction", articulated_fraction, 0.0, 1.0);
   check_real("motion_blur_fraction", motion_blur_fraction, 0.0, 1.0);
   if (motion != SynthMotion::kTranslation && motion != SynthMotion::kAffine &&
       motion != SynthMotion::kFull) {
@@ -223,9 +226,11 @@ SynthScene build_synth_scene(const SynthParams& params, std::uint64_t seed) {
     }
     set_object_motion(params, scene.layers.back(), motion_rng);
     Rng deform_rng(derive_seed(derive_seed(seed, kStreamDeform), static_cast<std::uint64_t>(k)));
-    if (deform_rng.chance(params.deform_fraction)) {
-      set_object_deformation(params, scene.layers.back(), deform_rng);
-    }
+    Rng limb_rng(derive_seed(derive_seed(seed, kStreamLimbs), static_cast<std::uint64_t>(k)));
+    const bool deform = deform_rng.chance(params.deform_fraction);
+    const bool articulated = limb_rng.chance(params.articulated_fraction);
+    if (deform && !articulated) set_object_deformation(params, scene.layers.back(), deform_rng);
+    if (articulated) add_limbs(params, scene.layers, limb_rng);
   }
 
   Rng photo_rng(derive_seed(seed, kStreamPhotometric));

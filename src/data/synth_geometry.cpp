@@ -219,5 +219,41 @@ void set_object_deformation(const SynthParams& params, SynthLayer& obj, Rng& rng
   }
 }
 
+void add_limbs(const SynthParams& params, std::vector<SynthLayer>& layers, Rng& rng) {
+  const int segments = rng.range(1, 3);
+  const SynthLayer& body = layers.back();
+  // The first joint: a point inside the body's texture, away from its border.
+  Vec2 joint{rng.uniform(0.3, 0.7) * (body.tex_width - 1), rng.uniform(0.3, 0.7) * (body.tex_height - 1)};
+  double length = rng.uniform(0.7, 1.2) * std::max(body.tex_width, body.tex_height);
+  const double width_ratio = rng.uniform(0.15, 0.3);
+  // Fast, but bounded: a segment's far end moves at most a few times the clip's motion bound.
+  const double tip_speed = std::max(3.0, 2.5 * params.max_speed_px);
+  for (int s = 0; s < segments; ++s) {
+    const SynthLayer& parent = layers.back();
+    const int tw = std::max(12, static_cast<int>(std::lround(length)));
+    const int th = std::max(8, static_cast<int>(std::lround(length * width_ratio)));
+    SynthLayer limb = params.photos != nullptr && rng.chance(params.photo_object_fraction)
+                          ? make_photo_object(tw, th, *params.photos, rng)
+                          : make_object_texture(tw, th, rng);
+    // The segment turns about its near end; its far end is the next joint.
+    const Vec2 anchor{0.12 * (tw - 1), 0.5 * (th - 1)};
+    const double rest = s == 0 ? rng.uniform(-kPi, kPi) : rng.uniform(-1.0, 1.0);
+    const double rate = rng.uniform(0.08, 0.35);  // radians per frame at the swing's peak speed
+    const double swing = std::min(rng.uniform(0.25, 1.0), tip_speed / (rate * tw));
+    const double phase = rng.uniform(0.0, 2.0 * kPi);
+    limb.transform.resize(params.frames);
+    for (int t = 0; t < params.frames; ++t) {
+      const double angle = rest + swing * std::sin(rate * t + phase);
+      Homography h = homography_multiply(rotation_scale(angle, 1.0),
+                                         homography_translation(-anchor.x, -anchor.y));
+      h = homography_multiply(homography_translation(joint.x, joint.y), h);
+      limb.transform[t] = homography_multiply(parent.transform[t], h);
+    }
+    joint = Vec2{0.88 * (tw - 1), 0.5 * (th - 1)};
+    length *= rng.uniform(0.7, 1.0);
+    layers.push_back(std::move(limb));
+  }
+}
+
 }  // namespace synth_detail
 }  // namespace cotrack

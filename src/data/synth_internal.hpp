@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "cotrack/photo_bank.hpp"
 #include "cotrack/synth.hpp"
@@ -98,6 +99,9 @@ void set_object_motion(const SynthParams& params, SynthLayer& obj, Rng& rng);
 // 0.6-2.5 times the object's larger side, whose amplitudes swing back and forth and whose phases
 // drift, within a random share of the invertibility bound.
 void set_object_deformation(const SynthParams& params, SynthLayer& obj, Rng& rng);
+// Appends a limb to the object layers.back() (its transforms set): 1-3 thin segments, each a
+// layer in front of the one before, hinged at a point of it and swinging about that joint.
+void add_limbs(const SynthParams& params, std::vector<SynthLayer>& layers, Rng& rng);
 
 }  // namespace synth_detail
 }  // namespace cotrack

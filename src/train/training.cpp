@@ -283,10 +283,11 @@ struct Trainer::Impl {
     if (!(tc.long_fraction >= 0 && tc.long_fraction <= 1) ||
         !(tc.photo_fraction >= 0 && tc.photo_fraction <= 1) ||
         !(tc.deform_fraction >= 0 && tc.deform_fraction <= 1) ||
+        !(tc.articulated_fraction >= 0 && tc.articulated_fraction <= 1) ||
         !(tc.motion_blur_fraction >= 0 && tc.motion_blur_fraction <= 1)) {
       throw UsageError(
-          "long_fraction, photo_fraction, deform_fraction and motion_blur_fraction must be in "
-          "[0, 1]");
+          "long_fraction, photo_fraction, deform_fraction, articulated_fraction and "
+          "motion_blur_fraction must be in [0, 1]");
     }
     if (tc.prefetch < 1 || tc.prefetch > 64) throw UsageError("prefetch must be in [1, 64]");
     if (tc.precision != "fp32" && tc.precision != "bf16") {
@@ -345,6 +346,7 @@ struct Trainer::Impl {
     if (photos && step_draw(data_step, 2) < tc.photo_fraction) sp.photos = photos;
     sp.num_points = tc.points;
     sp.deform_fraction = tc.deform_fraction;
+    sp.articulated_fraction = tc.articulated_fraction;
     sp.motion_blur_fraction = tc.motion_blur_fraction;
     const double speed =
         tc.max_speed > tc.min_speed
@@ -579,9 +581,11 @@ int run_training(const TrainConfig& config) {
     log_message("{:.0f}% of clips textured from the photos in {}",
                100 * config.photo_fraction, config.photos);
   }
-  if (config.deform_fraction > 0 || config.motion_blur_fraction > 0) {
-    log_message("{:.0f}% of objects deform, {:.0f}% of clips have motion blur",
-                100 * config.deform_fraction, 100 * config.motion_blur_fraction);
+  if (config.deform_fraction > 0 || config.articulated_fraction > 0 ||
+      config.motion_blur_fraction > 0) {
+    log_message("{:.0f}% of objects deform, {:.0f}% have a limb, {:.0f}% of clips have motion blur",
+                100 * config.deform_fraction, 100 * config.articulated_fraction,
+                100 * config.motion_blur_fraction);
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

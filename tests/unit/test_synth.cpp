@@ -129,6 +129,7 @@ TEST_CASE("synth: parameters are validated and the defaults are the benchmark's"
   rejects([](SynthParams& p) { p.max_speed_px = std::nan(""); });
   rejects([](SynthParams& p) { p.noise_sigma = -1.0; });
   rejects([](SynthParams& p) { p.deform_fraction = 1.5; });
+  rejects([](SynthParams& p) { p.articulated_fraction = 2.0; });
   rejects([](SynthParams& p) { p.motion_blur_fraction = -0.1; });
 
   CHECK(cotrack::parse_synth_motion("translation") == cotrack::SynthMotion::kTranslation);
@@ -536,6 +537,77 @@ TEST_CASE("synth: deformed objects carry their points; a rigid track would not")
   CHECK(visible_stats.checked > 2000);
   CHECK(visible_stats.fraction() > kMinConsistentFraction);
   CHECK(rigid_stats.fraction() < visible_stats.fraction() - 0.05);
+}
+
+TEST_CASE("synth: limbs stay hinged to their parent and carry their points") {
+  SynthParams p = clean_params();
+  p.articulated_fraction = 1.0;
+  p.deform_fraction = 1.0;  // articulated objects stay rigid
+  ColourStats limb_stats;
+  int limbs = 0;
+  int swinging = 0;
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    const SynthScene scene = cotrack::build_synth_scene(p, seed);
+    const SynthScene rigid = cotrack::build_synth_scene(clean_params(), seed);
+    // Bodies keep the transforms of the scene without limbs; every other layer is a segment
+    // hinged on the layer before it.
+    std::vector<bool> is_limb(scene.layers.size(), false);
+    std::size_t next_body = 1;
+    for (std::size_t k = 1; k < scene.layers.size(); ++k) {
+      if (next_body < rigid.layers.size() &&
+          scene.layers[k].transform == rigid.layers[next_body].transform) {
+        ++next_body;
+        CHECK(scene.layers[k].warp.empty());
+        continue;
+      }
+      is_limb[k] = true;
+      ++limbs;
+      // parent^-1 * limb at frame t, composed with its inverse at frame 0, turns about the joint:
+      // its fixed point is the same at every frame.
+      const auto& parent = scene.layers[k - 1].transform;
+      const auto& limb = scene.layers[k].transform;
+      const auto rel0 = cotrack::homography_multiply(cotrack::homography_inverse(parent[0]), limb[0]);
+      const auto back0 = cotrack::homography_inverse(rel0);
+      double fx0 = 0.0;
+      double fy0 = 0.0;
+      bool have = false;
+      double max_angle = 0.0;
+      bool same_point = true;
+      for (int t = 1; t < scene.frames; ++t) {
+        const auto rel = cotrack::homography_multiply(cotrack::homography_inverse(parent[t]), limb[t]);
+        const auto n = cotrack::homography_multiply(rel, back0);  // a rotation about the joint
+        const double angle = std::atan2(n[3], n[0]);
+        max_angle = std::max(max_angle, std::fabs(angle));
+        if (std::fabs(angle) < 0.05) continue;
+        // (I - A) p = b
+        const double a00 = 1 - n[0], a01 = -n[1], a10 = -n[3], a11 = 1 - n[4];
+        const double det = a00 * a11 - a01 * a10;
+        const double fx = (a11 * n[2] - a01 * n[5]) / det;
+        const double fy = (a00 * n[5] - a10 * n[2]) / det;
+        if (!have) {
+          fx0 = fx, fy0 = fy, have = true;
+        } else if (std::hypot(fx - fx0, fy - fy0) > 1e-6 * (1 + std::hypot(fx0, fy0))) {
+          same_point = false;
+        }
+      }
+      CHECK(same_point);
+      if (max_angle > 0.2) ++swinging;
+    }
+    CHECK(next_body == rigid.layers.size());  // every body found, in order
+    const std::vector<SynthPoint> points = cotrack::sample_synth_points(scene, 96, 0.5, seed);
+    const SynthClip clip = cotrack::render_synth_clip(scene, points);
+    const ColourStats st = colour_consistency(clip, 0.0f, 0.0f, [&](int t, int n) {
+      return is_limb[points[n].layer] && clip.is_visible(t, n);
+    });
+    limb_stats.checked += st.checked;
+    limb_stats.consistent += st.consistent;
+  }
+  MESSAGE("limbs ", limbs, " (", swinging, " swing by more than 0.2 rad); colour consistent on limbs ",
+          limb_stats.fraction(), " of ", limb_stats.checked);
+  CHECK(limbs >= 4 * 3);
+  CHECK(swinging > limbs / 2);
+  CHECK(limb_stats.checked > 1000);
+  CHECK(limb_stats.fraction() > kMinConsistentFraction);
 }
 
 TEST_CASE("synth: motion blur smears a moving edge and leaves the ground truth alone") {
