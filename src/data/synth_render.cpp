@@ -286,11 +286,13 @@ Homography transform_at(const SynthLayer& layer, double s, int& t0, double& f) {
   return h;
 }
 
-LayerMap layer_map_at(const SynthLayer& layer, double s) {
+// The map of a layer at time s, and its transform there in `transform`.
+LayerMap layer_map_at(const SynthLayer& layer, double s, Homography& transform) {
   int t0 = 0;
   double f = 0.0;
+  transform = transform_at(layer, s, t0, f);
   LayerMap m;
-  m.inv = homography_inverse(transform_at(layer, s, t0, f));
+  m.inv = homography_inverse(transform);
   set_warp(m, layer, t0, f);
   return m;
 }
@@ -631,10 +633,8 @@ SynthClip render_synth_clip(const SynthScene& scene, const std::vector<SynthPoin
       for (int j = 0; j < samples; ++j) {
         const double s = t + scene.exposure * ((j + 0.5) / samples - 0.5);
         for (int k = 0; k < num_layers; ++k) {
-          int t0 = 0;
-          double f = 0.0;
-          const Homography h = transform_at(scene.layers[k], s, t0, f);
-          sub_maps[k] = layer_map_at(scene.layers[k], s);
+          Homography h;
+          sub_maps[k] = layer_map_at(scene.layers[k], s, h);
           layer_frames[k].layer = &scene.layers[k];
           layer_frames[k].map = &sub_maps[k];
           layer_frames[k].box = layer_box(scene, scene.layers[k], h, sub_maps[k].reach);
