@@ -99,6 +99,17 @@ using cotrack::test::read_clip_error;
 using cotrack::test::read_lines;
 using cotrack::test::write_lines;
 
+// An empty scene of the given size, photometrically neutral (gain 1, bias 0, no noise or blur).
+SynthScene blank_scene(int width, int height, int frames) {
+  SynthScene scene;
+  scene.width = width;
+  scene.height = height;
+  scene.frames = frames;
+  scene.gain.assign(frames, 1.0f);
+  scene.bias.assign(frames, 0.0f);
+  return scene;
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0.0 : v[v.size() / 2];
@@ -264,12 +275,7 @@ TEST_CASE("synth: a known occluder hides a background point and releases it") {
   constexpr int kT = 20;
   constexpr int kObjW = 24;
   constexpr int kObjH = 12;
-  SynthScene scene;
-  scene.width = kW;
-  scene.height = kH;
-  scene.frames = kT;
-  scene.gain.assign(kT, 1.0f);
-  scene.bias.assign(kT, 0.0f);
+  SynthScene scene = blank_scene(kW, kH, kT);
 
   SynthLayer bg;  // static grey checker, 8-pixel cells
   bg.tex_width = 64;
@@ -333,12 +339,7 @@ TEST_CASE("synth: a known occluder hides a background point and releases it") {
 }
 
 TEST_CASE("synth: pixel centres are at integer coordinates (align corners)") {
-SynthScene scene;
-scene.width = 20;
-scene.height = 16;
-scene.frames = 2;
-scene.gain.assign(2, 1.0f);
-scene.bias.assign(2, 0.0f);
+SynthScene scene = blank_scene(20, 16, 2);
 SynthLayer bg;  // black, one bright texel at (5, 7)
 bg.tex_width = 16;
 bg.tex_height = 16;
@@ -615,12 +616,7 @@ TEST_CASE("synth: motion blur smears a moving edge and leaves the ground truth a
   constexpr int kH = 16;
   constexpr int kT = 6;
   constexpr double kSpeed = 8.0;  // px per frame
-  SynthScene scene;
-  scene.width = kW;
-  scene.height = kH;
-  scene.frames = kT;
-  scene.gain.assign(kT, 1.0f);
-  scene.bias.assign(kT, 0.0f);
+  SynthScene scene = blank_scene(kW, kH, kT);
   SynthLayer bg;  // uniform black
   bg.tex_width = 2;
   bg.tex_height = 2;
