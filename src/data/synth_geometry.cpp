@@ -223,7 +223,8 @@ void add_limbs(const SynthParams& params, std::vector<SynthLayer>& layers, Rng& 
   const int segments = rng.range(1, 3);
   const SynthLayer& body = layers.back();
   // The first joint: a point inside the body's texture, away from its border.
-  Vec2 joint{rng.uniform(0.3, 0.7) * (body.tex_width - 1), rng.uniform(0.3, 0.7) * (body.tex_height - 1)};
+  Vec2 joint{rng.uniform(0.3, 0.7) * (body.tex_width - 1),
+             rng.uniform(0.3, 0.7) * (body.tex_height - 1)};
   double length = rng.uniform(0.7, 1.2) * std::max(body.tex_width, body.tex_height);
   const double width_ratio = rng.uniform(0.15, 0.3);
   // Fast, but bounded: a segment's far end moves at most a few times the clip's motion bound.
@@ -238,7 +239,9 @@ void add_limbs(const SynthParams& params, std::vector<SynthLayer>& layers, Rng& 
     // The segment turns about its near end; its far end is the next joint.
     const Vec2 anchor{0.12 * (tw - 1), 0.5 * (th - 1)};
     const double rest = s == 0 ? rng.uniform(-kPi, kPi) : rng.uniform(-1.0, 1.0);
-    const double rate = rng.uniform(0.08, 0.35);  // radians per frame at the swing's peak speed
+    // angle(t) = rest + swing sin(rate t + phase): the far end, about tw from the joint, moves at
+    // most swing * rate * tw pixels of texture a frame.
+    const double rate = rng.uniform(0.08, 0.35);  // radians of the swing's phase per frame
     const double swing = std::min(rng.uniform(0.25, 1.0), tip_speed / (rate * tw));
     const double phase = rng.uniform(0.0, 2.0 * kPi);
     limb.transform.resize(params.frames);
