@@ -122,6 +122,18 @@ at::Tensor residual_block(const ResidualBlockWeights& w, const at::Tensor& x) {
 
 at::Tensor linear(const LinearWeights& w, const at::Tensor& x) {
   // The ATen op, as Python's F.linear calls it (torch::nn::functional::linear differs for 3-D).
+  // Under CPU bf16 autocast, fixed weights are cast once: autocast casts them on every call
+  // otherwise (the same rounding, so the same result), about 7 ms a frame for the official
+  // architecture's 22M weights at 192x256.
+  if (w.bf16 && w.weight.is_cpu() && !w.weight.requires_grad() && cpu_autocast_bf16()) {
+    Bf16Copy& c = *w.bf16;
+    std::call_once(c.once, [&] {
+      const at::NoGradGuard no_grad;
+      c.weight = w.weight.to(at::kBFloat16);
+      if (w.bias.defined()) c.bias = w.bias.to(at::kBFloat16);
+    });
+    return at::linear(x, c.weight, c.bias);
+  }
   return at::linear(x, w.weight, w.bias);
 }
 
@@ -472,15 +484,27 @@ at::Tensor Network::update_transformer(const at::Tensor& input,
   }
   const at::Tensor* space_mask = track_mask ? &row_mask : nullptr;
   const int64_t V = config_.num_virtual_tracks;
-  if (V > 0) tokens = at::cat({tokens, virtual_tracks_.repeat({B, 1, T, 1})}, 1);
-  const int64_t N = tokens.size(1);
+  // With fixed weights, the virtual tracks' pass through the first time block is a constant.
+  const bool constant_virtual = V > 0 && !time_blocks_.empty() && !virtual_tracks_.requires_grad();
+  if (V > 0 && !constant_virtual) {
+    tokens = at::cat({tokens, virtual_tracks_.repeat({B, 1, T, 1})}, 1);
+  } else if (constant_virtual) {
+    // The type the concatenation gives (fp32 under bf16 autocast): the residual stream's.
+    tokens = tokens.to(at::promote_types(tokens.scalar_type(), virtual_tracks_.scalar_type()));
+  }
+  const int64_t N = tokens.size(1) + (constant_virtual ? V : 0);
   const size_t space_blocks = std::max(space_virtual_blocks_.size(), space_blocks_.size());
   const size_t space_every = space_blocks == 0 ? 0 : time_blocks_.size() / space_blocks;
   size_t j = 0;
   for (size_t i = 0; i < time_blocks_.size(); ++i) {
-    at::Tensor time_tokens = tokens.contiguous().view({B * N, T, -1});
+    const int64_t rows = tokens.size(1);
+    at::Tensor time_tokens = tokens.contiguous().view({B * rows, T, -1});
     time_tokens = block(time_blocks_[i], time_tokens, nullptr);
-    tokens = time_tokens.view({B, N, T, -1});
+    tokens = time_tokens.view({B, rows, T, -1});
+    if (rows < N) {
+      const at::Tensor virt = virtual_after_first_time_block().to(tokens.scalar_type());
+      tokens = at::cat({tokens, virt.view({1, V, 1, -1}).expand({B, V, T, virt.size(-1)})}, 1);
+    }
     if (space_every > 0 && i % space_every == 0) {
       at::Tensor space = tokens.permute({0, 2, 1, 3}).contiguous().view({B * T, N, -1});
       if (V == 0) {
@@ -501,6 +525,19 @@ at::Tensor Network::update_transformer(const at::Tensor& input,
   }
   tokens = tokens.narrow(1, 0, N - V);
   return at::cat({linear(flow_head_, tokens), linear(vis_conf_head_, tokens)}, -1);
+}
+
+at::Tensor Network::virtual_after_first_time_block() const {
+  std::call_once(cache_->once, [&] {
+    const at::NoGradGuard no_grad;
+    const CpuAutocastOff fp32;  // computed once, so in fp32 also for bf16 inference
+    const int64_t V = virtual_tracks_.size(1), C = virtual_tracks_.size(-1);
+    // One frame: attention over identical tokens returns their value, whatever the window length.
+    cache_->virtual_tokens =
+        block(time_blocks_[0], virtual_tracks_.to(at::kFloat).reshape({V, 1, C}), nullptr)
+            .reshape({V, C});
+  });
+  return cache_->virtual_tokens;
 }
 
 WindowOutput Network::forward_window(const std::vector<at::Tensor>& pyramid, at::Tensor coords,

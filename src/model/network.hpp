@@ -6,6 +6,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -15,9 +17,18 @@
 
 namespace cotrack {
 
+// A weight's bf16 copy, made once on first use and shared by the copies of its LinearWeights.
+struct Bf16Copy {
+  std::once_flag once;
+  at::Tensor weight, bias;
+};
+
 struct LinearWeights {
   at::Tensor weight;  // [out, in]
   at::Tensor bias;    // [out]
+  // For inference under CPU bf16 autocast: the weights cast once rather than on every call
+  // (weights that record gradients, as in training, are always cast afresh).
+  std::shared_ptr<Bf16Copy> bf16 = std::make_shared<Bf16Copy>();
 };
 
 struct AttentionWeights {
@@ -161,8 +172,19 @@ class Network {
   at::Tensor attention(const AttentionWeights& w, const at::Tensor& x, const at::Tensor& context,
                        const at::Tensor* key_mask = nullptr) const;
 
+  // Inference only (weights without gradients): the virtual tracks after the first time block,
+  // [V, hidden] fp32. Their tokens enter that block identical in every frame, window and
+  // iteration, so its output is a constant of the weights: computed once, on first use.
+  at::Tensor virtual_after_first_time_block() const;
+
+  struct InferenceCache {
+    std::once_flag once;
+    at::Tensor virtual_tokens;
+  };
+
   ModelConfig config_;
   std::vector<std::pair<std::string, at::Tensor>> named_;
+  std::shared_ptr<InferenceCache> cache_ = std::make_shared<InferenceCache>();
   EncoderWeights encoder_;
   LinearWeights corr_fc1_, corr_fc2_;
   LinearWeights input_transform_, flow_head_, vis_conf_head_;

@@ -40,6 +40,16 @@ class Bf16Autocast {
   at::DeviceType device_;
 };
 
+// Whether CPU autocast is on with bf16 as its type.
+inline bool cpu_autocast_bf16() {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  return at::autocast::is_autocast_enabled(at::kCPU) &&
+         at::autocast::get_autocast_dtype(at::kCPU) == at::kBFloat16;
+#else
+  return at::autocast::is_cpu_enabled() && at::autocast::get_autocast_cpu_dtype() == at::kBFloat16;
+#endif
+}
+
 // Turns CPU autocast off for the lifetime of the scope when it was on (the previous state comes
 // back): for layers that run faster in fp32 than with autocast's casts to bf16 and back.
 class CpuAutocastOff {

@@ -12,7 +12,9 @@
 #include "model/checkpoint/checkpoint.hpp"
 #include "cotrack/error.hpp"
 #include "cotrack/model.hpp"
+#include "cotrack/runtime.hpp"
 #include "model/network.hpp"
+#include "model/precision.hpp"
 
 namespace {
 
@@ -311,5 +313,53 @@ TEST_SUITE("unit") {
       const at::Tensor ones = cotrack::scaled_dot_attention(q, k, at::ones_like(v), true);
       CHECK((ones - 1).abs().max().item<double>() < 1e-5);
     }
+  }
+}
+
+TEST_SUITE("unit") {
+  // Inference shortcuts in the update transformer: the virtual tracks' first time block is a
+  // constant of the weights, and bf16 weights are cast once. Both are taken only for weights
+  // without gradients, so marking weights as trainable runs the plain computation.
+  TEST_CASE("model: the inference shortcuts give the plain transformer's output") {
+    const cotrack::Model model =
+        cotrack::Model::random(cotrack::ModelConfig::preset_named("cotracker3-online"), 5);
+    const cotrack::Network& net = model.network();
+    REQUIRE(net.config().num_virtual_tracks > 0);
+    at::manual_seed(3);
+    const at::Tensor x = at::randn({1, 6, 16, net.config().input_dim()});
+    const at::NoGradGuard no_grad;
+    auto mark = [&](bool all, bool trainable) {
+      for (auto& [name, t] : net.named_tensors()) {
+        if (all || name == "updateformer.virual_tracks") t.set_requires_grad(trainable);
+      }
+    };
+    const at::Tensor fast = net.update_transformer(x);
+    mark(false, true);
+    const at::Tensor plain = net.update_transformer(x);
+    mark(false, false);
+    REQUIRE(fast.sizes() == plain.sizes());
+    const double diff = (fast - plain).abs().max().item<double>();
+    MESSAGE("fp32: max |shortcut - plain| = " << diff << " of " << plain.abs().max().item<double>());
+    CHECK(diff < 1e-4);
+    if (!cotrack::cpu_has_bf16()) {
+      MESSAGE("bf16 part skipped: this CPU has no bf16 instructions");
+      return;
+    }
+    const cotrack::Bf16Autocast autocast(true, at::kCPU);
+    // Weights cast once are the weights autocast casts on every call: the same output, exactly.
+    mark(false, true);
+    const at::Tensor cached = net.update_transformer(x);
+    mark(true, true);
+    const at::Tensor per_call = net.update_transformer(x);
+    mark(true, false);
+    CHECK(at::equal(cached, per_call));
+    // The constant virtual tracks come from fp32: within bf16's rounding of the plain bf16 pass.
+    const at::Tensor fast_bf16 = net.update_transformer(x);
+    REQUIRE((fast_bf16.scalar_type() == per_call.scalar_type()));
+    const double diff_bf16 = (fast_bf16 - per_call).abs().max().item<double>();
+    const double bf16_error = (per_call.to(at::kFloat) - plain).abs().max().item<double>();
+    MESSAGE("bf16: max |shortcut - plain| = " << diff_bf16 << ", bf16 against fp32: " << bf16_error);
+    CHECK(diff_bf16 < 2 * bf16_error);
+    CHECK(diff_bf16 > 0);
   }
 }
