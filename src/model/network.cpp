@@ -326,10 +326,12 @@ at::Tensor Network::encode(const at::Tensor& x_in) const {
   }
   const std::vector<int64_t> out_size{H / config_.stride, W / config_.stride};
   for (auto& s : stages) {
-    // LibTorch 1.13's bilinear resampling of bf16 maps on the CPU is several times slower than
-    // of fp32 ones, forward and backward (a bf16 training step spent 12% of its time there), so
-    // bf16 maps are resampled in fp32; the next convolution takes them back to bf16.
-    const at::Tensor in = s.is_cpu() && s.scalar_type() == at::kBFloat16 ? s.to(at::kFloat) : s;
+    // In training (NCHW), LibTorch 1.13's bilinear resampling of bf16 maps on the CPU is several
+    // times slower than of fp32 ones, forward and backward (a bf16 step spent 12% of its time
+    // there), so such maps are resampled in fp32; the next convolution takes them back to bf16.
+    // Inference (channels-last, one frame) is faster without the casts.
+    const bool fp32_resample = s.is_cpu() && s.scalar_type() == at::kBFloat16 && records_grad(s);
+    const at::Tensor in = fp32_resample ? s.to(at::kFloat) : s;
     s = at::upsample_bilinear2d(in, out_size, /*align_corners=*/true, c10::nullopt, c10::nullopt);
   }
   x = conv(encoder_.conv2, at::cat(stages, 1));
