@@ -22,7 +22,9 @@ int run_guarded(const std::string& program, Body&& body) {
     fmt::print(stderr, "{}: {}\n", program, e.what());
     return static_cast<int>(e.code());
   } catch (const std::exception& e) {
-    fmt::print(stderr, "{}: unexpected error: {}\n", program, e.what());
+    // One line: LibTorch's errors append a C++ backtrace after the message.
+    const std::string what = e.what();
+    fmt::print(stderr, "{}: unexpected error: {}\n", program, what.substr(0, what.find('\n')));
     return static_cast<int>(ExitCode::kRuntime);
   }
 }
