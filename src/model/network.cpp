@@ -490,13 +490,14 @@ at::Tensor Network::update_transformer(const at::Tensor& input,
   }
   const at::Tensor* space_mask = track_mask ? &row_mask : nullptr;
   const int64_t V = config_.num_virtual_tracks;
-  // With fixed weights, the virtual tracks' pass through the first time block is a constant.
+  // With fixed weights, the virtual tracks' pass through the first time block is a constant:
+  // that block then runs on the point tracks alone, and the virtual tracks join after it.
   const bool constant_virtual = V > 0 && !time_blocks_.empty() && !virtual_tracks_.requires_grad();
-  if (V > 0 && !constant_virtual) {
-    tokens = at::cat({tokens, virtual_tracks_.repeat({B, 1, T, 1})}, 1);
-  } else if (constant_virtual) {
-    // The type the concatenation gives (fp32 under bf16 autocast): the residual stream's.
+  if (constant_virtual) {
+    // The type the concatenation would give (fp32 under bf16 autocast): the residual stream's.
     tokens = tokens.to(at::promote_types(tokens.scalar_type(), virtual_tracks_.scalar_type()));
+  } else if (V > 0) {
+    tokens = at::cat({tokens, virtual_tracks_.repeat({B, 1, T, 1})}, 1);
   }
   const int64_t N = tokens.size(1) + (constant_virtual ? V : 0);
   const size_t space_blocks = std::max(space_virtual_blocks_.size(), space_blocks_.size());
@@ -507,7 +508,7 @@ at::Tensor Network::update_transformer(const at::Tensor& input,
     at::Tensor time_tokens = tokens.contiguous().view({B * rows, T, -1});
     time_tokens = block(time_blocks_[i], time_tokens, nullptr);
     tokens = time_tokens.view({B, rows, T, -1});
-    if (rows < N) {
+    if (constant_virtual && i == 0) {
       const at::Tensor virt = virtual_after_first_time_block().to(tokens.scalar_type());
       tokens = at::cat({tokens, virt.view({1, V, 1, -1}).expand({B, V, T, virt.size(-1)})}, 1);
     }
