@@ -15,8 +15,10 @@
 #include <torch/autograd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "model/network.hpp"
@@ -186,6 +188,287 @@ class GeluTanhFunction : public torch::autograd::Function<GeluTanhFunction> {
   }
 };
 
+// Instance norm of a channels-last map, viewed as N images of P = H*W rows of C values: the
+// statistics are per image and channel, so every loop below runs along a row's C contiguous
+// values. `relu` fuses the ReLU that follows most norms in the encoder (in the gradient too).
+template <typename T>
+inline float load(const T* p, int64_t i) {
+  if constexpr (std::is_same_v<T, float>) {
+    return p[i];
+  } else {
+    return bf16_to_f32(p[i]);
+  }
+}
+
+template <typename T>
+inline void store(T* p, int64_t i, float v) {
+  if constexpr (std::is_same_v<T, float>) {
+    p[i] = v;
+  } else {
+    p[i] = f32_to_bf16(v);
+  }
+}
+
+// sum[c] += x - shift[c], sq[c] += (x - shift[c])^2 over `rows` rows.
+template <typename T>
+inline void norm_stats(const T* __restrict x, int64_t rows, int64_t C, const float* __restrict shift,
+                       float* __restrict sum, float* __restrict sq) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < C; ++c) {
+      const float v = load(x, r * C + c) - shift[c];
+      sum[c] += v;
+      sq[c] += v * v;
+    }
+  }
+}
+
+template <typename T>
+inline void norm_apply(const T* __restrict x, int64_t rows, int64_t C, const float* __restrict mean,
+                       const float* __restrict rstd, bool relu, T* __restrict y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < C; ++c) {
+      const float v = (load(x, r * C + c) - mean[c]) * rstd[c];
+      store(y, r * C + c, relu ? std::max(v, 0.0f) : v);
+    }
+  }
+}
+
+// With z = relu ? g * (xhat > 0) : g: sg[c] += z, sgx[c] += z * xhat.
+template <typename T>
+inline void norm_grad_stats(const T* __restrict x, const T* __restrict g, int64_t rows, int64_t C,
+                            const float* __restrict mean, const float* __restrict rstd, bool relu,
+                            float* __restrict sg, float* __restrict sgx) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < C; ++c) {
+      const float xhat = (load(x, r * C + c) - mean[c]) * rstd[c];
+      const float z = relu && !(xhat > 0.0f) ? 0.0f : load(g, r * C + c);
+      sg[c] += z;
+      sgx[c] += z * xhat;
+    }
+  }
+}
+
+// dx = rstd * (z - mean(z) - xhat * mean(z * xhat)); a = mean(z), b = mean(z * xhat).
+template <typename T>
+inline void norm_grad_apply(const T* __restrict x, const T* __restrict g, int64_t rows, int64_t C,
+                            const float* __restrict mean, const float* __restrict rstd, bool relu,
+                            const float* __restrict a, const float* __restrict b, T* __restrict dx) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < C; ++c) {
+      const float xhat = (load(x, r * C + c) - mean[c]) * rstd[c];
+      const float z = relu && !(xhat > 0.0f) ? 0.0f : load(g, r * C + c);
+      store(dx, r * C + c, rstd[c] * (z - a[c] - xhat * b[c]));
+    }
+  }
+}
+
+// The vectorised instances (templates cannot carry target_clones).
+#define COTRACK_NORM_KERNELS(T, suffix)                                                          \
+  COTRACK_VECTOR_CLONES void norm_stats_##suffix(const T* x, int64_t rows, int64_t C,            \
+                                                 const float* shift, float* sum, float* sq) {    \
+    norm_stats(x, rows, C, shift, sum, sq);                                                      \
+  }                                                                                              \
+  COTRACK_VECTOR_CLONES void norm_apply_##suffix(const T* x, int64_t rows, int64_t C,            \
+                                                 const float* mean, const float* rstd, bool relu, \
+                                                 T* y) {                                         \
+    norm_apply(x, rows, C, mean, rstd, relu, y);                                                 \
+  }                                                                                              \
+  COTRACK_VECTOR_CLONES void norm_grad_stats_##suffix(const T* x, const T* g, int64_t rows,      \
+                                                      int64_t C, const float* mean,              \
+                                                      const float* rstd, bool relu, float* sg,   \
+                                                      float* sgx) {                              \
+    norm_grad_stats(x, g, rows, C, mean, rstd, relu, sg, sgx);                                   \
+  }                                                                                              \
+  COTRACK_VECTOR_CLONES void norm_grad_apply_##suffix(                                           \
+      const T* x, const T* g, int64_t rows, int64_t C, const float* mean, const float* rstd,     \
+      bool relu, const float* a, const float* b, T* dx) {                                        \
+    norm_grad_apply(x, g, rows, C, mean, rstd, relu, a, b, dx);                                  \
+  }
+COTRACK_NORM_KERNELS(float, f32)
+COTRACK_NORM_KERNELS(uint16_t, bf16)
+#undef COTRACK_NORM_KERNELS
+
+template <typename T>
+void stats_rows(const T* x, int64_t rows, int64_t C, const float* shift, float* sum, float* sq) {
+  if constexpr (std::is_same_v<T, float>) {
+    norm_stats_f32(x, rows, C, shift, sum, sq);
+  } else {
+    norm_stats_bf16(x, rows, C, shift, sum, sq);
+  }
+}
+
+template <typename T>
+void apply_rows(const T* x, int64_t rows, int64_t C, const float* mean, const float* rstd,
+                bool relu, T* y) {
+  if constexpr (std::is_same_v<T, float>) {
+    norm_apply_f32(x, rows, C, mean, rstd, relu, y);
+  } else {
+    norm_apply_bf16(x, rows, C, mean, rstd, relu, y);
+  }
+}
+
+template <typename T>
+void grad_stats_rows(const T* x, const T* g, int64_t rows, int64_t C, const float* mean,
+                     const float* rstd, bool relu, float* sg, float* sgx) {
+  if constexpr (std::is_same_v<T, float>) {
+    norm_grad_stats_f32(x, g, rows, C, mean, rstd, relu, sg, sgx);
+  } else {
+    norm_grad_stats_bf16(x, g, rows, C, mean, rstd, relu, sg, sgx);
+  }
+}
+
+template <typename T>
+void grad_apply_rows(const T* x, const T* g, int64_t rows, int64_t C, const float* mean,
+                     const float* rstd, bool relu, const float* a, const float* b, T* dx) {
+  if constexpr (std::is_same_v<T, float>) {
+    norm_grad_apply_f32(x, g, rows, C, mean, rstd, relu, a, b, dx);
+  } else {
+    norm_grad_apply_bf16(x, g, rows, C, mean, rstd, relu, a, b, dx);
+  }
+}
+
+// Rows are summed in float over blocks of this many rows; the blocks' sums are added in double
+// and in order, so the results do not depend on the number of threads.
+constexpr int64_t kNormBlock = 64;
+
+// fn(n, first row, rows, block index) for every block of every image, in parallel.
+template <typename Fn>
+void over_blocks(int64_t N, int64_t P, const Fn& fn) {
+  const int64_t blocks = (P + kNormBlock - 1) / kNormBlock;
+  at::parallel_for(0, N * blocks, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t n = i / blocks, r = (i % blocks) * kNormBlock;
+      fn(n, r, std::min(kNormBlock, P - r), i);
+    }
+  });
+}
+
+// part holds two C-vectors per block (2 * N * blocks * C floats); totals[n * C + c] (and the
+// second array) become their sums over image n's blocks, in double.
+void sum_blocks(const std::vector<float>& part, int64_t N, int64_t P, int64_t C,
+                std::vector<double>& first, std::vector<double>& second) {
+  const int64_t blocks = (P + kNormBlock - 1) / kNormBlock;
+  first.assign(N * C, 0.0);
+  second.assign(N * C, 0.0);
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float* s = part.data() + 2 * (n * blocks + b) * C;
+      for (int64_t c = 0; c < C; ++c) {
+        first[n * C + c] += s[c];
+        second[n * C + c] += s[C + c];
+      }
+    }
+  }
+}
+
+constexpr double kInstanceNormEps = 1e-5;
+
+// y = norm(x) (and ReLU); mean and rstd [N * C] for the gradient. The sums are taken about each
+// image's first row, which keeps the variance exact for maps far from 0.
+template <typename T>
+void norm_forward(const T* x, int64_t N, int64_t P, int64_t C, bool relu, float* mean,
+                  float* rstd, T* y) {
+  const int64_t blocks = (P + kNormBlock - 1) / kNormBlock;
+  std::vector<float> shift(N * C);
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t c = 0; c < C; ++c) shift[n * C + c] = load(x + n * P * C, c);
+  }
+  std::vector<float> part(2 * N * blocks * C, 0.0f);
+  over_blocks(N, P, [&](int64_t n, int64_t r, int64_t rows, int64_t i) {
+    float* s = part.data() + 2 * i * C;
+    stats_rows(x + (n * P + r) * C, rows, C, shift.data() + n * C, s, s + C);
+  });
+  std::vector<double> sum, sq;
+  sum_blocks(part, N, P, C, sum, sq);
+  for (int64_t k = 0; k < N * C; ++k) {
+    const double m = sum[k] / static_cast<double>(P);
+    const double var = std::max(sq[k] / static_cast<double>(P) - m * m, 0.0);
+    mean[k] = static_cast<float>(m + shift[k]);
+    rstd[k] = static_cast<float>(1.0 / std::sqrt(var + kInstanceNormEps));
+  }
+  over_blocks(N, P, [&](int64_t n, int64_t r, int64_t rows, int64_t) {
+    apply_rows(x + (n * P + r) * C, rows, C, mean + n * C, rstd + n * C, relu, y + (n * P + r) * C);
+  });
+}
+
+template <typename T>
+void norm_backward(const T* x, const T* g, int64_t N, int64_t P, int64_t C, bool relu,
+                   const float* mean, const float* rstd, T* dx) {
+  const int64_t blocks = (P + kNormBlock - 1) / kNormBlock;
+  std::vector<float> part(2 * N * blocks * C, 0.0f);
+  over_blocks(N, P, [&](int64_t n, int64_t r, int64_t rows, int64_t i) {
+    float* s = part.data() + 2 * i * C;
+    grad_stats_rows(x + (n * P + r) * C, g + (n * P + r) * C, rows, C, mean + n * C,
+                    rstd + n * C, relu, s, s + C);
+  });
+  std::vector<double> sg, sgx;
+  sum_blocks(part, N, P, C, sg, sgx);
+  std::vector<float> a(N * C), b(N * C);
+  for (int64_t k = 0; k < N * C; ++k) {
+    a[k] = static_cast<float>(sg[k] / static_cast<double>(P));
+    b[k] = static_cast<float>(sgx[k] / static_cast<double>(P));
+  }
+  over_blocks(N, P, [&](int64_t n, int64_t r, int64_t rows, int64_t) {
+    const int64_t off = (n * P + r) * C;
+    grad_apply_rows(x + off, g + off, rows, C, mean + n * C, rstd + n * C, relu, a.data() + n * C,
+                    b.data() + n * C, dx + off);
+  });
+}
+
+bool channels_last_norm_applies(const at::Tensor& x) {
+  return vectorised_dtype(x) && x.dim() == 4 && x.numel() > 0 &&
+         x.is_contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+// Returns y; mean and rstd ([N, C] float) are filled for the gradient.
+at::Tensor instance_norm_cl_forward(const at::Tensor& x, bool relu, at::Tensor& mean,
+                                    at::Tensor& rstd) {
+  const int64_t N = x.size(0), C = x.size(1), P = x.size(2) * x.size(3);
+  mean = at::empty({N, C}, x.options().dtype(at::kFloat));
+  rstd = at::empty({N, C}, x.options().dtype(at::kFloat));
+  at::Tensor y = at::empty_like(x, at::MemoryFormat::ChannelsLast);
+  if (x.scalar_type() == at::kFloat) {
+    norm_forward(raw<float>(x), N, P, C, relu, raw<float>(mean), raw<float>(rstd), raw<float>(y));
+  } else {
+    norm_forward(raw<uint16_t>(x), N, P, C, relu, raw<float>(mean), raw<float>(rstd),
+                 raw<uint16_t>(y));
+  }
+  return y;
+}
+
+at::Tensor instance_norm_cl_backward(const at::Tensor& grad_out, const at::Tensor& x,
+                                     const at::Tensor& mean, const at::Tensor& rstd, bool relu) {
+  const int64_t N = x.size(0), C = x.size(1), P = x.size(2) * x.size(3);
+  const at::Tensor g = grad_out.to(x.scalar_type()).contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor dx = at::empty_like(x, at::MemoryFormat::ChannelsLast);
+  if (x.scalar_type() == at::kFloat) {
+    norm_backward(raw<float>(x), raw<float>(g), N, P, C, relu, raw<float>(mean), raw<float>(rstd),
+                  raw<float>(dx));
+  } else {
+    norm_backward(raw<uint16_t>(x), raw<uint16_t>(g), N, P, C, relu, raw<float>(mean),
+                  raw<float>(rstd), raw<uint16_t>(dx));
+  }
+  return dx;
+}
+
+class InstanceNormClFunction : public torch::autograd::Function<InstanceNormClFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                            bool relu) {
+    at::Tensor mean, rstd;
+    at::Tensor y = instance_norm_cl_forward(x, relu, mean, rstd);
+    ctx->save_for_backward({x, mean, rstd});
+    ctx->saved_data["relu"] = relu;
+    return y;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const bool relu = ctx->saved_data["relu"].toBool();
+    return {instance_norm_cl_backward(grads[0], saved[0], saved[1], saved[2], relu), at::Tensor()};
+  }
+};
+
 }  // namespace
 
 at::Tensor bilinear_mix(const at::Tensor& g, const at::Tensor& frac) {
@@ -231,6 +514,17 @@ at::Tensor gelu_tanh(const at::Tensor& x) {
   if (!vectorised_dtype(x)) return at::gelu(x, "tanh");
   if (at::GradMode::is_enabled() && x.requires_grad()) return GeluTanhFunction::apply(x);
   return gelu_tanh_forward(x);
+}
+
+bool instance_norm_channels_last(const at::Tensor& x, bool relu, at::Tensor* out) {
+  if (!channels_last_norm_applies(x)) return false;
+  if (at::GradMode::is_enabled() && x.requires_grad()) {
+    *out = InstanceNormClFunction::apply(x, relu);
+  } else {
+    at::Tensor mean, rstd;
+    *out = instance_norm_cl_forward(x, relu, mean, rstd);
+  }
+  return true;
 }
 
 }  // namespace cotrack

@@ -89,34 +89,39 @@ at::Tensor conv(const ConvWeights& w, const at::Tensor& x) {
 // are used only when it does not: a training step builds the same graph as before them.
 bool records_grad(const at::Tensor& t) { return at::GradMode::is_enabled() && t.requires_grad(); }
 
-// InstanceNorm2d(affine=False, track_running_stats=False): instance statistics, eps 1e-5.
-// On the CPU the encoder runs channels-last (see Network::encode). at::instance_norm would copy
-// such a tensor to NCHW (and take ~5x longer); instead each image, viewed as [H*W, C] rows
-// without a copy, is batch-normalised over its rows, which is the same per-channel statistic.
-at::Tensor instance_norm(const at::Tensor& x) {
-  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  // Under autograd (training) always the ATen op: a tensor can pass as channels-last there too,
-  // and the per-image loop made training steps 1.5x slower.
-  if (!x.device().is_cpu() || !x.is_contiguous(at::MemoryFormat::ChannelsLast) || N == 0 ||
-      records_grad(x)) {
-    return at::instance_norm(x, {}, {}, {}, {}, /*use_input_stats=*/true, /*momentum=*/0.1,
-                             /*eps=*/1e-5, /*cudnn_enabled=*/true);
+// InstanceNorm2d(affine=False, track_running_stats=False): instance statistics, eps 1e-5, then a
+// ReLU when `relu`. On the CPU the encoder runs channels-last (see Network::encode), where
+// at::instance_norm would copy to NCHW and back (5x slower). Inference views each image as
+// [H*W, C] rows without a copy and batch-normalises them, which is the same per-channel
+// statistic; training (autograd) uses a fused kernel with its own gradient instead, since the
+// backward of those views cost seconds a step.
+at::Tensor instance_norm(const at::Tensor& x, bool relu) {
+  at::Tensor y;
+  const bool channels_last = x.device().is_cpu() && x.dim() == 4 && x.size(0) > 0 &&
+                             x.is_contiguous(at::MemoryFormat::ChannelsLast);
+  if (channels_last && records_grad(x) && instance_norm_channels_last(x, relu, &y)) return y;
+  if (channels_last) {
+    const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+    std::vector<at::Tensor> images;
+    images.reserve(static_cast<size_t>(N));
+    for (int64_t n = 0; n < N; ++n) {
+      at::Tensor rows = x.select(0, n).permute({1, 2, 0}).reshape({H * W, C});  // a view
+      at::Tensor yn = at::batch_norm(rows, {}, {}, {}, {}, /*training=*/true, /*momentum=*/0.1,
+                                     /*eps=*/1e-5, /*cudnn_enabled=*/false);
+      images.push_back(yn.view({1, H, W, C}).permute({0, 3, 1, 2}));
+    }
+    y = N == 1 ? images[0] : at::cat(images, 0);
+  } else {
+    y = at::instance_norm(x, {}, {}, {}, {}, /*use_input_stats=*/true, /*momentum=*/0.1,
+                          /*eps=*/1e-5, /*cudnn_enabled=*/true);
   }
-  std::vector<at::Tensor> images;
-  images.reserve(static_cast<size_t>(N));
-  for (int64_t n = 0; n < N; ++n) {
-    at::Tensor rows = x.select(0, n).permute({1, 2, 0}).reshape({H * W, C});  // a view
-    at::Tensor y = at::batch_norm(rows, {}, {}, {}, {}, /*training=*/true, /*momentum=*/0.1,
-                                  /*eps=*/1e-5, /*cudnn_enabled=*/false);
-    images.push_back(y.view({1, H, W, C}).permute({0, 3, 1, 2}));
-  }
-  return N == 1 ? images[0] : at::cat(images, 0);
+  return relu ? y.relu_() : y;
 }
 
 at::Tensor residual_block(const ResidualBlockWeights& w, const at::Tensor& x) {
-  at::Tensor y = instance_norm(conv(w.conv1, x)).relu_();
-  y = instance_norm(conv(w.conv2, y)).relu_();
-  at::Tensor shortcut = w.downsample ? instance_norm(conv(*w.downsample, x)) : x;
+  at::Tensor y = instance_norm(conv(w.conv1, x), /*relu=*/true);
+  y = instance_norm(conv(w.conv2, y), /*relu=*/true);
+  at::Tensor shortcut = w.downsample ? instance_norm(conv(*w.downsample, x), /*relu=*/false) : x;
   return (shortcut + y).relu_();
 }
 
@@ -311,13 +316,13 @@ at::Tensor Network::normalize_frames(const at::Tensor& frames) {
 
 at::Tensor Network::encode(const at::Tensor& x_in) const {
   const int64_t H = x_in.size(2), W = x_in.size(3);
-  // For inference on the CPU, oneDNN convolutions of these few-channel maps are 2-3x faster
-  // channels-last than NCHW (cotrack-bench: CNN 20 -> 12.5 ms per 256x256 frame on 2 cores).
-  // Convolutions, norms, ReLU, upsampling and concatenation all keep the layout, so the output
-  // is channels-last too; its logical shape and values are the same. Training stays NCHW.
-  const bool channels_last = x_in.device().is_cpu() && !records_grad(encoder_.conv1.weight);
+  // On the CPU, oneDNN convolutions of these few-channel maps are 2-3x faster channels-last
+  // than NCHW (cotrack-bench: CNN 20 -> 12.5 ms per 256x256 frame on 2 cores), forward and
+  // backward. Convolutions, norms, ReLU, upsampling and concatenation all keep the layout, so
+  // the output is channels-last too; its logical shape and values are the same.
+  const bool channels_last = x_in.device().is_cpu();
   at::Tensor x = channels_last ? x_in.contiguous(at::MemoryFormat::ChannelsLast) : x_in;
-  x = instance_norm(conv(encoder_.conv1, x)).relu_();
+  x = instance_norm(conv(encoder_.conv1, x), /*relu=*/true);
   std::vector<at::Tensor> stages;
   for (int layer = 0; layer < 4; ++layer) {
     x = residual_block(encoder_.blocks[2 * layer], x);
@@ -326,16 +331,16 @@ at::Tensor Network::encode(const at::Tensor& x_in) const {
   }
   const std::vector<int64_t> out_size{H / config_.stride, W / config_.stride};
   for (auto& s : stages) {
-    // In training (NCHW), LibTorch 1.13's bilinear resampling of bf16 maps on the CPU is several
-    // times slower than of fp32 ones, forward and backward (a bf16 step spent 12% of its time
-    // there), so such maps are resampled in fp32; the next convolution takes them back to bf16.
-    // Inference (channels-last, one frame) is faster without the casts.
+    // In training, LibTorch 1.13's bilinear resampling of bf16 maps on the CPU is several times
+    // slower than of fp32 ones, forward and backward (a bf16 step spent 12% of its time there),
+    // so such maps are resampled in fp32; the next convolution takes them back to bf16.
+    // Inference (one frame at a time) is faster without the casts.
     const bool fp32_resample = s.is_cpu() && s.scalar_type() == at::kBFloat16 && records_grad(s);
     const at::Tensor in = fp32_resample ? s.to(at::kFloat) : s;
     s = at::upsample_bilinear2d(in, out_size, /*align_corners=*/true, c10::nullopt, c10::nullopt);
   }
   x = conv(encoder_.conv2, at::cat(stages, 1));
-  x = instance_norm(x).relu_();
+  x = instance_norm(x, /*relu=*/true);
   return conv(encoder_.conv3, x);
 }
 

@@ -98,6 +98,12 @@ at::Tensor gelu_tanh(const at::Tensor& x);
 // One pass on the CPU for inference (g float or bf16, frac float), else two at::lerp calls.
 at::Tensor bilinear_mix(const at::Tensor& g, const at::Tensor& frac);
 
+// InstanceNorm2d (no affine, eps 1e-5), followed by a ReLU when `relu`, of a channels-last CPU
+// map (float or bf16) in two passes over the rows of C channel values, with an autograd gradient
+// of two passes too (src/model/cpu_kernels.cpp). Returns false, leaving *out alone, for any other
+// tensor.
+bool instance_norm_channels_last(const at::Tensor& x, bool relu, at::Tensor* out);
+
 at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 bool broadcast, const at::Tensor* key_mask = nullptr);
 

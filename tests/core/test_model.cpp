@@ -292,6 +292,53 @@ TEST_SUITE("unit") {
     const at::Tensor view = wide.narrow(3, 0, K);
     CHECK(at::equal(cotrack::bilinear_mix(view, frac), cotrack::bilinear_mix(view.contiguous(), frac)));
   }
+  TEST_CASE("model: the channels-last instance norm equals ATen's, forward and gradient") {
+    at::manual_seed(14);
+    // Odd sizes (vector tails, a last row block shorter than the others) and maps far from 0,
+    // where a variance taken as E[x^2] - E[x]^2 in float would lose its digits.
+    const int64_t N = 3, C = 37, H = 29, W = 23;
+    const at::Tensor base = at::randn({N, C, H, W}) * 3 + at::randn({1, C, 1, 1}) * 50;
+    const at::Tensor upstream = at::randn({N, C, H, W});
+    for (const auto dtype : {at::kFloat, at::kBFloat16}) {
+      for (const bool relu : {false, true}) {
+        const at::Tensor x = base.to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+        // The reference: ATen's op in double, on the same (rounded) input.
+        const at::Tensor xd = x.to(at::kDouble).contiguous().requires_grad_(true);
+        at::Tensor ref = at::instance_norm(xd, {}, {}, {}, {}, true, 0.1, 1e-5, false);
+        if (relu) ref = ref.relu();
+        ref.backward(upstream.to(at::kDouble));
+        const at::Tensor xg = x.clone().requires_grad_(true);
+        at::Tensor y;
+        REQUIRE(cotrack::instance_norm_channels_last(xg, relu, &y));
+        REQUIRE((y.scalar_type() == dtype));
+        REQUIRE(y.is_contiguous(at::MemoryFormat::ChannelsLast));
+        y.backward(upstream.to(dtype));
+        REQUIRE(xg.grad().defined());
+        // Relative to max(|y|, 1): bf16 keeps 8 significant bits, so its rounding alone is 1/512.
+        const double tol = dtype == at::kFloat ? 1e-5 : 1.0 / 128;
+        const double fwd = ((y.to(at::kDouble) - ref.detach()).abs() /
+                            ref.detach().abs().clamp_min(1.0)).max().item<double>();
+        // Gradients here are about 1/3 (the upstream times rstd); relative to their largest.
+        const at::Tensor gref = xd.grad();
+        const double bwd = ((xg.grad().to(at::kDouble) - gref).abs().max() /
+                            gref.abs().max()).item<double>();
+        const std::string label = std::string(c10::toString(dtype)) + (relu ? " + relu" : "");
+        MESSAGE(label << ": forward max error " << fwd << ", gradient " << bwd);
+        CHECK(fwd < tol);
+        CHECK(bwd < tol);
+        // The inference path gives the autograd path's values.
+        at::Tensor y_plain;
+        REQUIRE(cotrack::instance_norm_channels_last(x, relu, &y_plain));
+        CHECK(at::equal(y_plain, y.detach()));
+      }
+    }
+    // Any other layout or dtype is left to ATen.
+    at::Tensor untouched;
+    CHECK_FALSE(cotrack::instance_norm_channels_last(base.contiguous(), true, &untouched));
+    CHECK_FALSE(cotrack::instance_norm_channels_last(
+        base.to(at::kDouble).contiguous(at::MemoryFormat::ChannelsLast), true, &untouched));
+    CHECK_FALSE(untouched.defined());
+  }
   TEST_CASE("model: broadcast attention equals the matmul formulation") {
     // The shapes the small model sends down each path (time attention over 8 frames: broadcast;
     // virtual-track cross-attention: matmul), and an edge case with a single key.
