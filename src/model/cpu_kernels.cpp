@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -189,8 +190,11 @@ class GeluTanhFunction : public torch::autograd::Function<GeluTanhFunction> {
 };
 
 // Instance norm of a channels-last map, viewed as N images of P = H*W rows of C values: the
-// statistics are per image and channel, so every loop below runs along a row's C contiguous
-// values. `relu` fuses the ReLU that follows most norms in the encoder (in the gradient too).
+// statistics are per image and channel. The loops below run over `n` contiguous values whose
+// per-channel operands repeat with period L (a multiple of C): the caller takes L rows' worth of
+// values at once (L = K * C, a multiple of 16), so the inner loop vectorises without tails even
+// for C = 24 or 36. `relu` fuses the ReLU that follows most norms in the encoder, in the
+// gradient too.
 template <typename T>
 inline float load(const T* p, int64_t i) {
   if constexpr (std::is_same_v<T, float>) {
@@ -209,127 +213,142 @@ inline void store(T* p, int64_t i, float v) {
   }
 }
 
-// sum[c] += x - shift[c], sq[c] += (x - shift[c])^2 over `rows` rows.
+// sum[j] += x - shift[j], sq[j] += (x - shift[j])^2, j = position in the period.
 template <typename T>
-inline void norm_stats(const T* __restrict x, int64_t rows, int64_t C, const float* __restrict shift,
+inline void norm_stats(const T* __restrict x, int64_t n, int64_t L, const float* __restrict shift,
                        float* __restrict sum, float* __restrict sq) {
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < C; ++c) {
-      const float v = load(x, r * C + c) - shift[c];
-      sum[c] += v;
-      sq[c] += v * v;
+  for (int64_t i = 0; i < n; i += L) {
+    for (int64_t j = 0; j < L; ++j) {
+      const float v = load(x, i + j) - shift[j];
+      sum[j] += v;
+      sq[j] += v * v;
     }
   }
 }
 
 template <typename T>
-inline void norm_apply(const T* __restrict x, int64_t rows, int64_t C, const float* __restrict mean,
+inline void norm_apply(const T* __restrict x, int64_t n, int64_t L, const float* __restrict mean,
                        const float* __restrict rstd, bool relu, T* __restrict y) {
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < C; ++c) {
-      const float v = (load(x, r * C + c) - mean[c]) * rstd[c];
-      store(y, r * C + c, relu ? std::max(v, 0.0f) : v);
+  const float floor = relu ? 0.0f : -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; i += L) {
+    for (int64_t j = 0; j < L; ++j) {
+      store(y, i + j, std::max((load(x, i + j) - mean[j]) * rstd[j], floor));
     }
   }
 }
 
-// With z = relu ? g * (xhat > 0) : g: sg[c] += z, sgx[c] += z * xhat.
+// With z = relu ? g * (xhat > 0) : g: sg[j] += z, sgx[j] += z * xhat.
 template <typename T>
-inline void norm_grad_stats(const T* __restrict x, const T* __restrict g, int64_t rows, int64_t C,
+inline void norm_grad_stats(const T* __restrict x, const T* __restrict g, int64_t n, int64_t L,
                             const float* __restrict mean, const float* __restrict rstd, bool relu,
                             float* __restrict sg, float* __restrict sgx) {
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < C; ++c) {
-      const float xhat = (load(x, r * C + c) - mean[c]) * rstd[c];
-      const float z = relu && !(xhat > 0.0f) ? 0.0f : load(g, r * C + c);
-      sg[c] += z;
-      sgx[c] += z * xhat;
+  const float floor = relu ? 0.0f : -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; i += L) {
+    for (int64_t j = 0; j < L; ++j) {
+      const float xhat = (load(x, i + j) - mean[j]) * rstd[j];
+      const float z = xhat > floor ? load(g, i + j) : 0.0f;
+      sg[j] += z;
+      sgx[j] += z * xhat;
     }
   }
 }
 
 // dx = rstd * (z - mean(z) - xhat * mean(z * xhat)); a = mean(z), b = mean(z * xhat).
 template <typename T>
-inline void norm_grad_apply(const T* __restrict x, const T* __restrict g, int64_t rows, int64_t C,
+inline void norm_grad_apply(const T* __restrict x, const T* __restrict g, int64_t n, int64_t L,
                             const float* __restrict mean, const float* __restrict rstd, bool relu,
                             const float* __restrict a, const float* __restrict b, T* __restrict dx) {
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < C; ++c) {
-      const float xhat = (load(x, r * C + c) - mean[c]) * rstd[c];
-      const float z = relu && !(xhat > 0.0f) ? 0.0f : load(g, r * C + c);
-      store(dx, r * C + c, rstd[c] * (z - a[c] - xhat * b[c]));
+  const float floor = relu ? 0.0f : -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < n; i += L) {
+    for (int64_t j = 0; j < L; ++j) {
+      const float xhat = (load(x, i + j) - mean[j]) * rstd[j];
+      const float z = xhat > floor ? load(g, i + j) : 0.0f;
+      store(dx, i + j, rstd[j] * (z - a[j] - xhat * b[j]));
     }
   }
 }
 
 // The vectorised instances (templates cannot carry target_clones).
 #define COTRACK_NORM_KERNELS(T, suffix)                                                          \
-  COTRACK_VECTOR_CLONES void norm_stats_##suffix(const T* x, int64_t rows, int64_t C,            \
+  COTRACK_VECTOR_CLONES void norm_stats_##suffix(const T* x, int64_t n, int64_t L,               \
                                                  const float* shift, float* sum, float* sq) {    \
-    norm_stats(x, rows, C, shift, sum, sq);                                                      \
+    norm_stats(x, n, L, shift, sum, sq);                                                         \
   }                                                                                              \
-  COTRACK_VECTOR_CLONES void norm_apply_##suffix(const T* x, int64_t rows, int64_t C,            \
+  COTRACK_VECTOR_CLONES void norm_apply_##suffix(const T* x, int64_t n, int64_t L,               \
                                                  const float* mean, const float* rstd, bool relu, \
                                                  T* y) {                                         \
-    norm_apply(x, rows, C, mean, rstd, relu, y);                                                 \
+    norm_apply(x, n, L, mean, rstd, relu, y);                                                    \
   }                                                                                              \
-  COTRACK_VECTOR_CLONES void norm_grad_stats_##suffix(const T* x, const T* g, int64_t rows,      \
-                                                      int64_t C, const float* mean,              \
+  COTRACK_VECTOR_CLONES void norm_grad_stats_##suffix(const T* x, const T* g, int64_t n,         \
+                                                      int64_t L, const float* mean,              \
                                                       const float* rstd, bool relu, float* sg,   \
                                                       float* sgx) {                              \
-    norm_grad_stats(x, g, rows, C, mean, rstd, relu, sg, sgx);                                   \
+    norm_grad_stats(x, g, n, L, mean, rstd, relu, sg, sgx);                                      \
   }                                                                                              \
   COTRACK_VECTOR_CLONES void norm_grad_apply_##suffix(                                           \
-      const T* x, const T* g, int64_t rows, int64_t C, const float* mean, const float* rstd,     \
+      const T* x, const T* g, int64_t n, int64_t L, const float* mean, const float* rstd,        \
       bool relu, const float* a, const float* b, T* dx) {                                        \
-    norm_grad_apply(x, g, rows, C, mean, rstd, relu, a, b, dx);                                  \
+    norm_grad_apply(x, g, n, L, mean, rstd, relu, a, b, dx);                                     \
   }
 COTRACK_NORM_KERNELS(float, f32)
 COTRACK_NORM_KERNELS(uint16_t, bf16)
 #undef COTRACK_NORM_KERNELS
 
 template <typename T>
-void stats_rows(const T* x, int64_t rows, int64_t C, const float* shift, float* sum, float* sq) {
+void stats_values(const T* x, int64_t n, int64_t L, const float* shift, float* sum, float* sq) {
   if constexpr (std::is_same_v<T, float>) {
-    norm_stats_f32(x, rows, C, shift, sum, sq);
+    norm_stats_f32(x, n, L, shift, sum, sq);
   } else {
-    norm_stats_bf16(x, rows, C, shift, sum, sq);
+    norm_stats_bf16(x, n, L, shift, sum, sq);
   }
 }
 
 template <typename T>
-void apply_rows(const T* x, int64_t rows, int64_t C, const float* mean, const float* rstd,
-                bool relu, T* y) {
+void apply_values(const T* x, int64_t n, int64_t L, const float* mean, const float* rstd,
+                  bool relu, T* y) {
   if constexpr (std::is_same_v<T, float>) {
-    norm_apply_f32(x, rows, C, mean, rstd, relu, y);
+    norm_apply_f32(x, n, L, mean, rstd, relu, y);
   } else {
-    norm_apply_bf16(x, rows, C, mean, rstd, relu, y);
+    norm_apply_bf16(x, n, L, mean, rstd, relu, y);
   }
 }
 
 template <typename T>
-void grad_stats_rows(const T* x, const T* g, int64_t rows, int64_t C, const float* mean,
-                     const float* rstd, bool relu, float* sg, float* sgx) {
+void grad_stats_values(const T* x, const T* g, int64_t n, int64_t L, const float* mean,
+                       const float* rstd, bool relu, float* sg, float* sgx) {
   if constexpr (std::is_same_v<T, float>) {
-    norm_grad_stats_f32(x, g, rows, C, mean, rstd, relu, sg, sgx);
+    norm_grad_stats_f32(x, g, n, L, mean, rstd, relu, sg, sgx);
   } else {
-    norm_grad_stats_bf16(x, g, rows, C, mean, rstd, relu, sg, sgx);
+    norm_grad_stats_bf16(x, g, n, L, mean, rstd, relu, sg, sgx);
   }
 }
 
 template <typename T>
-void grad_apply_rows(const T* x, const T* g, int64_t rows, int64_t C, const float* mean,
-                     const float* rstd, bool relu, const float* a, const float* b, T* dx) {
+void grad_apply_values(const T* x, const T* g, int64_t n, int64_t L, const float* mean,
+                       const float* rstd, bool relu, const float* a, const float* b, T* dx) {
   if constexpr (std::is_same_v<T, float>) {
-    norm_grad_apply_f32(x, g, rows, C, mean, rstd, relu, a, b, dx);
+    norm_grad_apply_f32(x, g, n, L, mean, rstd, relu, a, b, dx);
   } else {
-    norm_grad_apply_bf16(x, g, rows, C, mean, rstd, relu, a, b, dx);
+    norm_grad_apply_bf16(x, g, n, L, mean, rstd, relu, a, b, dx);
   }
 }
 
 // Rows are summed in float over blocks of this many rows; the blocks' sums are added in double
 // and in order, so the results do not depend on the number of threads.
 constexpr int64_t kNormBlock = 64;
+
+// Rows per period: the smallest power of two K with K * C a multiple of 16 (AVX-512's floats)
+// and at least 128 values, at most kNormBlock rows.
+int64_t rows_per_period(int64_t C) {
+  int64_t K = 1;
+  while (K < kNormBlock && ((K * C) % 16 != 0 || K * C < 128)) K *= 2;
+  return K;
+}
+
+// `per_channel` (C values) repeated K times.
+void repeat_period(const float* per_channel, int64_t C, int64_t K, float* out) {
+  for (int64_t k = 0; k < K; ++k) std::copy(per_channel, per_channel + C, out + k * C);
+}
 
 // fn(n, first row, rows, block index) for every block of every image, in parallel.
 template <typename Fn>
@@ -343,8 +362,21 @@ void over_blocks(int64_t N, int64_t P, const Fn& fn) {
   });
 }
 
-// part holds two C-vectors per block (2 * N * blocks * C floats); totals[n * C + c] (and the
-// second array) become their sums over image n's blocks, in double.
+// A block's two per-period sums, folded to C channels into out[0, C) and out[C, 2C).
+void fold_period(const float* first, const float* second, int64_t C, int64_t K, float* out) {
+  for (int64_t c = 0; c < C; ++c) {
+    float u = 0.0f, v = 0.0f;
+    for (int64_t k = 0; k < K; ++k) {
+      u += first[k * C + c];
+      v += second[k * C + c];
+    }
+    out[c] = u;
+    out[C + c] = v;
+  }
+}
+
+// part holds two C-vectors per block (2 * N * blocks * C floats); first[n * C + c] (and second)
+// become their sums over image n's blocks, in double.
 void sum_blocks(const std::vector<float>& part, int64_t N, int64_t P, int64_t C,
                 std::vector<double>& first, std::vector<double>& second) {
   const int64_t blocks = (P + kNormBlock - 1) / kNormBlock;
@@ -369,14 +401,20 @@ template <typename T>
 void norm_forward(const T* x, int64_t N, int64_t P, int64_t C, bool relu, float* mean,
                   float* rstd, T* y) {
   const int64_t blocks = (P + kNormBlock - 1) / kNormBlock;
+  const int64_t K = rows_per_period(C), L = K * C;
   std::vector<float> shift(N * C);
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t c = 0; c < C; ++c) shift[n * C + c] = load(x + n * P * C, c);
   }
   std::vector<float> part(2 * N * blocks * C, 0.0f);
   over_blocks(N, P, [&](int64_t n, int64_t r, int64_t rows, int64_t i) {
-    float* s = part.data() + 2 * i * C;
-    stats_rows(x + (n * P + r) * C, rows, C, shift.data() + n * C, s, s + C);
+    std::vector<float> sh(L), sum(L, 0.0f), sq(L, 0.0f);
+    repeat_period(shift.data() + n * C, C, K, sh.data());
+    const T* xb = x + (n * P + r) * C;
+    const int64_t whole = rows - rows % K;  // rows in whole periods; the rest one row at a time
+    stats_values(xb, whole * C, L, sh.data(), sum.data(), sq.data());
+    stats_values(xb + whole * C, (rows - whole) * C, C, sh.data(), sum.data(), sq.data());
+    fold_period(sum.data(), sq.data(), C, K, part.data() + 2 * i * C);
   });
   std::vector<double> sum, sq;
   sum_blocks(part, N, P, C, sum, sq);
@@ -387,7 +425,13 @@ void norm_forward(const T* x, int64_t N, int64_t P, int64_t C, bool relu, float*
     rstd[k] = static_cast<float>(1.0 / std::sqrt(var + kInstanceNormEps));
   }
   over_blocks(N, P, [&](int64_t n, int64_t r, int64_t rows, int64_t) {
-    apply_rows(x + (n * P + r) * C, rows, C, mean + n * C, rstd + n * C, relu, y + (n * P + r) * C);
+    std::vector<float> m(L), s(L);
+    repeat_period(mean + n * C, C, K, m.data());
+    repeat_period(rstd + n * C, C, K, s.data());
+    const int64_t off = (n * P + r) * C, whole = rows - rows % K;
+    apply_values(x + off, whole * C, L, m.data(), s.data(), relu, y + off);
+    apply_values(x + off + whole * C, (rows - whole) * C, C, m.data(), s.data(), relu,
+                 y + off + whole * C);
   });
 }
 
@@ -395,11 +439,18 @@ template <typename T>
 void norm_backward(const T* x, const T* g, int64_t N, int64_t P, int64_t C, bool relu,
                    const float* mean, const float* rstd, T* dx) {
   const int64_t blocks = (P + kNormBlock - 1) / kNormBlock;
+  const int64_t K = rows_per_period(C), L = K * C;
   std::vector<float> part(2 * N * blocks * C, 0.0f);
   over_blocks(N, P, [&](int64_t n, int64_t r, int64_t rows, int64_t i) {
-    float* s = part.data() + 2 * i * C;
-    grad_stats_rows(x + (n * P + r) * C, g + (n * P + r) * C, rows, C, mean + n * C,
-                    rstd + n * C, relu, s, s + C);
+    std::vector<float> m(L), s(L), sg(L, 0.0f), sgx(L, 0.0f);
+    repeat_period(mean + n * C, C, K, m.data());
+    repeat_period(rstd + n * C, C, K, s.data());
+    const int64_t off = (n * P + r) * C, whole = rows - rows % K;
+    grad_stats_values(x + off, g + off, whole * C, L, m.data(), s.data(), relu, sg.data(),
+                      sgx.data());
+    grad_stats_values(x + off + whole * C, g + off + whole * C, (rows - whole) * C, C, m.data(),
+                      s.data(), relu, sg.data(), sgx.data());
+    fold_period(sg.data(), sgx.data(), C, K, part.data() + 2 * i * C);
   });
   std::vector<double> sg, sgx;
   sum_blocks(part, N, P, C, sg, sgx);
@@ -409,9 +460,17 @@ void norm_backward(const T* x, const T* g, int64_t N, int64_t P, int64_t C, bool
     b[k] = static_cast<float>(sgx[k] / static_cast<double>(P));
   }
   over_blocks(N, P, [&](int64_t n, int64_t r, int64_t rows, int64_t) {
-    const int64_t off = (n * P + r) * C;
-    grad_apply_rows(x + off, g + off, rows, C, mean + n * C, rstd + n * C, relu, a.data() + n * C,
-                    b.data() + n * C, dx + off);
+    std::vector<float> m(L), s(L), ar(L), br(L);
+    repeat_period(mean + n * C, C, K, m.data());
+    repeat_period(rstd + n * C, C, K, s.data());
+    repeat_period(a.data() + n * C, C, K, ar.data());
+    repeat_period(b.data() + n * C, C, K, br.data());
+    const int64_t off = (n * P + r) * C, whole = rows - rows % K;
+    grad_apply_values(x + off, g + off, whole * C, L, m.data(), s.data(), relu, ar.data(),
+                      br.data(), dx + off);
+    const int64_t t = off + whole * C;
+    grad_apply_values(x + t, g + t, (rows - whole) * C, C, m.data(), s.data(), relu, ar.data(),
+                      br.data(), dx + t);
   });
 }
 
