@@ -46,6 +46,8 @@ Command add_demo(CLI::App& app) {
                model.config().summary(), model.device(), o->seed, clip.frames, clip.width,
                clip.height, clip.num_points);
     TrackOptions options;
+    options.visibility_threshold = model.default_visibility_threshold();
+    options.confidence_weight = model.default_confidence_weight();
     options.progress = [](int done, int total) {
       fmt::print(stderr, "\r  tracking: frame {}/{}", done, total);
       if (done == total) fmt::print(stderr, "\n");

@@ -880,7 +880,8 @@ void warn_unused(const LiveOptions& o, const CLI::App& sub, bool window) {
   if (o.engine == "lk") {
     std::string unused;
     for (const char* name : {"model", "preset", "resolution", "device", "mode", "step", "iters",
-                             "precision", "motion-prior", "visibility-threshold", "support-grid",
+                             "precision", "motion-prior", "visibility-threshold",
+                             "confidence-weight", "support-grid",
                              "local-grid", "refine", "refine-max-offset", "refine-anchor",
                              "refine-redetect", "batch-streams"}) {
       const CLI::Option* opt = sub.get_option_no_throw(std::string("--") + name);

@@ -90,6 +90,11 @@ int main(int argc, char** argv) {
                  "store this calibrated visibility threshold in the model (the commands' "
                  "default; -1 keeps the checkpoint's)")
       ->capture_default_str();
+  app.add_option("--confidence-weight", c.confidence_weight,
+                 "store this weight of the confidence in the visibility rule in the model "
+                 "(visible when visibility * confidence^w exceeds the threshold; -1 keeps the "
+                 "checkpoint's)")
+      ->capture_default_str();
   app.add_flag("--time-schedule", c.time_schedule,
                "learning-rate schedule by wall time: from the resumed step to --steps over "
                "--max-minutes");

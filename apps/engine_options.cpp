@@ -50,6 +50,10 @@ void EngineOptions::add_to(CLI::App* sub, const Defaults& defaults) {
                   "visible when visibility * confidence exceeds this (default: the model's "
                   "calibrated threshold, else 0.6)")
       ->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--confidence-weight", confidence_weight,
+                  "visible when visibility * confidence^W exceeds the threshold: 1 is the official "
+                  "rule, 0 the visibility alone (default: the model's, else 1)")
+      ->check(CLI::Range(0.0, 1.0));
   if (defaults.max_points_option) {
     sub->add_option("--max-points", max_points, "points at once")
         ->check(CLI::Range(1, 100000))
@@ -120,6 +124,8 @@ EngineConfig EngineOptions::to_config(const Model& model) const {
   ec.trail_frames = trail;
   ec.visibility_threshold =
       visibility_threshold >= 0 ? visibility_threshold : model.default_visibility_threshold();
+  ec.confidence_weight =
+      confidence_weight >= 0 ? confidence_weight : model.default_confidence_weight();
   ec.precision = resolve_precision(precision, model);
   ec.motion_prior = resolve_motion_prior(motion_prior, model);
   ec.validate();

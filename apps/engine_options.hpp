@@ -40,6 +40,7 @@ struct EngineOptions {
   int local_grid = 0;
   int trail = EngineConfig{}.trail_frames;
   double visibility_threshold = -1;  // < 0: the model's calibrated threshold
+  double confidence_weight = -1;     // < 0: the model's
   // --refine: auto (cotrack's own models on large enough video: refines() in
   // refined_tracker.hpp), on (true) or off (false). Commands without the option: off.
   std::string refine = "auto";

@@ -239,6 +239,7 @@ static void make_tracker(GstCotrack* self, Runtime& rt) {
   ec.max_points = self->max_points;
   ec.trail_frames = self->trail;
   ec.visibility_threshold = rt.model->default_visibility_threshold();
+  ec.confidence_weight = rt.model->default_confidence_weight();
   ec.precision = cotrack::resolve_precision(str(self->precision), *rt.model);
   ec.motion_prior = cotrack::resolve_motion_prior(str(self->motion_prior), *rt.model);
   ec.validate();

@@ -2,6 +2,7 @@
 // Its settings (EngineConfig) are plain values; the engine itself needs LibTorch at link time.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,6 +19,15 @@ enum class EngineMode {
 };
 EngineMode parse_engine_mode(const std::string& name);  // "exact" | "low-latency"; UsageError
 const char* to_string(EngineMode mode);
+
+// The visibility rule: a point is visible when visibility * confidence^weight exceeds the
+// threshold (both probabilities; weight 1 is the official rule, in the official float arithmetic).
+inline bool visible_by_rule(float visibility, float confidence, double threshold, double weight) {
+  const float c = weight == 1.0   ? confidence
+                  : weight == 0.0 ? 1.0f
+                                  : std::pow(confidence, static_cast<float>(weight));
+  return visibility * c > threshold;
+}
 
 // Run-time settings (the model file fixes window length, resolution and dimensions).
 struct EngineConfig {
@@ -41,7 +51,10 @@ struct EngineConfig {
   int support_grid = 0;         // global grid of size x size support points (0 = none)
   int local_grid = 0;           // local grid of size x size support points around each user point
   float local_grid_extent_px = 50.f;  // side of the local grid, in model pixels
-  double visibility_threshold = 0.6;  // visible = vis * conf > threshold
+  double visibility_threshold = 0.6;  // visible = vis * conf^confidence_weight > threshold
+  // 1: the official rule; 0: the visibility alone, so a visible point the network is unsure of
+  // stays visible.
+  double confidence_weight = 1.0;
   int trail_frames = 32;        // estimates per point kept in snapshots (for drawing trails)
 
   void validate() const;  // throws UsageError naming the bad setting

@@ -49,6 +49,10 @@ class Model {
   // "visibility_threshold" (set by cotrack-train --visibility-threshold), else the official
   // rule's 0.6. The engine calls a point visible when visibility * confidence exceeds it.
   double default_visibility_threshold() const;
+  // The weight of the confidence in that rule: a point is visible when
+  // visibility * confidence^w exceeds the threshold. The metadata entry "confidence_weight" (set
+  // by cotrack-train --confidence-weight), else the official rule's 1.
+  double default_confidence_weight() const;
   // True for the official CoTracker3 weights and for random weights of the official
   // architecture: the models whose `auto` settings keep the official semantics (fp32 arithmetic,
   // no refinement). False for cotrack's own models.

@@ -10,7 +10,8 @@ namespace cotrack {
 
 struct TrackOptions {
   int iters = 0;                   // refinement iterations; 0 = the model's default
-  double visibility_threshold = 0.6;  // visible = sigmoid(vis) * sigmoid(conf) > threshold
+  double visibility_threshold = 0.6;  // visible = sigmoid(vis) * sigmoid(conf)^w > threshold
+  double confidence_weight = 1.0;     // w (1: the official rule)
   int support_grid = 0;            // extra grid points (size x size) tracked jointly, not output
   // Called after each window with the number of frames done (progress bars).
   std::function<void(int frames_done, int frames_total)> progress;

@@ -22,7 +22,7 @@ struct PointEstimate {
   float x_px = 0.f, y_px = 0.f;
   float visibility = 0.f;  // sigmoid(vis logit)
   float confidence = 0.f;  // sigmoid(conf logit)
-  bool visible = false;    // visibility * confidence > threshold
+  bool visible = false;    // by the engine's visibility rule (visible_by_rule in engine.hpp)
   bool estimated = false;  // false before the point's first window (position = query point)
 };
 

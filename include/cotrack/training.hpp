@@ -75,6 +75,9 @@ struct TrainConfig {
   // Calibrated visibility threshold written into the checkpoint and the exported model
   // (metadata "visibility_threshold", the commands' default); < 0 keeps the checkpoint's.
   double visibility_threshold = -1;
+  // The weight of the confidence in the visibility rule, stored the same way (metadata
+  // "confidence_weight"); < 0 keeps the checkpoint's.
+  double confidence_weight = -1;
 };
 
 struct TrainStepStats {

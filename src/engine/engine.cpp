@@ -346,7 +346,8 @@ struct OnlineEngine::Impl {
   }
 
   bool visible(const Estimate& m) const {
-    return sigmoid(m.vis) * sigmoid(m.conf) > cfg.visibility_threshold;
+    return visible_by_rule(sigmoid(m.vis), sigmoid(m.conf), cfg.visibility_threshold,
+                           cfg.confidence_weight);
   }
 
   // The motion prior for window [ind, ind + real): each point's start on the frames after its

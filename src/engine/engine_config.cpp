@@ -35,6 +35,9 @@ void EngineConfig::validate() const {
   if (!(visibility_threshold >= 0 && visibility_threshold <= 1)) {
     bad(fmt::format("visibility_threshold must be in [0, 1], got {}", visibility_threshold));
   }
+  if (!(confidence_weight >= 0 && confidence_weight <= 1)) {
+    bad(fmt::format("confidence_weight must be in [0, 1], got {}", confidence_weight));
+  }
   if (trail_frames < 1 || trail_frames > 100000) {
     bad(fmt::format("trail_frames must be in 1..100000, got {}", trail_frames));
   }

@@ -310,4 +310,11 @@ double Model::default_visibility_threshold() const {
   return kOfficialRule;
 }
 
+double Model::default_confidence_weight() const {
+  for (const auto& [key, value] : impl_->info.metadata) {
+    if (key == "confidence_weight") return parse_confidence_weight(value, impl_->info.path);
+  }
+  return 1.0;
+}
+
 }  // namespace cotrack

@@ -51,12 +51,12 @@ struct WindowedOutput {
 
 // With prior_threshold >= 0, each window starts its points as the engine's motion prior does
 // (EngineConfig::motion_prior): a point carried from the window before, if its last overlapping
-// frame calls it visible (sigmoid(vis) * sigmoid(conf) > prior_threshold), or a point whose
-// query lies in the window, starts on each later frame where its neighbourhood moved. The
-// starts carry no gradient, as in the engine.
+// frame calls it visible (sigmoid(vis) * sigmoid(conf)^confidence_weight > prior_threshold), or
+// a point whose query lies in the window, starts on each later frame where its neighbourhood
+// moved. The starts carry no gradient, as in the engine.
 WindowedOutput unrolled_forward(const Network& net, const at::Tensor& video,
                                 const at::Tensor& queries, int iters,
-                                double prior_threshold = -1) {
+                                double prior_threshold = -1, double confidence_weight = 1.0) {
   // video [T, 3, H, W] 0..255 at model resolution; queries [N, 3] (t, x, y) model px.
   const ModelConfig& cfg = net.config();
   const int S = cfg.window_len, step = cfg.step();
@@ -107,8 +107,9 @@ WindowedOutput unrolled_forward(const Network& net, const at::Tensor& video,
       if (ind > 0) {
         const int64_t a = ind + overlap - 1;
         last_xy = coords_pred.select(1, a)[0].detach().to(at::kFloat).cpu().contiguous();
+        const at::Tensor conf = conf_pred.select(1, a)[0].squeeze(-1).sigmoid();
         last_visible = (vis_pred.select(1, a)[0].squeeze(-1).sigmoid() *
-                        conf_pred.select(1, a)[0].squeeze(-1).sigmoid())
+                        (confidence_weight == 1.0 ? conf : conf.pow(confidence_weight)))
                            .detach()
                            .to(at::kFloat)
                            .cpu()
@@ -252,9 +253,10 @@ struct Trainer::Impl {
   // Model metadata carried from checkpoint to checkpoint (e.g. "visibility_threshold").
   std::map<std::string, MetaValue> model_meta;
 
-  // The model's visibility threshold: --visibility-threshold, else its metadata, else the
-  // official 0.6.
+  // The model's visibility rule: --visibility-threshold and --confidence-weight, else its
+  // metadata, else the official 0.6 and 1.
   double visibility_threshold = 0.6;
+  double confidence_weight = 1.0;
 
   // The motion prior's visibility threshold in the unrolled forward; < 0: no prior.
   double prior_threshold() const { return tc.motion_prior ? visibility_threshold : -1; }
@@ -267,6 +269,13 @@ struct Trainer::Impl {
     if (tc.visibility_threshold >= 0) {
       model_meta["visibility_threshold"].s = fmt::format("{}", tc.visibility_threshold);
       visibility_threshold = tc.visibility_threshold;
+    }
+    if (tc.confidence_weight > 1) {
+      throw UsageError(fmt::format("confidence_weight {} is not in [0, 1]", tc.confidence_weight));
+    }
+    if (tc.confidence_weight >= 0) {
+      model_meta["confidence_weight"].s = fmt::format("{}", tc.confidence_weight);
+      confidence_weight = tc.confidence_weight;
     }
   }
 
@@ -404,7 +413,8 @@ struct Trainer::Impl {
     }
     at::Tensor queries = at::from_blob(q.data(), {N, 3}, at::kFloat).clone().to(device);
     at::Tensor qf_t = at::tensor(qf, at::TensorOptions().dtype(at::kLong)).to(device);
-    WindowedOutput fwd = unrolled_forward(*net, video, queries, tc.iters, prior_threshold());
+    WindowedOutput fwd = unrolled_forward(*net, video, queries, tc.iters, prior_threshold(),
+                                            confidence_weight);
     return compute_loss(tc, mc, fwd, gt_xy, gt_vis, qf_t);
   }
 
@@ -434,6 +444,7 @@ Trainer::Trainer(const TrainConfig& config) : impl_(std::make_unique<Impl>()) {
                 : Model::load(config.init);
   impl_->mc = m.config();
   impl_->visibility_threshold = m.default_visibility_threshold();
+  impl_->confidence_weight = m.default_confidence_weight();
   impl_->apply_resolution();
   impl_->prepare_data();
   impl_->apply_model_meta();
@@ -455,6 +466,10 @@ Trainer Trainer::resume(const std::string& path, const TrainConfig& overrides) {
     if (k == "visibility_threshold") {
       impl->model_meta[k] = v;
       impl->visibility_threshold = parse_visibility_threshold(v.s, path);
+    }
+    if (k == "confidence_weight") {
+      impl->model_meta[k] = v;
+      impl->confidence_weight = parse_confidence_weight(v.s, path);
     }
   }
   impl->apply_model_meta();

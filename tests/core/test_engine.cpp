@@ -270,6 +270,63 @@ TEST_SUITE("unit") {
     CHECK(got.in_order);
   }
 
+  TEST_CASE("engine: the visibility rule weighs the confidence as configured") {
+    // The rule itself: visibility * confidence^w > threshold.
+    CHECK_FALSE(cotrack::visible_by_rule(0.9f, 0.3f, 0.4, 1.0));  // 0.27
+    CHECK(cotrack::visible_by_rule(0.9f, 0.3f, 0.4, 0.0));        // 0.9
+    CHECK(cotrack::visible_by_rule(0.9f, 0.3f, 0.4, 0.5));        // 0.49
+    CHECK_FALSE(cotrack::visible_by_rule(0.9f, 0.3f, 0.5, 0.5));
+    CHECK_FALSE(cotrack::visible_by_rule(0.3f, 1.0f, 0.4, 0.0));
+    // Weight 1 is the official float product exactly.
+    at::manual_seed(3);
+    const at::Tensor v = at::rand({1000}), c = at::rand({1000});
+    int differ = 0;
+    for (int64_t i = 0; i < 1000; ++i) {
+      const float vi = v[i].item<float>(), ci = c[i].item<float>();
+      differ += cotrack::visible_by_rule(vi, ci, 0.4, 1.0) != (vi * ci > 0.4);
+    }
+    CHECK(differ == 0);
+    // The engine reports `visible` by the configured rule, and the weight changes the calls.
+    cotrack::Model model = small_random_model();
+    std::map<double, int> visible_count;
+    for (const double w : {1.0, 0.0}) {
+      cotrack::EngineConfig cfg;
+      cfg.visibility_threshold = 0.3;
+      cfg.confidence_weight = w;
+      cotrack::OnlineEngine engine(model, cfg);
+      Collected got;
+      attach(engine, got);
+      const auto clip = small_clip(16, 8, 9);
+      for (int t = 0; t < clip.frames; ++t) {
+        engine.push_frame(clip.frame(t), clip.width, clip.height);
+        if (t == 0) {
+          for (int n = 0; n < 8; ++n) engine.add_point(0, 8.f + 6.f * n, 10.f + 5.f * n);
+        }
+        engine.step();
+      }
+      engine.flush();
+      int estimated = 0, by_rule = 0;
+      for (const auto& [f, row] : got.rows) {
+        for (const auto& [id, e] : row) {
+          if (!e.estimated || f == 0) continue;  // the query frame is visible by definition
+          ++estimated;
+          by_rule += e.visible == cotrack::visible_by_rule(static_cast<float>(e.visibility),
+                                                           static_cast<float>(e.confidence), 0.3,
+                                                           w);
+          visible_count[w] += e.visible;
+        }
+      }
+      REQUIRE(estimated > 0);
+      CHECK(by_rule == estimated);
+    }
+    MESSAGE("visible estimates: weight 1 " << visible_count[1.0] << ", weight 0 "
+                                           << visible_count[0.0]);
+    CHECK(visible_count[0.0] > visible_count[1.0]);
+    cotrack::EngineConfig bad;
+    bad.confidence_weight = 1.5;
+    CHECK_THROWS_AS(bad.validate(), cotrack::UsageError);
+  }
+
   TEST_CASE("engine: group attention (no virtual tracks) tracks points jointly") {
     cotrack::ModelConfig c = cotrack::ModelConfig::preset_named("cotrack-small-group");
     c.model_height = 64;

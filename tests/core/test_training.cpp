@@ -71,7 +71,7 @@ TEST_SUITE("train") {
     CHECK(next_a.grad_norm == next_b.grad_norm);
   }
 
-  TEST_CASE("training: a calibrated visibility threshold is stored, kept on resume, and read") {
+  TEST_CASE("training: a calibrated visibility rule is stored, kept on resume, and read") {
     const auto dir = std::filesystem::temp_directory_path() /
                      ("cotrack_train_vis_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
@@ -93,6 +93,22 @@ TEST_SUITE("train") {
     CHECK(cotrack::Model::load(ckpt).default_visibility_threshold() == doctest::Approx(0.25));
     cotrack::TrainConfig bad = tiny_config();
     bad.visibility_threshold = 1.5;
+    CHECK_THROWS_AS(cotrack::Trainer::resume(ckpt, bad), cotrack::UsageError);
+    // The confidence weight of the rule, the same way.
+    CHECK(cotrack::Model::load(ckpt).default_confidence_weight() == doctest::Approx(1.0));
+    cotrack::TrainConfig weighted = tiny_config();
+    weighted.confidence_weight = 0.0;
+    cotrack::Trainer c = cotrack::Trainer::resume(ckpt, weighted);
+    c.save(ckpt);
+    c.export_model(model);
+    CHECK(cotrack::Model::load(ckpt).default_confidence_weight() == doctest::Approx(0.0));
+    CHECK(cotrack::Model::load(model).default_confidence_weight() == doctest::Approx(0.0));
+    cotrack::Trainer d = cotrack::Trainer::resume(ckpt, tiny_config());
+    d.save(ckpt);
+    CHECK(cotrack::Model::load(ckpt).default_confidence_weight() == doctest::Approx(0.0));
+    CHECK(cotrack::Model::load(ckpt).default_visibility_threshold() == doctest::Approx(0.25));
+    bad = tiny_config();
+    bad.confidence_weight = 2.0;
     CHECK_THROWS_AS(cotrack::Trainer::resume(ckpt, bad), cotrack::UsageError);
     std::filesystem::remove_all(dir);
   }

@@ -37,6 +37,8 @@ struct Checkpoint {
 // The "visibility_threshold" metadata entry: a number in [0, 1] written as text. `source` names
 // the file in the error; anything else throws cotrack::ModelError.
 double parse_visibility_threshold(const std::string& value, const std::string& source);
+// The "confidence_weight" metadata entry, the same way.
+double parse_confidence_weight(const std::string& value, const std::string& source);
 
 // Reads a torch.save zip archive holding a state dict: an OrderedDict or dict of tensors,
 // optionally under a "model" or "state_dict" key, optionally with "module." prefixes. A

@@ -361,14 +361,25 @@ Checkpoint read_checkpoint_bytes(const std::string& bytes, const std::string& na
   return read_archive(std::make_shared<MemoryAdapter>(bytes.data(), bytes.size()), name);
 }
 
-double parse_visibility_threshold(const std::string& value, const std::string& source) {
+namespace {
+
+double parse_unit_interval(const char* key, const std::string& value, const std::string& source) {
   char* end = nullptr;
   const double v = std::strtod(value.c_str(), &end);
   if (end == value.c_str() || *end != '\0' || !(v >= 0.0 && v <= 1.0)) {
-    throw ModelError(
-        fmt::format("{}: metadata visibility_threshold '{}' is not in [0, 1]", source, value));
+    throw ModelError(fmt::format("{}: metadata {} '{}' is not in [0, 1]", source, key, value));
   }
   return v;
+}
+
+}  // namespace
+
+double parse_visibility_threshold(const std::string& value, const std::string& source) {
+  return parse_unit_interval("visibility_threshold", value, source);
+}
+
+double parse_confidence_weight(const std::string& value, const std::string& source) {
+  return parse_unit_interval("confidence_weight", value, source);
 }
 
 }  // namespace cotrack
