@@ -47,7 +47,7 @@ void EngineOptions::add_to(CLI::App* sub, const Defaults& defaults) {
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   sub->add_option("--visibility-threshold", visibility_threshold,
-                  "visible when visibility * confidence exceeds this (default: the model's "
+                  "visible when visibility * confidence^W exceeds this (default: the model's "
                   "calibrated threshold, else 0.6)")
       ->check(CLI::Range(0.0, 1.0));
   sub->add_option("--confidence-weight", confidence_weight,

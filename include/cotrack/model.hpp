@@ -47,7 +47,8 @@ class Model {
   const ModelInfo& info() const;
   // The visibility threshold the model was calibrated for: its metadata entry
   // "visibility_threshold" (set by cotrack-train --visibility-threshold), else the official
-  // rule's 0.6. The engine calls a point visible when visibility * confidence exceeds it.
+  // rule's 0.6. The engine calls a point visible when visibility * confidence^w (below) exceeds
+  // it.
   double default_visibility_threshold() const;
   // The weight of the confidence in that rule: a point is visible when
   // visibility * confidence^w exceeds the threshold. The metadata entry "confidence_weight" (set
