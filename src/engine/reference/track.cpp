@@ -68,10 +68,8 @@ TrackTable track_video(const Model& model, const VideoFrames& video,
   coords = (coords * back).contiguous();
   at::Tensor vis = at::sigmoid(online.vis_logit().narrow(1, 0, N)).cpu().contiguous();
   at::Tensor conf = at::sigmoid(online.conf_logit().narrow(1, 0, N)).cpu().contiguous();
-  const at::Tensor weighted = options.confidence_weight == 1.0 ? conf
-                              : options.confidence_weight == 0.0
-                                  ? at::ones_like(conf)
-                                  : conf.pow(options.confidence_weight);
+  const at::Tensor weighted =
+      options.confidence_weight == 1.0 ? conf : conf.pow(options.confidence_weight);
   at::Tensor visible = (vis * weighted > options.visibility_threshold).to(at::kByte).contiguous();
 
   TrackTable out;
