@@ -268,70 +268,30 @@ inline void norm_grad_apply(const T* __restrict x, const T* __restrict g, int64_
   }
 }
 
-// The vectorised instances (templates cannot carry target_clones).
-#define COTRACK_NORM_KERNELS(T, suffix)                                                          \
-  COTRACK_VECTOR_CLONES void norm_stats_##suffix(const T* x, int64_t n, int64_t L,               \
-                                                 const float* shift, float* sum, float* sq) {    \
+// The vectorised instances, one overload per element type (templates cannot carry
+// target_clones).
+#define COTRACK_NORM_KERNELS(T)                                                                  \
+  COTRACK_VECTOR_CLONES void stats_values(const T* x, int64_t n, int64_t L, const float* shift,  \
+                                          float* sum, float* sq) {                               \
     norm_stats(x, n, L, shift, sum, sq);                                                         \
   }                                                                                              \
-  COTRACK_VECTOR_CLONES void norm_apply_##suffix(const T* x, int64_t n, int64_t L,               \
-                                                 const float* mean, const float* rstd, bool relu, \
-                                                 T* y) {                                         \
+  COTRACK_VECTOR_CLONES void apply_values(const T* x, int64_t n, int64_t L, const float* mean,   \
+                                          const float* rstd, bool relu, T* y) {                  \
     norm_apply(x, n, L, mean, rstd, relu, y);                                                    \
   }                                                                                              \
-  COTRACK_VECTOR_CLONES void norm_grad_stats_##suffix(const T* x, const T* g, int64_t n,         \
-                                                      int64_t L, const float* mean,              \
-                                                      const float* rstd, bool relu, float* sg,   \
-                                                      float* sgx) {                              \
+  COTRACK_VECTOR_CLONES void grad_stats_values(const T* x, const T* g, int64_t n, int64_t L,     \
+                                               const float* mean, const float* rstd, bool relu,  \
+                                               float* sg, float* sgx) {                          \
     norm_grad_stats(x, g, n, L, mean, rstd, relu, sg, sgx);                                      \
   }                                                                                              \
-  COTRACK_VECTOR_CLONES void norm_grad_apply_##suffix(                                           \
-      const T* x, const T* g, int64_t n, int64_t L, const float* mean, const float* rstd,        \
-      bool relu, const float* a, const float* b, T* dx) {                                        \
+  COTRACK_VECTOR_CLONES void grad_apply_values(const T* x, const T* g, int64_t n, int64_t L,     \
+                                               const float* mean, const float* rstd, bool relu,  \
+                                               const float* a, const float* b, T* dx) {          \
     norm_grad_apply(x, g, n, L, mean, rstd, relu, a, b, dx);                                     \
   }
-COTRACK_NORM_KERNELS(float, f32)
-COTRACK_NORM_KERNELS(uint16_t, bf16)
+COTRACK_NORM_KERNELS(float)
+COTRACK_NORM_KERNELS(uint16_t)
 #undef COTRACK_NORM_KERNELS
-
-template <typename T>
-void stats_values(const T* x, int64_t n, int64_t L, const float* shift, float* sum, float* sq) {
-  if constexpr (std::is_same_v<T, float>) {
-    norm_stats_f32(x, n, L, shift, sum, sq);
-  } else {
-    norm_stats_bf16(x, n, L, shift, sum, sq);
-  }
-}
-
-template <typename T>
-void apply_values(const T* x, int64_t n, int64_t L, const float* mean, const float* rstd,
-                  bool relu, T* y) {
-  if constexpr (std::is_same_v<T, float>) {
-    norm_apply_f32(x, n, L, mean, rstd, relu, y);
-  } else {
-    norm_apply_bf16(x, n, L, mean, rstd, relu, y);
-  }
-}
-
-template <typename T>
-void grad_stats_values(const T* x, const T* g, int64_t n, int64_t L, const float* mean,
-                       const float* rstd, bool relu, float* sg, float* sgx) {
-  if constexpr (std::is_same_v<T, float>) {
-    norm_grad_stats_f32(x, g, n, L, mean, rstd, relu, sg, sgx);
-  } else {
-    norm_grad_stats_bf16(x, g, n, L, mean, rstd, relu, sg, sgx);
-  }
-}
-
-template <typename T>
-void grad_apply_values(const T* x, const T* g, int64_t n, int64_t L, const float* mean,
-                       const float* rstd, bool relu, const float* a, const float* b, T* dx) {
-  if constexpr (std::is_same_v<T, float>) {
-    norm_grad_apply_f32(x, g, n, L, mean, rstd, relu, a, b, dx);
-  } else {
-    norm_grad_apply_bf16(x, g, n, L, mean, rstd, relu, a, b, dx);
-  }
-}
 
 // Rows are summed in float over blocks of this many rows; the blocks' sums are added in double
 // and in order, so the results do not depend on the number of threads.

@@ -97,10 +97,10 @@ bool records_grad(const at::Tensor& t) { return at::GradMode::is_enabled() && t.
 // backward of those views cost seconds a step.
 at::Tensor instance_norm(const at::Tensor& x, bool relu) {
   at::Tensor y;
-  const bool channels_last = x.device().is_cpu() && x.dim() == 4 && x.size(0) > 0 &&
-                             x.is_contiguous(at::MemoryFormat::ChannelsLast);
-  if (channels_last && records_grad(x) && instance_norm_channels_last(x, relu, &y)) return y;
-  if (channels_last) {
+  const bool grad = records_grad(x);
+  if (grad && instance_norm_channels_last(x, relu, &y)) return y;
+  if (!grad && x.device().is_cpu() && x.size(0) > 0 &&
+      x.is_contiguous(at::MemoryFormat::ChannelsLast)) {
     const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
     std::vector<at::Tensor> images;
     images.reserve(static_cast<size_t>(N));
