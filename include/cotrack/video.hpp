@@ -33,7 +33,7 @@ struct TrackTable {
   std::vector<float> x_px, y_px;
   std::vector<float> visibility;  // sigmoid(vis logit)
   std::vector<float> confidence;  // sigmoid(conf logit)
-  std::vector<uint8_t> visible;   // visibility * confidence > threshold
+  std::vector<uint8_t> visible;   // the visibility rule: visibility * confidence^W > threshold
 
   size_t index(int t, int n) const { return static_cast<size_t>(t) * points + n; }
 };

@@ -331,13 +331,17 @@ at::Tensor Network::encode(const at::Tensor& x_in) const {
   }
   const std::vector<int64_t> out_size{H / config_.stride, W / config_.stride};
   for (auto& s : stages) {
-    // In training, LibTorch 1.13's bilinear resampling of bf16 maps on the CPU is several times
-    // slower than of fp32 ones, forward and backward (a bf16 step spent 12% of its time there),
-    // so such maps are resampled in fp32; the next convolution takes them back to bf16.
-    // Inference (one frame at a time) is faster without the casts.
-    const bool fp32_resample = s.is_cpu() && s.scalar_type() == at::kBFloat16 && records_grad(s);
-    const at::Tensor in = fp32_resample ? s.to(at::kFloat) : s;
-    s = at::upsample_bilinear2d(in, out_size, /*align_corners=*/true, c10::nullopt, c10::nullopt);
+    // In training, LibTorch 1.13's bilinear resampling of channels-last maps is slow: in bf16
+    // several times slower than in fp32, and its gradient copies from NCHW back to channels-last
+    // (about a tenth of a step for the 128x128 stage). Training resamples with cotrack's own
+    // kernel instead, in float (the next convolution takes the maps back to bf16 under
+    // autocast). Inference keeps ATen's op, as the official code computes it.
+    at::Tensor resized;
+    if (records_grad(s) && resize_channels_last(s, out_size[0], out_size[1], &resized)) {
+      s = resized;
+      continue;
+    }
+    s = at::upsample_bilinear2d(s, out_size, /*align_corners=*/true, c10::nullopt, c10::nullopt);
   }
   x = conv(encoder_.conv2, at::cat(stages, 1));
   x = instance_norm(x, /*relu=*/true);

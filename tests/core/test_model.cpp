@@ -339,6 +339,58 @@ TEST_SUITE("unit") {
         base.to(at::kDouble).contiguous(at::MemoryFormat::ChannelsLast), true, &untouched));
     CHECK_FALSE(untouched.defined());
   }
+  TEST_CASE("model: the channels-last bilinear resize equals ATen's, forward and gradient") {
+    at::manual_seed(15);
+    const int64_t N = 2, C = 37, H = 29, W = 23;
+    const at::Tensor base = at::randn({N, C, H, W}) * 4;
+    // Down (the encoder's first stage), up (its deeper stages), the same size, a single row.
+    for (const auto& [Ho, Wo] : std::vector<std::pair<int64_t, int64_t>>{
+             {13, 11}, {64, 50}, {H, W}, {1, 5}}) {
+      // The upstream gradient as the concatenation's gradient gives it: a channel slice of a
+      // wider channels-last map.
+      const at::Tensor wide = at::randn({N, C + 5, Ho, Wo}).contiguous(at::MemoryFormat::ChannelsLast);
+      const at::Tensor upstream = wide.narrow(1, 2, C);
+      for (const auto dtype : {at::kFloat, at::kBFloat16}) {
+        const std::string label =
+            std::string(c10::toString(dtype)) + " to " + std::to_string(Ho) + "x" + std::to_string(Wo);
+        INFO(label);
+        const at::Tensor x = base.to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+        // The reference: ATen's op in double on the same (rounded) input.
+        const at::Tensor xd = x.to(at::kDouble).requires_grad_(true);
+        const at::Tensor ref = at::upsample_bilinear2d(xd, {Ho, Wo}, /*align_corners=*/true,
+                                                       c10::nullopt, c10::nullopt);
+        ref.backward(upstream.to(at::kDouble));
+        const at::Tensor xg = x.clone().requires_grad_(true);
+        at::Tensor y;
+        REQUIRE(cotrack::resize_channels_last(xg, Ho, Wo, &y));
+        REQUIRE((y.scalar_type() == at::kFloat));
+        REQUIRE(y.sizes() == ref.sizes());
+        REQUIRE(y.is_contiguous(at::MemoryFormat::ChannelsLast));
+        y.backward(upstream);
+        REQUIRE(xg.grad().defined());
+        REQUIRE((xg.grad().scalar_type() == dtype));
+        // Float arithmetic with exact source positions (ATen's float op is off by up to 1e-6 of
+        // the largest value here); the bf16 gradient is rounded to bf16's 8 significant bits.
+        const double fwd = ((y.to(at::kDouble) - ref.detach()).abs().max() /
+                            ref.detach().abs().max()).item<double>();
+        const at::Tensor gref = xd.grad();
+        const double bwd = ((xg.grad().to(at::kDouble) - gref).abs().max() /
+                            gref.abs().max()).item<double>();
+        MESSAGE(label << ": forward max error " << fwd << ", gradient " << bwd);
+        CHECK(fwd < 1e-6);
+        CHECK(bwd < (dtype == at::kFloat ? 1e-6 : 1.0 / 128));
+        // The inference path gives the autograd path's values.
+        at::Tensor y_plain;
+        REQUIRE(cotrack::resize_channels_last(x, Ho, Wo, &y_plain));
+        CHECK(at::equal(y_plain, y.detach()));
+      }
+    }
+    at::Tensor untouched;
+    CHECK_FALSE(cotrack::resize_channels_last(base.contiguous(), 8, 8, &untouched));
+    CHECK_FALSE(cotrack::resize_channels_last(
+        base.to(at::kDouble).contiguous(at::MemoryFormat::ChannelsLast), 8, 8, &untouched));
+    CHECK_FALSE(untouched.defined());
+  }
   TEST_CASE("model: broadcast attention equals the matmul formulation") {
     // The shapes the small model sends down each path (time attention over 8 frames: broadcast;
     // virtual-track cross-attention: matmul), and an edge case with a single key.
