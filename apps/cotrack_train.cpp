@@ -61,6 +61,11 @@ int main(int argc, char** argv) {
                  "state stay fp32)")
       ->capture_default_str();
   app.add_option("--points", c.points, "tracks per clip")->capture_default_str();
+  app.add_option("--batch", c.batch,
+                 "clips per step, run together as the network's batch (for GPUs; a step's clips "
+                 "have the same length)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
   app.add_option("--iters", c.iters, "refinement iterations")->capture_default_str();
   app.add_option("--lr", c.lr, "peak learning rate")->capture_default_str();
   app.add_option("--weight-decay", c.weight_decay, "AdamW weight decay")->capture_default_str();

@@ -13,7 +13,9 @@
 #       Builds if needed, copies the committed checkpoint into OUT_DIR (unless OUT_DIR already
 #       has one), and resumes training on the GPU for MINUTES of wall time with a learning rate
 #       schedule that ends its cosine decay when the time ends (--time-schedule). OUT_DIR then
-#       holds checkpoint.ckpt (resumable), model.cotrack and log.jsonl.
+#       holds checkpoint.ckpt (resumable), model.cotrack and log.jsonl. Each step trains on a
+#       batch of COTRACK_BATCH clips (default 8; a later --batch option wins), since one clip a
+#       step leaves most of a GPU idle. This default has not been timed on a GPU yet.
 #   scripts/train_gpu.sh bench OUT_FILE [MODEL]
 #       Builds if needed and appends cotrack-bench's JSON lines for the GPU to OUT_FILE: the model
 #       (default: the committed checkpoint) at 256x256 and 384x512 with 64 and 256 points, fp32 and
@@ -22,6 +24,7 @@
 #
 # Environment: COTRACK_CHECKPOINT (default models/training/cotrack-small-v1.ckpt),
 # COTRACK_PHOTOS (default data/photos/train when it exists; see scripts/fetch_photos.sh),
+# COTRACK_BATCH (clips per training step, default 8),
 # JOBS (default: all cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,7 +82,8 @@ train() {
   [ -d "$photo_dir" ] && photos=(--photos "$photo_dir")
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
   "$build_dir/apps/cotrack-train" --device cuda --out "$out" --max-minutes "$minutes" \
-    --time-schedule --prefetch "$(( $(nproc) > 4 ? $(nproc) - 2 : 2 ))" "${photos[@]}" "$@"
+    --time-schedule --prefetch "$(( $(nproc) > 4 ? $(nproc) - 2 : 2 ))" \
+    --batch "${COTRACK_BATCH:-8}" "${photos[@]}" "$@"
 }
 
 bench() {

@@ -49,6 +49,7 @@ struct TrainConfig {
   // as inference with cotrack's own models does, instead of from the last estimate.
   bool motion_prior = false;
   int points = 48;             // ground-truth tracks per clip
+  int batch = 1;               // clips per step, run as the network's batch (equal lengths)
   int iters = 4;               // refinement iterations in training
   double lr = 5e-4;            // peak learning rate (AdamW)
   double weight_decay = 1e-4;

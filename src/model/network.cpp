@@ -172,7 +172,9 @@ void carry_over_estimates(const at::Tensor& qf, int64_t ind, const ModelConfig& 
                           const at::Tensor& conf, at::Tensor& coords_init, at::Tensor& vis_init,
                           at::Tensor& conf_init) {
   const int step = config.step(), overlap = config.window_len - step;
-  const at::Tensor copy_over = (qf < ind + overlap).view({1, 1, -1, 1});
+  // qf [N] or [B, N]: the query frames of each batch element's points.
+  const at::Tensor q = qf.dim() == 1 ? qf.view({1, -1}) : qf;
+  const at::Tensor copy_over = (q < ind + overlap).view({q.size(0), 1, q.size(1), 1});
   auto previous = [&](const at::Tensor& buffer) {
     at::Tensor prev = buffer.narrow(1, ind, overlap);
     return at::cat({prev, prev.narrow(1, overlap - 1, 1).expand({-1, step, -1, -1})}, 1);

@@ -209,9 +209,10 @@ class Network {
 };
 
 // The official initialisation of the window starting at frame `ind`: queries whose frame `qf`
-// ([N] long) is before ind + overlap take the previous estimates for the overlap frames and
-// repeat the last one for the new frames; the others keep `*_init` (query point, zero logits).
-//   coords_px [1, T, N, 2] model px; vis, conf [1, T, N, 1] logits; *_init [1, S, N, .].
+// ([N] long, or [B, N] for a batch) is before ind + overlap take the previous estimates for the
+// overlap frames and repeat the last one for the new frames; the others keep `*_init` (query
+// point, zero logits).
+//   coords_px [B, T, N, 2] model px; vis, conf [B, T, N, 1] logits; *_init [B, S, N, .].
 void carry_over_estimates(const at::Tensor& qf, int64_t ind, const ModelConfig& config,
                           const at::Tensor& coords_px, const at::Tensor& vis,
                           const at::Tensor& conf, at::Tensor& coords_init, at::Tensor& vis_init,

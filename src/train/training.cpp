@@ -44,7 +44,7 @@ bool is_decayed(const std::string& name) {
 struct WindowedOutput {
   struct Window {
     int64_t start = 0;
-    WindowOutput out;  // per iteration: coords [1,S,N,2] model px, vis/conf [1,S,N] logits
+    WindowOutput out;  // per iteration: coords [B,S,N,2] model px, vis/conf [B,S,N] logits
   };
   std::vector<Window> windows;
 };
@@ -57,37 +57,39 @@ struct WindowedOutput {
 WindowedOutput unrolled_forward(const Network& net, const at::Tensor& video,
                                 const at::Tensor& queries, int iters,
                                 double prior_threshold = -1, double confidence_weight = 1.0) {
-  // video [T, 3, H, W] 0..255 at model resolution; queries [N, 3] (t, x, y) model px.
+  // video [B, T, 3, H, W] 0..255 at model resolution; queries [B, N, 3] (t, x, y) model px.
+  // The B clips are independent: each window runs them as the network's batch.
   const ModelConfig& cfg = net.config();
   const int S = cfg.window_len, step = cfg.step();
-  const int64_t T = video.size(0), N = queries.size(0), C = cfg.latent_dim;
-  at::Tensor fmaps = Network::l2_normalize(net.encode(Network::normalize_frames(video)));
+  const int64_t B = video.size(0), T = video.size(1), N = queries.size(1), C = cfg.latent_dim;
+  at::Tensor fmaps = Network::l2_normalize(
+      net.encode(Network::normalize_frames(video.reshape({B * T, 3, video.size(3), video.size(4)}))));
   std::vector<at::Tensor> pyramid;
   for (const auto& l : net.pyramid(fmaps)) {
-    pyramid.push_back(l.reshape({1, T, C, l.size(2), l.size(3)}));
+    pyramid.push_back(l.reshape({B, T, C, l.size(2), l.size(3)}));
   }
-  const at::Tensor qf = queries.select(1, 0).to(at::kLong);
-  const at::Tensor qc = queries.narrow(1, 1, 2).unsqueeze(0) / cfg.stride;  // [1, N, 2]
+  const at::Tensor qf = queries.select(2, 0).to(at::kLong);    // [B, N]
+  const at::Tensor qc = queries.narrow(2, 1, 2) / cfg.stride;  // [B, N, 2]
   std::vector<at::Tensor> support;
   for (int l = 0; l < cfg.corr_levels; ++l) {
-    at::Tensor pts = at::cat({qf.to(at::kFloat).view({1, N, 1}), qc / std::pow(2.0, l)}, -1);
-    support.push_back(net.sample_support(pyramid[l], pts).unsqueeze(1));  // [1,1,R*R,N,C]
+    at::Tensor pts = at::cat({qf.to(at::kFloat).view({B, N, 1}), qc / std::pow(2.0, l)}, -1);
+    support.push_back(net.sample_support(pyramid[l], pts).unsqueeze(1));  // [B,1,R*R,N,C]
   }
   const auto opts = video.options();
-  at::Tensor coords_pred = at::zeros({1, T, N, 2}, opts);
-  at::Tensor vis_pred = at::zeros({1, T, N, 1}, opts);
-  at::Tensor conf_pred = at::zeros({1, T, N, 1}, opts);
-  at::Tensor coords_init = qc.view({1, 1, N, 2}).expand({1, S, N, 2});
-  at::Tensor vis_init = at::zeros({1, S, N, 1}, opts), conf_init = at::zeros({1, S, N, 1}, opts);
+  at::Tensor coords_pred = at::zeros({B, T, N, 2}, opts);
+  at::Tensor vis_pred = at::zeros({B, T, N, 1}, opts);
+  at::Tensor conf_pred = at::zeros({B, T, N, 1}, opts);
+  at::Tensor coords_init = qc.view({B, 1, N, 2}).expand({B, S, N, 2});
+  at::Tensor vis_init = at::zeros({B, S, N, 1}, opts), conf_init = at::zeros({B, S, N, 1}, opts);
 
-  at::Tensor gray;  // [T, H, W] on the CPU, for the motion prior
-  std::vector<int64_t> query_frame;
-  std::vector<float> query_xy;
+  at::Tensor gray;  // [B, T, H, W] on the CPU, for the motion prior
+  std::vector<int64_t> query_frame;  // [B * N]
+  std::vector<float> query_xy;       // [B * N * 2]
   if (prior_threshold >= 0) {
-    gray = video.detach().mean(1).to(at::kFloat).cpu().contiguous();
+    gray = video.detach().mean(2).to(at::kFloat).cpu().contiguous();
     const at::Tensor q = queries.detach().to(at::kFloat).cpu().contiguous();
     const float* qp = q.data_ptr<float>();
-    for (int64_t n = 0; n < N; ++n) {
+    for (int64_t n = 0; n < B * N; ++n) {
       query_frame.push_back(static_cast<int64_t>(qp[3 * n]));
       query_xy.insert(query_xy.end(), {qp[3 * n + 1], qp[3 * n + 2]});
     }
@@ -101,58 +103,64 @@ WindowedOutput unrolled_forward(const Network& net, const at::Tensor& video,
                            conf_init);
     }
     if (prior_threshold >= 0) {
-      std::vector<int64_t> anchor(static_cast<size_t>(N), -1);
-      std::vector<float> start(static_cast<size_t>(2 * N), 0.f);
       at::Tensor last_xy, last_visible;
       if (ind > 0) {
         const int64_t a = ind + overlap - 1;
-        last_xy = coords_pred.select(1, a)[0].detach().to(at::kFloat).cpu().contiguous();
-        const at::Tensor conf = conf_pred.select(1, a)[0].squeeze(-1).sigmoid();
-        last_visible = (vis_pred.select(1, a)[0].squeeze(-1).sigmoid() *
+        last_xy = coords_pred.select(1, a).detach().to(at::kFloat).cpu().contiguous();  // [B,N,2]
+        const at::Tensor conf = conf_pred.select(1, a).squeeze(-1).sigmoid();
+        last_visible = (vis_pred.select(1, a).squeeze(-1).sigmoid() *
                         (confidence_weight == 1.0 ? conf : conf.pow(confidence_weight)))
                            .detach()
                            .to(at::kFloat)
                            .cpu()
-                           .contiguous();
+                           .contiguous();  // [B, N]
       }
-      const float* xy = ind > 0 ? last_xy.data_ptr<float>() : nullptr;
-      const float* seen = ind > 0 ? last_visible.data_ptr<float>() : nullptr;
-      for (int64_t n = 0; n < N; ++n) {
-        if (ind > 0 && query_frame[n] < ind + overlap) {  // carried over
-          if (!(seen[n] > prior_threshold)) continue;
-          anchor[n] = ind + overlap - 1;
-          start[2 * n] = xy[2 * n];
-          start[2 * n + 1] = xy[2 * n + 1];
-        } else if (query_frame[n] >= ind) {
-          anchor[n] = query_frame[n];
-          start[2 * n] = query_xy[2 * n];
-          start[2 * n + 1] = query_xy[2 * n + 1];
-        }
-      }
-      const std::vector<float> prior = chain_patch_shifts(
-          [&gray](int64_t f) { return gray[f]; }, ind, ind + S, anchor, start,
-          kMotionPriorPatch);
-      std::vector<float> init(static_cast<size_t>(S * N * 2));
-      std::vector<uint8_t> use(static_cast<size_t>(S * N), 0);
-      for (int64_t j = 0; j < S; ++j) {
+      std::vector<float> init(static_cast<size_t>(B * S * N * 2));
+      std::vector<uint8_t> use(static_cast<size_t>(B * S * N), 0);
+      for (int64_t b = 0; b < B; ++b) {
+        std::vector<int64_t> anchor(static_cast<size_t>(N), -1);
+        std::vector<float> start(static_cast<size_t>(2 * N), 0.f);
+        const float* xy = ind > 0 ? last_xy.data_ptr<float>() + b * N * 2 : nullptr;
+        const float* seen = ind > 0 ? last_visible.data_ptr<float>() + b * N : nullptr;
+        const int64_t* qfb = query_frame.data() + b * N;
+        const float* qxy = query_xy.data() + b * N * 2;
         for (int64_t n = 0; n < N; ++n) {
-          const size_t c = static_cast<size_t>(j * N + n);
-          if (anchor[n] >= 0 && ind + j > anchor[n] && std::isfinite(prior[2 * c])) {
-            use[c] = 1;
-            init[2 * c] = prior[2 * c] / static_cast<float>(cfg.stride);
-            init[2 * c + 1] = prior[2 * c + 1] / static_cast<float>(cfg.stride);
+          if (ind > 0 && qfb[n] < ind + overlap) {  // carried over
+            if (!(seen[n] > prior_threshold)) continue;
+            anchor[n] = ind + overlap - 1;
+            start[2 * n] = xy[2 * n];
+            start[2 * n + 1] = xy[2 * n + 1];
+          } else if (qfb[n] >= ind) {
+            anchor[n] = qfb[n];
+            start[2 * n] = qxy[2 * n];
+            start[2 * n + 1] = qxy[2 * n + 1];
+          }
+        }
+        const at::Tensor clip_gray = gray[b];
+        const std::vector<float> prior = chain_patch_shifts(
+            [&clip_gray](int64_t f) { return clip_gray[f]; }, ind, ind + S, anchor, start,
+            kMotionPriorPatch);
+        for (int64_t j = 0; j < S; ++j) {
+          for (int64_t n = 0; n < N; ++n) {
+            const size_t c = static_cast<size_t>(j * N + n);
+            const size_t o = static_cast<size_t>(b * S * N) + c;
+            if (anchor[n] >= 0 && ind + j > anchor[n] && std::isfinite(prior[2 * c])) {
+              use[o] = 1;
+              init[2 * o] = prior[2 * c] / static_cast<float>(cfg.stride);
+              init[2 * o + 1] = prior[2 * c + 1] / static_cast<float>(cfg.stride);
+            }
           }
         }
       }
       const auto dev = coords_init.device();
       const at::Tensor init_t =
-          at::from_blob(init.data(), {1, S, N, 2}, at::kFloat).clone().to(dev).to(
+          at::from_blob(init.data(), {B, S, N, 2}, at::kFloat).clone().to(dev).to(
               coords_init.scalar_type());
       const at::Tensor use_t =
-          at::from_blob(use.data(), {1, S, N, 1}, at::kByte).clone().to(dev).to(at::kBool);
+          at::from_blob(use.data(), {B, S, N, 1}, at::kByte).clone().to(dev).to(at::kBool);
       coords_init = at::where(use_t, init_t, coords_init);
     }
-    const at::Tensor mask = (qf < ind + S).view({1, 1, 1, N, 1});
+    const at::Tensor mask = (qf < ind + S).view({B, 1, 1, N, 1});
     std::vector<at::Tensor> window_pyramid, window_support;
     for (int l = 0; l < cfg.corr_levels; ++l) {
       window_pyramid.push_back(pyramid[l].narrow(1, ind, S));
@@ -183,7 +191,7 @@ at::Tensor masked_mean(const at::Tensor& value, const at::Tensor& mask) {
 
 LossTerms compute_loss(const TrainConfig& tc, const ModelConfig& mc, const WindowedOutput& fwd,
                        const at::Tensor& gt_xy, const at::Tensor& gt_vis, const at::Tensor& qf) {
-  // gt_xy [T, N, 2] model px; gt_vis [T, N] float; qf [N] long.
+  // gt_xy [B, T, N, 2] model px; gt_vis [B, T, N] float; qf [B, N] long. Means pool the batch.
   const double to_512 = 512.0 / mc.model_width;
   const int S = mc.window_len;
   LossTerms lt;
@@ -191,10 +199,10 @@ LossTerms compute_loss(const TrainConfig& tc, const ModelConfig& mc, const Windo
   at::Tensor vis_sum = at::zeros_like(coord_sum), conf_sum = at::zeros_like(coord_sum);
   double weight_total = 0, err_sum = 0, err_count = 0, acc_sum = 0, acc_count = 0;
   for (const auto& w : fwd.windows) {
-    at::Tensor g = gt_xy.narrow(0, w.start, S).unsqueeze(0);   // [1, S, N, 2]
-    at::Tensor v = gt_vis.narrow(0, w.start, S).unsqueeze(0);  // [1, S, N]
+    at::Tensor g = gt_xy.narrow(1, w.start, S);   // [B, S, N, 2]
+    at::Tensor v = gt_vis.narrow(1, w.start, S);  // [B, S, N]
     at::Tensor t = at::arange(w.start, w.start + S, qf.options()).view({1, S, 1});
-    at::Tensor valid = (t >= qf.view({1, 1, -1})).to(g.scalar_type());
+    at::Tensor valid = (t >= qf.unsqueeze(1)).to(g.scalar_type());
     const int n = static_cast<int>(w.out.coords.size());
     for (int i = 0; i < n; ++i) {
       const double wt = std::pow(tc.gamma, n - 1 - i);
@@ -248,7 +256,7 @@ struct Trainer::Impl {
   std::unique_ptr<Network> net;
   int64_t step = 0;
   at::Device device{at::kCPU};
-  mutable std::map<int64_t, std::shared_future<SynthClip>> prefetched;
+  mutable std::map<int64_t, std::vector<std::shared_future<SynthClip>>> prefetched;
   std::shared_ptr<const PhotoBank> photos;
   // Model metadata carried from checkpoint to checkpoint (e.g. "visibility_threshold").
   std::map<std::string, MetaValue> model_meta;
@@ -299,6 +307,9 @@ struct Trainer::Impl {
           "motion_blur_fraction must be in [0, 1]");
     }
     if (tc.prefetch < 1 || tc.prefetch > 64) throw UsageError("prefetch must be in [1, 64]");
+    if (tc.batch < 1 || tc.batch > 256) {
+      throw UsageError(fmt::format("batch must be in [1, 256], got {}", tc.batch));
+    }
     if (tc.precision != "fp32" && tc.precision != "bf16") {
       throw UsageError(fmt::format("precision '{}': expected fp32 or bf16", tc.precision));
     }
@@ -345,14 +356,18 @@ struct Trainer::Impl {
     mc.validate();
   }
 
-  SynthParams synth_params(int64_t data_step) const {
+  // The clip of batch element `b` of step `data_step`. Its data draws and seed use the key
+  // data_step * batch + b (the step itself with a batch of 1); the clip length is the first
+  // element's, so that a step's clips stack; the curriculum follows the step.
+  SynthParams synth_params(int64_t data_step, int b = 0) const {
+    const int64_t key = clip_key(data_step, b), first = clip_key(data_step, 0);
     SynthParams sp;
     sp.width = mc.model_width;
     sp.height = mc.model_height;
-    sp.frames = tc.long_clip_frames > 0 && step_draw(data_step, 1) < tc.long_fraction
+    sp.frames = tc.long_clip_frames > 0 && step_draw(first, 1) < tc.long_fraction
                     ? tc.long_clip_frames
                     : tc.clip_frames;
-    if (photos && step_draw(data_step, 2) < tc.photo_fraction) sp.photos = photos;
+    if (photos && step_draw(key, 2) < tc.photo_fraction) sp.photos = photos;
     sp.num_points = tc.points;
     sp.deform_fraction = tc.deform_fraction;
     sp.articulated_fraction = tc.articulated_fraction;
@@ -360,7 +375,7 @@ struct Trainer::Impl {
     const double speed =
         tc.max_speed > tc.min_speed
             ? std::exp(std::log(tc.min_speed) +
-                       step_draw(data_step, 3) * (std::log(tc.max_speed) - std::log(tc.min_speed)))
+                       step_draw(key, 3) * (std::log(tc.max_speed) - std::log(tc.min_speed)))
             : tc.min_speed;
     sp.max_speed_px = speed * mc.model_width / 256.0;
     const double progress = static_cast<double>(data_step) / std::max<int64_t>(1, tc.steps);
@@ -370,52 +385,74 @@ struct Trainer::Impl {
     return sp;
   }
 
-  uint64_t clip_seed(int64_t data_step) const {
-    return tc.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(data_step);
+  int64_t clip_key(int64_t data_step, int b) const { return data_step * tc.batch + b; }
+
+  uint64_t clip_seed(int64_t key) const {
+    return tc.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(key);
   }
 
-  // The clip of a step, generated in a background thread ahead of time.
-  SynthClip clip(int64_t data_step) const {
+  std::vector<SynthClip> generate_batch(int64_t data_step) const {
+    std::vector<SynthClip> clips;
+    for (int b = 0; b < tc.batch; ++b) {
+      clips.push_back(generate_clip(synth_params(data_step, b), clip_seed(clip_key(data_step, b))));
+    }
+    return clips;
+  }
+
+  // The clips of a step, generated in background threads ahead of time (one per clip).
+  std::vector<SynthClip> clips(int64_t data_step) const {
     auto launch = [this](int64_t s) {
       if (!prefetched.count(s)) {
-        const SynthParams sp = synth_params(s);
-        const uint64_t seed = clip_seed(s);
-        prefetched[s] =
-            std::async(std::launch::async, [sp, seed] { return generate_clip(sp, seed); }).share();
+        std::vector<std::shared_future<SynthClip>>& batch = prefetched[s];
+        for (int b = 0; b < tc.batch; ++b) {
+          const SynthParams sp = synth_params(s, b);
+          const uint64_t seed = clip_seed(clip_key(s, b));
+          batch.push_back(
+              std::async(std::launch::async, [sp, seed] { return generate_clip(sp, seed); })
+                  .share());
+        }
       }
     };
     for (int k = 0; k <= tc.prefetch; ++k) launch(data_step + k);
-    SynthClip c = prefetched[data_step].get();
+    std::vector<SynthClip> out;
+    for (auto& f : prefetched[data_step]) out.push_back(f.get());
     for (auto it = prefetched.begin(); it != prefetched.end();) {
       it = it->first <= data_step ? prefetched.erase(it) : std::next(it);
     }
-    return c;
+    return out;
   }
 
-  LossTerms loss_on(const SynthClip& c) const {
-    const int64_t T = c.frames, N = c.num_points;
-    at::Tensor video =
-        at::from_blob(const_cast<uint8_t*>(c.rgb.data()), {T, c.height, c.width, 3}, at::kByte)
-            .permute({0, 3, 1, 2})
-            .to(device)
-            .to(at::kFloat);
-    at::Tensor gt_xy =
-        at::from_blob(const_cast<float*>(c.tracks.data()), {T, N, 2}, at::kFloat).to(device);
-    at::Tensor gt_vis = at::from_blob(const_cast<uint8_t*>(c.visible.data()), {T, N}, at::kByte)
-                            .to(device)
-                            .to(at::kFloat);
-    std::vector<float> q;
-    std::vector<int64_t> qf;
-    for (int n = 0; n < N; ++n) {
-      const int t = c.query_frame[n];
-      q.insert(q.end(), {static_cast<float>(t), c.x(t, n), c.y(t, n)});
-      qf.push_back(t);
+  LossTerms loss_on(const std::vector<SynthClip>& batch) const {
+    const SynthClip& c0 = batch.front();
+    const int64_t T = c0.frames, N = c0.num_points;
+    std::vector<at::Tensor> video, gt_xy, gt_vis, queries, query_frames;
+    for (const SynthClip& c : batch) {
+      if (c.frames != T || c.num_points != N || c.width != c0.width || c.height != c0.height) {
+        throw Error(ExitCode::kRuntime, "training: the clips of a batch differ in shape");
+      }
+      video.push_back(
+          at::from_blob(const_cast<uint8_t*>(c.rgb.data()), {T, c.height, c.width, 3}, at::kByte)
+              .permute({0, 3, 1, 2}));
+      gt_xy.push_back(at::from_blob(const_cast<float*>(c.tracks.data()), {T, N, 2}, at::kFloat));
+      gt_vis.push_back(at::from_blob(const_cast<uint8_t*>(c.visible.data()), {T, N}, at::kByte));
+      std::vector<float> q;
+      std::vector<int64_t> qf;
+      for (int n = 0; n < N; ++n) {
+        const int t = c.query_frame[n];
+        q.insert(q.end(), {static_cast<float>(t), c.x(t, n), c.y(t, n)});
+        qf.push_back(t);
+      }
+      queries.push_back(at::from_blob(q.data(), {N, 3}, at::kFloat).clone());
+      query_frames.push_back(at::tensor(qf, at::TensorOptions().dtype(at::kLong)));
     }
-    at::Tensor queries = at::from_blob(q.data(), {N, 3}, at::kFloat).clone().to(device);
-    at::Tensor qf_t = at::tensor(qf, at::TensorOptions().dtype(at::kLong)).to(device);
-    WindowedOutput fwd = unrolled_forward(*net, video, queries, tc.iters, prior_threshold(),
-                                            confidence_weight);
-    return compute_loss(tc, mc, fwd, gt_xy, gt_vis, qf_t);
+    const at::Tensor v = at::stack(video).to(device).to(at::kFloat);  // [B, T, 3, H, W]
+    const at::Tensor xy = at::stack(gt_xy).to(device);
+    const at::Tensor vis = at::stack(gt_vis).to(device).to(at::kFloat);
+    const at::Tensor q = at::stack(queries).to(device);
+    const at::Tensor qf = at::stack(query_frames).to(device);
+    WindowedOutput fwd =
+        unrolled_forward(*net, v, q, tc.iters, prior_threshold(), confidence_weight);
+    return compute_loss(tc, mc, fwd, xy, vis, qf);
   }
 
   double schedule_position = -1;  // >= 0: overrides the step in lr_at()
@@ -494,7 +531,7 @@ Trainer Trainer::resume(const std::string& path, const TrainConfig& overrides) {
 
 TrainStepStats Trainer::step() {
   Impl& s = *impl_;
-  const SynthClip c = s.clip(s.step);
+  const std::vector<SynthClip> c = s.clips(s.step);
   for (auto& [name, p] : s.params) {
     if (p.grad().defined()) p.mutable_grad() = at::Tensor();
   }
@@ -536,8 +573,7 @@ TrainStepStats Trainer::step() {
 
 TrainStepStats Trainer::evaluate(int64_t data_step) const {
   at::NoGradGuard no_grad;
-  const SynthParams sp = impl_->synth_params(data_step);
-  LossTerms lt = impl_->loss_on(generate_clip(sp, impl_->clip_seed(data_step)));
+  LossTerms lt = impl_->loss_on(impl_->generate_batch(data_step));
   lt.stats.step = data_step;
   return lt.stats;
 }
@@ -584,10 +620,11 @@ int run_training(const TrainConfig& config) {
   const std::string model = config.out_dir + "/model.cotrack";
   Trainer trainer = std::filesystem::exists(ckpt) ? Trainer::resume(ckpt, config) : Trainer(config);
   log_message(
-      "{} | {} steps from step {} | clips {}f x {} points | {} "
+      "{} | {} steps from step {} | {}clips {}f x {} points | {} "
              "threads | out {}",
              trainer.model_config().summary(), config.steps, trainer.current_step(),
-             config.clip_frames, config.points, num_threads(), config.out_dir);
+             config.batch > 1 ? fmt::format("{} ", config.batch) : "", config.clip_frames,
+             config.points, num_threads(), config.out_dir);
   if (config.long_clip_frames > 0) {
     log_message("{:.0f}% of clips have {} frames",
                100 * config.long_fraction, config.long_clip_frames);

@@ -137,6 +137,38 @@ TEST_SUITE("train") {
     CHECK_THROWS_AS(cotrack::Trainer{config}, cotrack::UsageError);
   }
 
+  TEST_CASE("training: a batch runs its clips as the network's batch") {
+    // Step s of a batch of 2 holds the clips that steps 2s and 2s + 1 of a batch of 1 hold (same
+    // length here: no long clips, no curriculum). Each clip's forward pass, motion prior
+    // included, must be the one it has alone: the visibility and confidence losses, means over
+    // equal-sized clips, are then the means of the single clips' losses.
+    cotrack::TrainConfig config = tiny_config();
+    config.init = COTRACK_DEFAULT_MODEL;
+    config.clip_frames = 16;
+    config.translation_until = config.affine_until = 0;
+    config.motion_prior = true;
+    config.min_speed = 2;
+    config.max_speed = 10;
+    const cotrack::Trainer single(config);
+    config.batch = 2;
+    cotrack::Trainer batched(config);
+    for (int64_t s : {0, 3}) {
+      CAPTURE(s);
+      const auto a = single.evaluate(2 * s), b = single.evaluate(2 * s + 1);
+      const auto ab = batched.evaluate(s);
+      MESSAGE("step " << s << ": vis " << a.vis << " and " << b.vis << " alone, " << ab.vis
+                      << " batched; conf " << a.conf << " and " << b.conf << ", " << ab.conf);
+      CHECK(a.vis != doctest::Approx(b.vis).epsilon(1e-3));  // two different clips
+      CHECK(ab.vis == doctest::Approx(0.5 * (a.vis + b.vis)).epsilon(1e-4));
+      CHECK(ab.conf == doctest::Approx(0.5 * (a.conf + b.conf)).epsilon(1e-4));
+    }
+    const auto stats = batched.step();
+    CHECK(std::isfinite(stats.loss));
+    CHECK(stats.grad_norm > 0);
+    config.batch = 0;
+    CHECK_THROWS_AS(cotrack::Trainer{config}, cotrack::UsageError);
+  }
+
   TEST_CASE("training: photo, long-clip and speed settings are checked") {
     cotrack::TrainConfig c = tiny_config();
     c.long_clip_frames = 13;  // not window_len + a multiple of the step
