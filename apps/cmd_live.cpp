@@ -35,6 +35,7 @@
 #include "engine_worker.hpp"
 #include "frame_ring.hpp"
 #include "gst_source.hpp"
+#include "live_defaults.hpp"
 #include "lk_tracker.hpp"
 #include "percentile.hpp"
 #include "renderer.hpp"
@@ -53,12 +54,6 @@ constexpr int kSynthSceneFrames = 150;
 // --batch-streams: how long a stream's window waits for the other streams' (half a frame at 30
 // fps), bounding the latency batching adds.
 constexpr double kBatchWaitMs = 15.0;
-// The network's live defaults for cotrack's own models on a CPU (low-latency mode, a window
-// every 2 frames): chosen so that 64 points keep 30 fps within 100 ms on a 2-core machine while
-// still leading Lucas-Kanade on the real-video and long-stream evaluation (docs/performance.md,
-// docs/evaluation.md). The official weights keep their own resolution.
-constexpr const char* kLiveCpuResolution = "128x128";
-constexpr int kLiveIters = 1;
 extern "C" void on_signal(int sig) { g_signal.store(sig); }
 
 struct LiveOptions {
@@ -1198,7 +1193,7 @@ Command add_live(CLI::App& app) {
   o->model.add_to(s);
   EngineOptions::Defaults net_defaults;
   net_defaults.mode = "low-latency";
-  net_defaults.low_latency_step = 2;
+  net_defaults.low_latency_step = kLiveStep;
   net_defaults.low_latency_iters = kLiveIters;
   net_defaults.trail_option = true;
   net_defaults.refine_option = true;

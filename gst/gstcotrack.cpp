@@ -40,6 +40,7 @@
 #include "cotrack/video.hpp"
 #include "engine_worker.hpp"
 #include "frame_ring.hpp"
+#include "live_defaults.hpp"
 #include "lk_tracker.hpp"
 #include "refined_tracker.hpp"
 #include "renderer.hpp"
@@ -110,6 +111,8 @@ struct _GstCotrack {
   gchar* precision;
   gchar* motion_prior;
   gint threads;
+  gint step;
+  gint iters;
   gint grid;
   gint max_points;
   gint trail;
@@ -138,6 +141,8 @@ enum {
   PROP_REFINE,
   PROP_PRECISION,
   PROP_MOTION_PRIOR,
+  PROP_STEP,
+  PROP_ITERS,
 };
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
@@ -165,6 +170,8 @@ static void gst_cotrack_set_property(GObject* object, guint id, const GValue* va
     case PROP_PRECISION: set_string(&self->precision, value); break;
     case PROP_MOTION_PRIOR: set_string(&self->motion_prior, value); break;
     case PROP_THREADS: self->threads = g_value_get_int(value); break;
+    case PROP_STEP: self->step = g_value_get_int(value); break;
+    case PROP_ITERS: self->iters = g_value_get_int(value); break;
     case PROP_GRID: self->grid = g_value_get_int(value); break;
     case PROP_MAX_POINTS: self->max_points = g_value_get_int(value); break;
     case PROP_TRAIL: self->trail = g_value_get_int(value); break;
@@ -188,6 +195,8 @@ static void gst_cotrack_get_property(GObject* object, guint id, GValue* value, G
     case PROP_PRECISION: g_value_set_string(value, self->precision); break;
     case PROP_MOTION_PRIOR: g_value_set_string(value, self->motion_prior); break;
     case PROP_THREADS: g_value_set_int(value, self->threads); break;
+    case PROP_STEP: g_value_set_int(value, self->step); break;
+    case PROP_ITERS: g_value_set_int(value, self->iters); break;
     case PROP_GRID: g_value_set_int(value, self->grid); break;
     case PROP_MAX_POINTS: g_value_set_int(value, self->max_points); break;
     case PROP_TRAIL: g_value_set_int(value, self->trail); break;
@@ -220,7 +229,11 @@ static void make_tracker(GstCotrack* self, Runtime& rt) {
                                           path));
   }
   rt.model = std::make_unique<cotrack::Model>(cotrack::Model::load(path));
-  const std::string res = str(self->resolution);
+  // As `cotrack live` on a CPU: cotrack's own models at the live resolution, the official
+  // weights at their own.
+  const std::string res = !str(self->resolution).empty()       ? str(self->resolution)
+                          : rt.model->official_semantics() ? std::string()
+                                                           : std::string(cotrack::kLiveCpuResolution);
   if (!res.empty()) {
     int h = 0, w = 0;
     char x = 0;
@@ -233,7 +246,17 @@ static void make_tracker(GstCotrack* self, Runtime& rt) {
   const std::string mode = str(self->mode);
   if (mode == "low-latency") {
     ec.mode = cotrack::EngineMode::kLowLatency;
-  } else if (mode != "exact") {
+    ec.step = self->step > 0 ? self->step : cotrack::kLiveStep;
+    ec.iters = self->iters > 0 ? self->iters : cotrack::kLiveIters;
+  } else if (mode == "exact") {
+    const int model_step = rt.model->config().step();
+    if (self->step > 0 && self->step != model_step) {
+      throw cotrack::UsageError(fmt::format(
+          "step {}: exact mode runs a window every {} frames (the model's step)", self->step,
+          model_step));
+    }
+    ec.iters = self->iters;
+  } else {
     throw cotrack::UsageError(fmt::format("mode '{}': expected exact or low-latency", mode));
   }
   ec.max_points = self->max_points;
@@ -535,7 +558,8 @@ static void gst_cotrack_class_init(GstCotrackClass* klass) {
   g_object_class_install_property(
       gobject, PROP_ENGINE,
       g_param_spec_string("engine", "Engine",
-                          "lk (Lucas-Kanade, fast) or cotrack (the network)", "lk", flags));
+                          "cotrack (the network) or lk (Lucas-Kanade: no model, least CPU)",
+                          "cotrack", flags));
   g_object_class_install_property(
       gobject, PROP_MODE,
       g_param_spec_string("mode", "Mode",
@@ -545,8 +569,22 @@ static void gst_cotrack_class_init(GstCotrackClass* klass) {
   g_object_class_install_property(
       gobject, PROP_RESOLUTION,
       g_param_spec_string("resolution", "Resolution",
-                          "engine=cotrack: the model's input size HxW (empty: the model's own)",
+                          "engine=cotrack: the model's input size HxW (empty: 128x128 for "
+                          "cotrack's own models, as cotrack live on a CPU; the official weights' "
+                          "own)",
                           "", flags));
+  g_object_class_install_property(
+      gobject, PROP_STEP,
+      g_param_spec_int("step", "Step",
+                       "engine=cotrack, low-latency mode: frames between windows (0: 2, as cotrack "
+                       "live); exact mode: the model's step only",
+                       0, 64, 0, flags));
+  g_object_class_install_property(
+      gobject, PROP_ITERS,
+      g_param_spec_int("iters", "Iterations",
+                       "engine=cotrack: refinement iterations per window (0: 1 in low-latency "
+                       "mode, as cotrack live; the model's in exact mode)",
+                       0, 64, 0, flags));
   g_object_class_install_property(
       gobject, PROP_THREADS,
       g_param_spec_int("threads", "Threads", "engine=cotrack: CPU threads (0: all cores)", 0, 256,
@@ -630,7 +668,7 @@ static void gst_cotrack_class_init(GstCotrackClass* klass) {
 
 static void gst_cotrack_init(GstCotrack* self) {
   self->model = g_strdup("");
-  self->engine = g_strdup("lk");
+  self->engine = g_strdup("cotrack");
   self->mode = g_strdup("low-latency");
   self->resolution = g_strdup("");
   self->points_location = g_strdup("");
@@ -639,6 +677,8 @@ static void gst_cotrack_init(GstCotrack* self) {
   self->precision = g_strdup("auto");
   self->motion_prior = g_strdup("auto");
   self->threads = 1;
+  self->step = 0;
+  self->iters = 0;
   self->grid = 0;
   self->max_points = 256;
   self->trail = 32;

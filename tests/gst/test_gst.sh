@@ -16,7 +16,7 @@ pass() { echo "ok   $*"; }
 
 # 1. gst-inspect-1.0 documents every property and the signals.
 inspect=$(gst-inspect-1.0 cotrack) || fail "gst-inspect-1.0 cotrack"
-for word in model engine mode resolution threads grid points-location max-points draw \
+for word in model engine mode resolution step iters threads grid points-location max-points draw \
             tracks-location trail refine precision motion-prior add-point remove-point clear CotrackTracksMeta; do
   grep -q -- "$word" <<<"$inspect" || fail "gst-inspect-1.0 cotrack does not mention $word"
 done
@@ -35,25 +35,42 @@ messages=$(grep -c "cotrack-tracks" "$tmp/launch.log" || true)
 pass "videotestsrc num-buffers=90 ! cotrack grid=4: 1440 rows, 90 bus messages"
 
 # 3. A synth clip read as image files: the network through the element tracks exactly as
-#    `cotrack track` does (same model, exact mode, one thread).
+#    `cotrack track` does (same model, exact mode, one thread, the model's resolution).
 "$cotrack" synth --out "$tmp/clip" --frames 24 --width 256 --height 256 --points 12 > /dev/null
 gst-launch-1.0 -q multifilesrc location="$tmp/clip/frames/%06d.ppm" \
   caps="image/x-portable-pixmap,framerate=30/1" ! pnmdec ! videoconvert ! \
-  cotrack engine=cotrack mode=exact threads=1 points-location="$tmp/clip/points.csv" \
-  tracks-location="$tmp/element.csv" draw=false ! fakesink > "$tmp/clip.log" 2>&1 \
-  || fail "synth clip pipeline: $(tail -3 "$tmp/clip.log")"
+  cotrack engine=cotrack mode=exact resolution=256x256 threads=1 \
+  points-location="$tmp/clip/points.csv" tracks-location="$tmp/element.csv" draw=false ! \
+  fakesink > "$tmp/clip.log" 2>&1 || fail "synth clip pipeline: $(tail -3 "$tmp/clip.log")"
 "$cotrack" track --input "$tmp/clip" --points "$tmp/clip/points.csv" --mode exact --threads 1 \
   --out "$tmp/track.csv" > /dev/null 2>&1 || fail "cotrack track on the clip"
-[ "$(wc -l < "$tmp/element.csv")" -eq "$(wc -l < "$tmp/track.csv")" ] \
-  || fail "synth clip: $(wc -l < "$tmp/element.csv") rows from the element, $(wc -l < "$tmp/track.csv") from cotrack track"
-worst=$(paste -d, <(tail -n +2 "$tmp/element.csv" | sort -t, -k2,2n -k1,1n) \
-                  <(tail -n +2 "$tmp/track.csv" | sort -t, -k2,2n -k1,1n) | awk -F, '
-  { if ($1 != $7 || $2 != $8 || $5 != $11) { print "mismatch"; exit }
-    d = ($3 - $9) ^ 2 + ($4 - $10) ^ 2; if (d > m) m = d }
-  END { printf "%.4f\n", sqrt(m) }')
-[ "$worst" != "mismatch" ] || fail "synth clip: ids, frames or visibility differ from cotrack track"
+# Prints the largest position difference in px of two tracks.csv files, or "mismatch" when
+# their rows differ in ids, frames or visibility.
+compare_tracks() {
+  [ "$(wc -l < "$1")" -eq "$(wc -l < "$2")" ] || { echo mismatch; return; }
+  paste -d, <(tail -n +2 "$1" | sort -t, -k2,2n -k1,1n) <(tail -n +2 "$2" | sort -t, -k2,2n -k1,1n) |
+    awk -F, '{ if ($1 != $7 || $2 != $8 || $5 != $11) { print "mismatch"; exit }
+               d = ($3 - $9) ^ 2 + ($4 - $10) ^ 2; if (d > m) m = d }
+             END { printf "%.4f\n", sqrt(m) }'
+}
+worst=$(compare_tracks "$tmp/element.csv" "$tmp/track.csv")
+[ "$worst" != "mismatch" ] || fail "synth clip: rows, ids, frames or visibility differ from cotrack track"
 awk -v w="$worst" 'BEGIN { exit !(w <= 0.01) }' || fail "synth clip: positions differ by up to $worst px"
 pass "synth clip: the element's network tracks match cotrack track's (largest difference $worst px)"
+
+# 3b. The element's defaults are the network at cotrack live's CPU settings: low-latency mode,
+#     128x128, a window every 2 frames, 1 iteration.
+gst-launch-1.0 -q multifilesrc location="$tmp/clip/frames/%06d.ppm" \
+  caps="image/x-portable-pixmap,framerate=30/1" ! pnmdec ! videoconvert ! \
+  cotrack points-location="$tmp/clip/points.csv" tracks-location="$tmp/default.csv" draw=false ! \
+  fakesink > "$tmp/default.log" 2>&1 || fail "default element: $(tail -3 "$tmp/default.log")"
+"$cotrack" track --input "$tmp/clip" --points "$tmp/clip/points.csv" --mode low-latency \
+  --resolution 128x128 --step 2 --iters 1 --threads 1 --out "$tmp/track-live.csv" > /dev/null 2>&1 \
+  || fail "cotrack track at the live settings"
+worst=$(compare_tracks "$tmp/default.csv" "$tmp/track-live.csv")
+[ "$worst" != "mismatch" ] || fail "default element: rows, ids, frames or visibility differ from cotrack track at the live settings"
+awk -v w="$worst" 'BEGIN { exit !(w <= 0.01) }' || fail "default element: positions differ by up to $worst px"
+pass "the element's defaults track as cotrack track at the live settings (largest difference $worst px)"
 
 # 4. An MP4 through decodebin; the element draws on the frames and the result is encoded.
 gst-launch-1.0 -q videotestsrc num-buffers=60 pattern=ball ! video/x-raw,width=320,height=240 ! \
@@ -73,7 +90,8 @@ pass "filesrc ! decodebin ! cotrack ! x264enc: 60 frames tracked and drawn"
 start=$(date +%s%N)
 gst-launch-1.0 -m videotestsrc is-live=true num-buffers=90 ! \
   video/x-raw,width=640,height=480,framerate=30/1 ! \
-  cotrack engine=cotrack resolution=384x512 threads=1 grid=4 tracks-location="$tmp/live.csv" ! \
+  cotrack engine=cotrack resolution=384x512 step=1 iters=4 threads=1 grid=4 \
+  tracks-location="$tmp/live.csv" ! \
   fakesink sync=true > "$tmp/live.log" 2>&1 || fail "live pipeline: $(tail -3 "$tmp/live.log")"
 elapsed=$(( ($(date +%s%N) - start) / 1000000000 ))
 grep -q "qos" "$tmp/live.log" || fail "live: no QoS message"
@@ -84,6 +102,10 @@ live_frames=$(tail -n +2 "$tmp/live.csv" | cut -d, -f2 | sort -u | wc -l)
 pass "live: $live_frames of 90 frames tracked, QoS messages posted, done in $elapsed s"
 
 # 6. Bad settings: one clear error, no crash.
+if gst-launch-1.0 videotestsrc num-buffers=2 ! cotrack mode=exact step=3 ! fakesink > "$tmp/bad.log" 2>&1; then
+  fail "mode=exact step=3 was accepted"
+fi
+grep -q "step 3: exact mode runs a window every 4 frames" "$tmp/bad.log" || fail "mode=exact step=3: $(cat "$tmp/bad.log")"
 if gst-launch-1.0 videotestsrc num-buffers=2 ! cotrack engine=nope ! fakesink > "$tmp/bad.log" 2>&1; then
   fail "engine=nope was accepted"
 fi
