@@ -633,6 +633,48 @@ class ResizeClFunction : public torch::autograd::Function<ResizeClFunction> {
   }
 };
 
+// The gradient of a row gather (the correlation's patches): LibTorch 1.13 adds the rows one
+// scalar at a time for bf16 (index_add_, about 2 ns a value); here each row is added as a vector
+// into a float buffer, then narrowed to the rows' dtype.
+COTRACK_VECTOR_CLONES
+void add_row(const float* __restrict g, float* __restrict acc, int64_t C) {
+  for (int64_t c = 0; c < C; ++c) acc[c] += g[c];
+}
+
+class GatherRowsFunction : public torch::autograd::Function<GatherRowsFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& rows,
+                            const at::Tensor& index) {
+    ctx->save_for_backward({index});
+    ctx->saved_data["rows"] = rows.size(0);
+    ctx->saved_data["type"] = static_cast<int64_t>(rows.scalar_type());
+    return rows.index_select(0, index);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const at::Tensor index = ctx->get_saved_variables()[0].contiguous();
+    const int64_t R = ctx->saved_data["rows"].toInt();
+    const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
+    const at::Tensor g = grads[0].to(at::kFloat).contiguous();
+    const int64_t M = g.size(0), C = g.size(1);
+    at::Tensor acc = at::zeros({R, C}, g.options());
+    const int64_t* ix = index.data_ptr<int64_t>();
+    const float* gp = raw<float>(g);
+    float* ap = raw<float>(acc);
+    for (int64_t m = 0; m < M; ++m) add_row(gp + m * C, ap + ix[m] * C, C);
+    if (type == at::kFloat) return {acc, at::Tensor()};
+    at::Tensor out = at::empty({R, C}, acc.options().dtype(type));
+    if (type == at::kBFloat16) {
+      in_chunks(acc.numel(), [&](int64_t b, int64_t n) {
+        narrow_bf16(ap + b, raw<uint16_t>(out) + b, n);
+      });
+    } else {
+      out.copy_(acc);
+    }
+    return {out, at::Tensor()};
+  }
+};
+
 }  // namespace
 
 at::Tensor bilinear_mix(const at::Tensor& g, const at::Tensor& frac) {
@@ -699,6 +741,15 @@ bool resize_channels_last(const at::Tensor& x, int64_t height, int64_t width, at
     *out = resize_cl_forward(x, height, width);
   }
   return true;
+}
+
+at::Tensor gather_rows(const at::Tensor& rows, const at::Tensor& index) {
+  const bool fast = vectorised_dtype(rows) && rows.dim() == 2 && index.dim() == 1 &&
+                    index.scalar_type() == at::kLong && index.device().is_cpu() &&
+                    at::GradMode::is_enabled() && rows.requires_grad();
+  if (!fast) return rows.index_select(0, index);
+  // Out-of-range indices fail in the forward's index_select, before the backward reads them.
+  return GatherRowsFunction::apply(rows, index);
 }
 
 }  // namespace cotrack

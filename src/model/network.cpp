@@ -430,7 +430,7 @@ at::Tensor Network::correlation_volume(const at::Tensor& fmaps_level, const at::
       (h * w);  // [B, 1, S]
   at::Tensor idx = frame.unsqueeze(-1).unsqueeze(-1) + py.unsqueeze(-2) * w + px.unsqueeze(-1);
   // [B, N, S, P(a), P(b)] -> gathered patch features [B*N, S*P*P, C].
-  at::Tensor patch = rows.index_select(0, idx.reshape({-1})).view({B * N, S * P * P, C});
+  at::Tensor patch = gather_rows(rows, idx.reshape({-1})).view({B * N, S * P * P, C});
   at::Tensor sup = support.reshape({B * N, R * R, C}).transpose(1, 2);  // [B*N, C, R*R]
   at::Tensor g = at::bmm(patch, sup).view({B * N * S, P, P, R * R});
   // Bilinear mix: along x (a) first, then along y (b), in the coordinates' dtype (fp32 also when

@@ -110,6 +110,11 @@ bool instance_norm_channels_last(const at::Tensor& x, bool relu, at::Tensor* out
 // (src/model/cpu_kernels.cpp). Returns false, leaving *out alone, for any other tensor.
 bool resize_channels_last(const at::Tensor& x, int64_t height, int64_t width, at::Tensor* out);
 
+// rows.index_select(0, index) for rows [R, C] and a 1-D long index; under autograd on the CPU
+// (float or bf16 rows) its gradient adds each gathered row back as a vector into a float buffer
+// (src/model/cpu_kernels.cpp), instead of LibTorch 1.13's scalar index_add_.
+at::Tensor gather_rows(const at::Tensor& rows, const at::Tensor& index);
+
 at::Tensor scaled_dot_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 bool broadcast, const at::Tensor* key_mask = nullptr);
 

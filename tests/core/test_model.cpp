@@ -391,6 +391,33 @@ TEST_SUITE("unit") {
         base.to(at::kDouble).contiguous(at::MemoryFormat::ChannelsLast), 8, 8, &untouched));
     CHECK_FALSE(untouched.defined());
   }
+  TEST_CASE("model: the row gather's gradient equals index_select's") {
+    at::manual_seed(16);
+    const int64_t R = 97, C = 37, M = 500;  // many repeated rows, a vector tail
+    const at::Tensor base = at::randn({R, C});
+    const at::Tensor index = at::randint(0, R, {M}, at::TensorOptions().dtype(at::kLong));
+    const at::Tensor upstream = at::randn({M, C});
+    for (const auto dtype : {at::kFloat, at::kBFloat16}) {
+      INFO(std::string(c10::toString(dtype)));
+      // The reference: index_select's gradient in double on the same (rounded) rows.
+      const at::Tensor rd = base.to(dtype).to(at::kDouble).clone().requires_grad_(true);
+      rd.index_select(0, index).backward(upstream.to(at::kDouble));
+      const at::Tensor rows = base.to(dtype).clone().requires_grad_(true);
+      const at::Tensor y = cotrack::gather_rows(rows, index);
+      CHECK(at::equal(y.detach(), rows.detach().index_select(0, index)));
+      y.backward(upstream.to(dtype));
+      REQUIRE(rows.grad().defined());
+      REQUIRE((rows.grad().scalar_type() == dtype));
+      const at::Tensor gref = rd.grad();
+      const double err = ((rows.grad().to(at::kDouble) - gref).abs().max() /
+                          gref.abs().max()).item<double>();
+      MESSAGE(std::string(c10::toString(dtype)) << ": gradient max error " << err);
+      // Float sums of a few rows; bf16 keeps 8 significant bits (of its upstream and its result).
+      CHECK(err < (dtype == at::kFloat ? 1e-6 : 1.0 / 64));
+    }
+    // Without a gradient to record it is index_select itself.
+    CHECK(at::equal(cotrack::gather_rows(base, index), base.index_select(0, index)));
+  }
   TEST_CASE("model: broadcast attention equals the matmul formulation") {
     // The shapes the small model sends down each path (time attention over 8 frames: broadcast;
     // virtual-track cross-attention: matmul), and an edge case with a single key.
