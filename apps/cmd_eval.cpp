@@ -118,30 +118,8 @@ TrackTable run_engine(const std::string& name, const EvalOptions& o, std::unique
   if (name == "cotrack") {
     if (!model) model = std::make_unique<Model>(o.model.load("cotrack eval"));
     EngineOptions engine = o.engine;
-    const char* g = std::getenv("COTRACK_SUPPORT_GRID");
-    const int grid = g ? std::atoi(g) : 0;
-    if (grid < 1) {
-      engine.max_points = max_points;
-      return track_video_with(*engine.make_tracker(*model), video, queries);
-    }
-    std::vector<PointQuery> all = queries;
-    for (const auto& q : grid_queries(video.width, video.height, grid, 0)) all.push_back(q);
-    engine.max_points = static_cast<int>(all.size());
-    const TrackTable full = track_video_with(*engine.make_tracker(*model), video, all);
-    TrackTable t;
-    t.frames = full.frames;
-    t.points = static_cast<int>(queries.size());
-    for (int f = 0; f < t.frames; ++f) {
-      for (int n = 0; n < t.points; ++n) {
-        const size_t i = full.index(f, n);
-        t.x_px.push_back(full.x_px[i]);
-        t.y_px.push_back(full.y_px[i]);
-        t.visibility.push_back(full.visibility[i]);
-        t.confidence.push_back(full.confidence[i]);
-        t.visible.push_back(full.visible[i]);
-      }
-    }
-    return t;
+    engine.max_points = max_points;
+    return track_video_with(*engine.make_tracker(*model), video, queries);
   }
   if (name == "lk") {
 #ifdef COTRACK_HAVE_PIPELINE
