@@ -542,6 +542,16 @@ void narrow_bf16(const float* __restrict in, uint16_t* __restrict out, int64_t n
   for (int64_t i = 0; i < n; ++i) out[i] = f32_to_bf16(in[i]);
 }
 
+// A gradient accumulated in float, in `type` (float or bf16, as vectorised_dtype allows).
+at::Tensor narrowed_to(const at::Tensor& acc, at::ScalarType type) {
+  if (type == at::kFloat) return acc;
+  at::Tensor out = at::empty_like(acc, acc.options().dtype(type));
+  in_chunks(acc.numel(), [&](int64_t b, int64_t n) {
+    narrow_bf16(raw<float>(acc) + b, raw<uint16_t>(out) + b, n);
+  });
+  return out;
+}
+
 template <typename T>
 void resize_forward(const T* x, int64_t N, int64_t C, int64_t Hi, int64_t Wi, int64_t Ho,
                     int64_t Wo, float* out) {
@@ -607,12 +617,7 @@ at::Tensor resize_cl_backward(const at::Tensor& grad_out, at::ScalarType x_type,
   at::Tensor dx = at::empty({N, C, Hi, Wi}, g.options(), at::MemoryFormat::ChannelsLast);
   resize_backward(raw<float>(g), g.stride(0), g.stride(2), g.stride(3), N, C, Hi, Wi, Ho, Wo,
                   raw<float>(dx));
-  if (x_type == at::kFloat) return dx;
-  at::Tensor out = at::empty_like(dx, dx.options().dtype(x_type), at::MemoryFormat::ChannelsLast);
-  in_chunks(dx.numel(), [&](int64_t b, int64_t n) {
-    narrow_bf16(raw<float>(dx) + b, raw<uint16_t>(out) + b, n);
-  });
-  return out;
+  return narrowed_to(dx, x_type);
 }
 
 class ResizeClFunction : public torch::autograd::Function<ResizeClFunction> {
@@ -636,11 +641,6 @@ class ResizeClFunction : public torch::autograd::Function<ResizeClFunction> {
 // The gradient of a row gather (the correlation's patches): LibTorch 1.13 adds the rows one
 // scalar at a time for bf16 (index_add_, about 2 ns a value); here each row is added as a vector
 // into a float buffer, then narrowed to the rows' dtype.
-COTRACK_VECTOR_CLONES
-void add_row(const float* __restrict g, float* __restrict acc, int64_t C) {
-  for (int64_t c = 0; c < C; ++c) acc[c] += g[c];
-}
-
 class GatherRowsFunction : public torch::autograd::Function<GatherRowsFunction> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& rows,
@@ -661,17 +661,8 @@ class GatherRowsFunction : public torch::autograd::Function<GatherRowsFunction> 
     const int64_t* ix = index.data_ptr<int64_t>();
     const float* gp = raw<float>(g);
     float* ap = raw<float>(acc);
-    for (int64_t m = 0; m < M; ++m) add_row(gp + m * C, ap + ix[m] * C, C);
-    if (type == at::kFloat) return {acc, at::Tensor()};
-    at::Tensor out = at::empty({R, C}, acc.options().dtype(type));
-    if (type == at::kBFloat16) {
-      in_chunks(acc.numel(), [&](int64_t b, int64_t n) {
-        narrow_bf16(ap + b, raw<uint16_t>(out) + b, n);
-      });
-    } else {
-      out.copy_(acc);
-    }
-    return {out, at::Tensor()};
+    for (int64_t m = 0; m < M; ++m) add_scaled(gp + m * C, 1.f, ap + ix[m] * C, C);
+    return {narrowed_to(acc, type), at::Tensor()};
   }
 };
 
