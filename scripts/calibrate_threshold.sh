@@ -11,7 +11,8 @@
 # Store the winner in a checkpoint with `cotrack-train --visibility-threshold T
 # --confidence-weight W` (0 further steps: --steps equal to its step).
 #
-# Usage: scripts/calibrate_threshold.sh [--model M] [--threads N] [--weights "W..."] [T...]
+# Usage: scripts/calibrate_threshold.sh [--model M] [--threads N] [--resolution HxW]
+#        [--weights "W..."] [T...]
 #        (default weights 0 0.25 1, thresholds 0.3 0.4 0.5 0.6; default model: the shipped one)
 # Environment: COTRACK (default build/apps/cotrack), COTRACK_EVAL_PHOTOS (default data/photos/eval).
 set -euo pipefail
@@ -23,7 +24,7 @@ thresholds=()
 weights=(0 0.25 1)
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --model|--threads) args+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
+    --model|--threads|--resolution) args+=("$1" "${2:?$1 needs a value}"); shift 2 ;;
     --weights) read -r -a weights <<< "${2:?--weights needs a value}"; shift 2 ;;
     -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     -*) echo "calibrate_threshold: unknown option $1" >&2; exit 2 ;;
