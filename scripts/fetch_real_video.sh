@@ -15,6 +15,8 @@
 #       BADJA joint annotations (Biggs et al., ACCV 2018) on DAVIS sequences
 #   git clone https://github.com/AssafSinger94/dino-tracker.git        # 6 MB, MIT repository
 #       DAVIS horsejump-high 480p frames + masks (dataset/horsejump/)
+#   git clone https://github.com/MCG-NJU/SAM2-Plus.git                 # 09c9ec46  Apache-2.0 code,
+#       190 MB: DAVIS horsejump-low Full-Resolution frames + masks (examples/)
 #   git clone https://github.com/MathLee/EOR-VOS.git                   # 1bde4d5f  optional,
 #       300 MB: DAVIS-2016 val 480p JPEGImages + Annotations (an alternative source of the
 #       horsejump-high frames; used when dino-tracker is absent)
@@ -35,6 +37,7 @@
 #
 # Clips written (OUT_DIR/<clip>/frames, gt.csv, points.csv, SOURCE.txt; see the python script):
 #   badja_horsejump-high       50 frames 854x480, 20 horse joints, 10 annotated frames (sparse)
+#   badja_horsejump-low        58 frames 854x480, 20 horse joints, 12 annotated frames (sparse)
 #   jhmdb_goal_keeping_catch   40 frames 320x240, 15 body joints, every frame
 #   cmu_house                 111 frames 576x384, 30 landmarks, every frame
 #   cmu_hotel                  51 frames 512x480, 30 landmarks, every frame
@@ -47,7 +50,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --format) format="$2"; shift 2 ;;
     --clone) clone=1; shift ;;
-    -h|--help) sed -n '2,45p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h|--help) sed -n '2,43p' "${BASH_SOURCE[0]}"; exit 0 ;;
     --) shift; break ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) break ;;
@@ -69,6 +72,7 @@ command -v git >/dev/null || { echo "needs git" >&2; exit 1; }
 declare -A url=(
   [BADJA]=https://github.com/benjiebob/BADJA.git
   [dino-tracker]=https://github.com/AssafSinger94/dino-tracker.git
+  [SAM2-Plus]=https://github.com/MCG-NJU/SAM2-Plus.git
   [JHMDBReadAnnotation]=https://github.com/JakaCikac/JHMDBReadAnnotation.git
   [Lpbox-ADMM]=https://github.com/wubaoyuan/Lpbox-ADMM.git
   [cs543_hw]=https://github.com/liuxianming/cs543_hw.git
@@ -89,16 +93,23 @@ repo() {
 args=(--out "$out" --format "$format")
 if badja=$(repo BADJA); then
   davis=()
-  for name in dino-tracker EOR-VOS DAVIS; do
+  seqs=()
+  for name in dino-tracker EOR-VOS DAVIS SAM2-Plus; do
     if d=$(repo "$name"); then davis+=(--davis "$d"); fi
   done
-  if [[ ${#davis[@]} -gt 0 ]]; then
-    args+=(--badja "$badja" --badja-seq horsejump-high "${davis[@]}")
+  if [[ -n $(repo dino-tracker)$(repo EOR-VOS)$(repo DAVIS) ]]; then
+    seqs+=(--badja-seq horsejump-high)
   else
     echo "skipping badja_horsejump-high: no dino-tracker, EOR-VOS or DAVIS in $src" >&2
   fi
+  if [[ -n $(repo SAM2-Plus)$(repo DAVIS) ]]; then
+    seqs+=(--badja-seq horsejump-low)
+  else
+    echo "skipping badja_horsejump-low: no SAM2-Plus or DAVIS in $src" >&2
+  fi
+  [[ ${#seqs[@]} -eq 0 ]] || args+=(--badja "$badja" "${seqs[@]}" "${davis[@]}")
 else
-  echo "skipping badja_horsejump-high: no BADJA in $src" >&2
+  echo "skipping badja_horsejump-high and badja_horsejump-low: no BADJA in $src" >&2
 fi
 if j=$(repo JHMDBReadAnnotation); then
   args+=(--jhmdb "$j" jhmdb_goal_keeping_catch

@@ -292,8 +292,11 @@ def scale_centre(u, src, dst):
 # DAVIS sequences as other repositories lay them out: {seq: (frames folder, masks folder)}.
 # DINO-Tracker (github.com/AssafSinger94/dino-tracker, MIT) ships horsejump-high's 480p frames
 # (re-encoded JPEGs, RMSE < 1% against the DAVIS 480p JPEGs) and its foreground masks.
+# SAM2-Plus (github.com/MCG-NJU/SAM2-Plus, Apache-2.0 code) ships horsejump-low's Full-Resolution
+# JPEGs and DAVIS masks among its examples.
 DAVIS_ALIASES = {
     "horsejump-high": ("dataset/horsejump/video", "dataset/horsejump/masks"),
+    "horsejump-low": ("examples/JPEGImages/horsejump-low", "examples/Annotations/horsejump-low"),
 }
 
 
@@ -309,7 +312,8 @@ def davis_frame_dir(davis, seq):
         rel, masks = DAVIS_ALIASES[seq]
         files = [p for p in davis.listdir(rel) if p.endswith(".jpg")]
         if files:
-            return rel, files, masks, "480p"
+            w, h = image_size(davis.read(f"{rel}/{files[0]}"))
+            return rel, files, masks, "Full-Resolution" if (w, h) == BADJA_DAVIS.get(seq) else "480p"
     return None, [], None, None
 
 
