@@ -86,11 +86,15 @@ void EngineOptions::add_to(CLI::App* sub, const Defaults& defaults) {
 #else
   const std::string automatic = "off in this build without OpenCV";
 #endif
-  sub->add_flag("--refine", refine,
-                "Lucas-Kanade at full resolution refines the network's estimates: on (true), "
-                "off (false) or auto (" + automatic + "); default auto")
-      ->check(CLI::IsMember({"auto", "on", "off", "true", "false"}))
-      ->capture_default_str();
+  // An option that may stand alone (`--refine` means on) and takes its value as the next
+  // argument too (`--refine off`), as the docs write it.
+  sub->add_option("--refine", refine,
+                  "Lucas-Kanade at full resolution refines the network's estimates: on (true), "
+                  "off (false) or auto (" + automatic + "); default auto; alone: on")
+      ->expected(0, 1)
+      ->default_str("on")
+      ->option_text("[auto|on|off]")
+      ->check(CLI::IsMember({"auto", "on", "off", "true", "false"}));
   sub->add_option("--refine-max-offset", refine_max_offset_px,
                   "largest distance LK may move a point from the network's estimate, video "
                   "pixels (0 = no limit)")

@@ -65,6 +65,16 @@ expect "--cycle-grid needs --cycle" 2 $? "requires --cycle"
 "$cotrack" eval --cycle --cycle-grid 0 --synthetic 1 >"$tmp/out" 2>&1
 expect "--cycle-grid range" 2 $? "not in range"
 
+# --refine takes its value as the next argument or after '=', and stands alone for on.
+for form in "--refine off" "--refine=off" "--refine --by-horizon" "--by-horizon --refine"; do
+  # shellcheck disable=SC2086  # the form is split into its words on purpose
+  "$cotrack" eval --synthetic 1 --frames 8 --width 64 --height 64 --engine static $form \
+    >"$tmp/out" 2>&1
+  expect "eval $form" 0 $? "^static "
+done
+"$cotrack" eval --synthetic 1 --engine static --refine sometimes >"$tmp/out" 2>&1
+expect "--refine with a bad value" 2 $? "sometimes not in"
+
 # Photo-textured clips: a folder of images (PPM here), and one clear line for a bad folder.
 mkdir -p "$tmp/photos"
 cp "$tmp/clip/frames/000000.ppm" "$tmp/photos/a.ppm"
