@@ -289,6 +289,11 @@ Command add_eval(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
   c.sub
+      ->add_option("--follow-fraction", o->synth.follow_fraction,
+                   "share of --synthetic clips whose camera follows the front object")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  c.sub
       ->add_option("--synthetic-points", o->synth.num_points,
                    "ground-truth tracks per --synthetic clip")
       ->capture_default_str();

@@ -42,6 +42,11 @@ Command add_synth(CLI::App& app) {
       ->add_option("--motion-blur-fraction", o->params.motion_blur_fraction,
                    "probability of motion blur (shutter open 30-100% of a frame)")
       ->capture_default_str();
+  c.sub
+      ->add_option("--follow-fraction", o->params.follow_fraction,
+                   "probability that the camera follows the front object (a fast pan behind a "
+                   "slow, large subject)")
+      ->capture_default_str();
   c.sub->add_option("--photos", o->photos,
                     "texture the clip with the photographs in this folder (JPEG, PNG, PPM)");
   c.run = [o] {

@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
   app.add_option("--articulated-fraction", c.articulated_fraction,
                  "share of objects with a swinging limb of 1-3 segments (legs, arms)")
       ->capture_default_str();
+  app.add_option("--follow-fraction", c.follow_fraction,
+                 "share of clips whose camera follows the front object (a fast pan behind a "
+                 "slow, large subject)")
+      ->capture_default_str();
   app.add_option("--motion-blur-fraction", c.motion_blur_fraction,
                  "share of clips rendered with motion blur (shutter open 30-100% of a frame)")
       ->capture_default_str();

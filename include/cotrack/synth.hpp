@@ -97,7 +97,14 @@ struct SynthParams {
   // Motion blur: with this probability the clip's shutter stays open for 30-100% of a frame
   // interval (SynthScene::exposure). 0: no motion blur.
   double motion_blur_fraction = 0.0;  // in [0, 1]
-  // The defaults of these three keep the clips of every seed as they were before they existed.
+  // A followed subject: with this probability the camera follows the clip's front object, as a
+  // hand-held or panning camera follows a runner or a horse. The background then moves fast (a
+  // speed bound of 60-100% of max_speed_px, each of its velocity keyframes at least half of that
+  // bound), while the subject is large (35-60% of the shorter side),
+  // starts near the centre, drifts at most 20% of max_speed_px a frame and grows a limb with
+  // probability 1/2 (or articulated_fraction, if higher). 0: no clip follows a subject.
+  double follow_fraction = 0.0;  // in [0, 1]
+  // The defaults of these four keep the clips of every seed as they were before they existed.
 
   // Throws UsageError naming the first bad setting.
   void validate() const;

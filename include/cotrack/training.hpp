@@ -37,6 +37,7 @@ struct TrainConfig {
   double deform_fraction = 0.0;       // in [0, 1]
   double articulated_fraction = 0.0;  // in [0, 1]: SynthParams::articulated_fraction
   double motion_blur_fraction = 0.0;  // in [0, 1]
+  double follow_fraction = 0.0;       // in [0, 1]: SynthParams::follow_fraction
   int prefetch = 2;              // clips generated ahead of time in background threads
   // "fp32", or "bf16": the forward pass under autocast (bf16 matrix work, fp32 weights, AdamW
   // state and loss), on CPUs with bf16 instructions and on CUDA.

@@ -45,6 +45,7 @@ enum Stream : std::uint64_t {
   kStreamMotionBlur = 6,
   kStreamDeform = 7,  // object k: derive_seed(derive_seed(seed, kStreamDeform), k)
   kStreamLimbs = 8,   // object k: derive_seed(derive_seed(seed, kStreamLimbs), k)
+  kStreamFollow = 9,
   kStreamObject = 16,
 };
 
@@ -98,6 +99,7 @@ void SynthParams::validate() const {
   check_real("deform_fraction", deform_fraction, 0.0, 1.0);
   check_real("articulated_fraction", articulated_fraction, 0.0, 1.0);
   check_real("motion_blur_fraction", motion_blur_fraction, 0.0, 1.0);
+  check_real("follow_fraction", follow_fraction, 0.0, 1.0);
   if (motion != SynthMotion::kTranslation && motion != SynthMotion::kAffine &&
       motion != SynthMotion::kFull) {
     throw UsageError("synth motion has an invalid value");
@@ -202,6 +204,10 @@ SynthScene build_synth_scene(const SynthParams& params, std::uint64_t seed) {
   Rng scene_rng(derive_seed(seed, kStreamScene));
   const int num_objects = scene_rng.range(params.min_objects, params.max_objects);
   const bool blur = scene_rng.chance(0.5);
+  // Whether the camera follows the front object (the last one drawn), from a stream of its own,
+  // so that clips without a followed subject keep every other draw.
+  Rng follow_rng(derive_seed(seed, kStreamFollow));
+  const bool follow = follow_rng.chance(params.follow_fraction) && num_objects > 0;
 
   Rng bg_rng(derive_seed(seed, kStreamBackground));
   const PhotoBank* photos = params.photos.get();
@@ -209,13 +215,15 @@ SynthScene build_synth_scene(const SynthParams& params, std::uint64_t seed) {
                              ? make_photo_background(params.width, params.height, *photos, bg_rng)
                              : make_background_texture(params.width, params.height, bg_rng));
   Rng camera_rng(derive_seed(seed, kStreamCamera));
-  set_camera_motion(params, scene.layers[0], camera_rng);
+  set_camera_motion(params, scene.layers[0], camera_rng, /*fast=*/follow);
 
   const int min_side = std::min(params.width, params.height);
   for (int k = 0; k < num_objects; ++k) {
     Rng tex_rng(derive_seed(seed, kStreamObject + 2 * k));
     Rng motion_rng(derive_seed(seed, kStreamObject + 2 * k + 1));
-    const double side = tex_rng.uniform(0.15, 0.45) * min_side;
+    const bool subject = follow && k == num_objects - 1;
+    const double side =
+        (subject ? tex_rng.uniform(0.35, 0.6) : tex_rng.uniform(0.15, 0.45)) * min_side;
     const double aspect = std::exp(tex_rng.uniform(-0.5, 0.5));
     const int tw = std::max(8, static_cast<int>(std::lround(side * std::sqrt(aspect))));
     const int th = std::max(8, static_cast<int>(std::lround(side / std::sqrt(aspect))));
@@ -224,11 +232,13 @@ SynthScene build_synth_scene(const SynthParams& params, std::uint64_t seed) {
     } else {
       scene.layers.push_back(make_object_texture(tw, th, tex_rng));
     }
-    set_object_motion(params, scene.layers.back(), motion_rng);
+    set_object_motion(params, scene.layers.back(), motion_rng, /*followed=*/subject);
     Rng deform_rng(derive_seed(derive_seed(seed, kStreamDeform), static_cast<std::uint64_t>(k)));
     Rng limb_rng(derive_seed(derive_seed(seed, kStreamLimbs), static_cast<std::uint64_t>(k)));
     const bool deform = deform_rng.chance(params.deform_fraction);
-    const bool articulated = limb_rng.chance(params.articulated_fraction);
+    const bool articulated =
+        limb_rng.chance(subject ? std::max(0.5, params.articulated_fraction)
+                                : params.articulated_fraction);
     if (deform && !articulated) set_object_deformation(params, scene.layers.back(), deform_rng);
     if (articulated) add_limbs(params, scene.layers, limb_rng);
   }

@@ -81,11 +81,12 @@ Homography perspective(double gx, double gy) {
 // Positions at frames 0..T-1 with piecewise-linear velocity: keyframes every 6..20 frames hold a
 // random velocity of norm <= max_speed, interpolated in between, so |p[t+1] - p[t]| <= max_speed.
 // When `steer`, a keyframe reached outside [0, W] x [0, H] points back towards the image centre
-// (objects leave and re-enter).
+// (objects leave and re-enter). Keyframe speeds are at least min_fraction of max_speed.
 std::vector<Vec2> random_trajectory(Vec2 start, int frames, double max_speed, bool steer,
-                                    double width, double height, Rng& rng) {
+                                    double width, double height, Rng& rng,
+                                    double min_fraction = 0.0) {
   auto pick = [&](const Vec2& p) {
-    const double speed = max_speed * rng.uniform();
+    const double speed = max_speed * (min_fraction + (1.0 - min_fraction) * rng.uniform());
     double angle = rng.uniform(0.0, 2.0 * kPi);
     const bool outside = p.x < 0.0 || p.x > width || p.y < 0.0 || p.y > height;
     if (steer && outside) {
@@ -134,16 +135,17 @@ Vec2 maybe_round(const Vec2& v, bool round) {
 
 // Camera: H(t) = T(centre) * R(theta_t) * S(zoom_t) * T(-p_t), p_t the background point seen at
 // the image centre.
-void set_camera_motion(const SynthParams& params, SynthLayer& bg, Rng& rng) {
+void set_camera_motion(const SynthParams& params, SynthLayer& bg, Rng& rng, bool fast) {
   const MotionSwitches sw = motion_switches(params);
   const Vec2 centre =
       params.integer_motion
           ? Vec2{static_cast<double>(params.width / 2), static_cast<double>(params.height / 2)}
           : Vec2{0.5 * (params.width - 1), 0.5 * (params.height - 1)};
   const Vec2 start{rng.uniform(0.0, bg.tex_width), rng.uniform(0.0, bg.tex_height)};
-  const double speed = params.max_speed_px * rng.uniform(0.2, 1.0);
+  const double speed = params.max_speed_px * rng.uniform(fast ? 0.6 : 0.2, 1.0);
   const std::vector<Vec2> path = random_trajectory(
-      start, params.frames, params.camera_motion ? speed : 0.0, false, 0.0, 0.0, rng);
+      start, params.frames, params.camera_motion ? speed : 0.0, false, 0.0, 0.0, rng,
+      /*min_fraction=*/fast ? 0.5 : 0.0);
   const Wave spin(rng.uniform(0.0, 0.12), rng);
   const Wave zoom(rng.uniform(0.0, 0.15), rng);
   bg.transform.resize(params.frames);
@@ -158,13 +160,15 @@ void set_camera_motion(const SynthParams& params, SynthLayer& bg, Rng& rng) {
 }
 
 // Object: H(t) = T(c_t) * R(theta_t) * S(s_t) * P(g_t) * T(-anchor), anchor = texture centre.
-void set_object_motion(const SynthParams& params, SynthLayer& obj, Rng& rng) {
+void set_object_motion(const SynthParams& params, SynthLayer& obj, Rng& rng, bool followed) {
   const MotionSwitches sw = motion_switches(params);
   const bool identity_pose = params.integer_motion && params.motion == SynthMotion::kTranslation;
   const double theta0 = identity_pose ? 0.0 : rng.uniform(-kPi, kPi);
   const double scale0 = identity_pose ? 1.0 : std::exp(rng.uniform(-0.25, 0.25));
-  const Vec2 start{rng.uniform(0.1, 0.9) * params.width, rng.uniform(0.1, 0.9) * params.height};
-  const double speed = params.max_speed_px * rng.uniform(0.2, 1.0);
+  const double lo = followed ? 0.35 : 0.1, hi = followed ? 0.65 : 0.9;
+  const Vec2 start{rng.uniform(lo, hi) * params.width, rng.uniform(lo, hi) * params.height};
+  const double speed = params.max_speed_px * (followed ? rng.uniform(0.0, 0.2)
+                                                      : rng.uniform(0.2, 1.0));
   const std::vector<Vec2> path =
       random_trajectory(start, params.frames, speed, true, params.width, params.height, rng);
   const double spin_rate = rng.uniform(-0.04, 0.04);  // radians per frame

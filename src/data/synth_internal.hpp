@@ -92,9 +92,13 @@ SynthLayer make_photo_object(int tw, int th, const PhotoBank& photos, Rng& rng);
 // ---- motion (synth_geometry.cpp) --------------------------------------------------------------
 
 // Sets the background's transforms (one per frame) from the camera motion.
-void set_camera_motion(const SynthParams& params, SynthLayer& bg, Rng& rng);
+// fast: the camera follows a subject, at 60-100% of the speed bound instead of 20-100%.
+void set_camera_motion(const SynthParams& params, SynthLayer& bg, Rng& rng, bool fast = false);
 // Sets an object's transforms (one per frame) from its own motion.
-void set_object_motion(const SynthParams& params, SynthLayer& obj, Rng& rng);
+// followed: the subject the camera follows, starting near the centre and drifting at most 20%
+// of the speed bound.
+void set_object_motion(const SynthParams& params, SynthLayer& obj, Rng& rng,
+                       bool followed = false);
 // Gives an object a random non-rigid deformation (SynthLayer::warp): 1-3 waves as long as
 // 0.6-2.5 times the object's larger side, whose amplitudes swing back and forth and whose phases
 // drift, within a random share of the invertibility bound.

@@ -301,10 +301,11 @@ struct Trainer::Impl {
         !(tc.photo_fraction >= 0 && tc.photo_fraction <= 1) ||
         !(tc.deform_fraction >= 0 && tc.deform_fraction <= 1) ||
         !(tc.articulated_fraction >= 0 && tc.articulated_fraction <= 1) ||
-        !(tc.motion_blur_fraction >= 0 && tc.motion_blur_fraction <= 1)) {
+        !(tc.motion_blur_fraction >= 0 && tc.motion_blur_fraction <= 1) ||
+        !(tc.follow_fraction >= 0 && tc.follow_fraction <= 1)) {
       throw UsageError(
-          "long_fraction, photo_fraction, deform_fraction, articulated_fraction and "
-          "motion_blur_fraction must be in [0, 1]");
+          "long_fraction, photo_fraction, deform_fraction, articulated_fraction, "
+          "motion_blur_fraction and follow_fraction must be in [0, 1]");
     }
     if (tc.prefetch < 1 || tc.prefetch > 64) throw UsageError("prefetch must be in [1, 64]");
     if (tc.batch < 1 || tc.batch > 256) {
@@ -372,6 +373,7 @@ struct Trainer::Impl {
     sp.deform_fraction = tc.deform_fraction;
     sp.articulated_fraction = tc.articulated_fraction;
     sp.motion_blur_fraction = tc.motion_blur_fraction;
+    sp.follow_fraction = tc.follow_fraction;
     const double speed =
         tc.max_speed > tc.min_speed
             ? std::exp(std::log(tc.min_speed) +
@@ -638,6 +640,10 @@ int run_training(const TrainConfig& config) {
     log_message("{:.0f}% of objects deform, {:.0f}% have a limb, {:.0f}% of clips have motion blur",
                 100 * config.deform_fraction, 100 * config.articulated_fraction,
                 100 * config.motion_blur_fraction);
+  }
+  if (config.follow_fraction > 0) {
+    log_message("{:.0f}% of clips follow a subject (a fast pan behind a slow, large object)",
+                100 * config.follow_fraction);
   }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

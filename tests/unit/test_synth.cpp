@@ -142,6 +142,7 @@ TEST_CASE("synth: parameters are validated and the defaults are the benchmark's"
   rejects([](SynthParams& p) { p.deform_fraction = 1.5; });
   rejects([](SynthParams& p) { p.articulated_fraction = 2.0; });
   rejects([](SynthParams& p) { p.motion_blur_fraction = -0.1; });
+  rejects([](SynthParams& p) { p.follow_fraction = 1.5; });
 
   CHECK(cotrack::parse_synth_motion("translation") == cotrack::SynthMotion::kTranslation);
   CHECK(cotrack::parse_synth_motion("affine") == cotrack::SynthMotion::kAffine);
@@ -609,6 +610,69 @@ TEST_CASE("synth: limbs stay hinged to their parent and carry their points") {
   CHECK(swinging > limbs / 2);
   CHECK(limb_stats.checked > 1000);
   CHECK(limb_stats.fraction() > kMinConsistentFraction);
+}
+
+TEST_CASE("synth: a followed subject drifts slowly near the centre while the background pans") {
+  SynthParams p = clean_params();
+  p.max_speed_px = 10.0;
+  p.frames = 40;
+  SynthParams f = p;
+  f.follow_fraction = 1.0;
+  // Per-frame motion of a point under a layer's transforms.
+  auto steps = [](const std::vector<cotrack::Homography>& h, double x, double y, bool inverse) {
+    std::vector<double> out;
+    for (std::size_t t = 0; t + 1 < h.size(); ++t) {
+      const auto a = cotrack::homography_apply(inverse ? cotrack::homography_inverse(h[t]) : h[t],
+                                               x, y);
+      const auto b = cotrack::homography_apply(
+          inverse ? cotrack::homography_inverse(h[t + 1]) : h[t + 1], x, y);
+      out.push_back(std::hypot(b[0] - a[0], b[1] - a[1]));
+    }
+    return out;
+  };
+  auto mean = [](const std::vector<double>& v) {
+    double s = 0.0;
+    for (double x : v) s += x;
+    return s / static_cast<double>(v.size());
+  };
+  double pan_plain = 0.0, pan_follow = 0.0;
+  std::size_t limbs = 0;
+  const int seeds = 6;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    const SynthScene plain = cotrack::build_synth_scene(p, seed);
+    const SynthScene follow = cotrack::build_synth_scene(f, seed);
+    const std::size_t subject = plain.layers.size() - 1;  // the front object (no limbs in plain)
+    REQUIRE(subject >= 1);
+    REQUIRE(follow.layers.size() >= plain.layers.size());
+    limbs += follow.layers.size() - plain.layers.size();
+    // The objects behind the subject move as they do without it.
+    for (std::size_t k = 1; k < subject; ++k) {
+      CHECK(follow.layers[k].transform == plain.layers[k].transform);
+    }
+    // The subject is large, starts near the centre and drifts at most 20% of the bound a frame.
+    const cotrack::SynthLayer& s = follow.layers[subject];
+    const double min_side = std::min(p.width, p.height);
+    CHECK(static_cast<double>(s.tex_width) * s.tex_height >= 0.34 * 0.34 * min_side * min_side);
+    const double ax = std::floor(0.5 * s.tex_width), ay = std::floor(0.5 * s.tex_height);
+    const auto start = cotrack::homography_apply(s.transform[0], ax, ay);
+    CHECK(start[0] >= 0.35 * p.width - 1e-9);
+    CHECK(start[0] <= 0.65 * p.width + 1e-9);
+    CHECK(start[1] >= 0.35 * p.height - 1e-9);
+    CHECK(start[1] <= 0.65 * p.height + 1e-9);
+    const std::vector<double> drift = steps(s.transform, ax, ay, false);
+    CHECK(*std::max_element(drift.begin(), drift.end()) <= 0.2 * p.max_speed_px + 1e-9);
+    // The background point at the image centre moves by the camera's path: in follow mode at
+    // least 0.6 * 0.5 of the bound at its keyframes, so at least half of that on average.
+    const double cx = 0.5 * (p.width - 1), cy = 0.5 * (p.height - 1);
+    const double pan = mean(steps(follow.layers[0].transform, cx, cy, true));
+    CHECK(pan >= 0.15 * p.max_speed_px);
+    pan_follow += pan / seeds;
+    pan_plain += mean(steps(plain.layers[0].transform, cx, cy, true)) / seeds;
+  }
+  MESSAGE("mean pan a frame: ", pan_follow, " px following a subject, ", pan_plain,
+          " px otherwise; ", limbs, " limb segments on 6 subjects");
+  CHECK(pan_follow > pan_plain);
+  CHECK(limbs > 0);
 }
 
 TEST_CASE("synth: motion blur smears a moving edge and leaves the ground truth alone") {
