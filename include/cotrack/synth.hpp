@@ -100,9 +100,10 @@ struct SynthParams {
   // A followed subject: with this probability the camera follows the clip's front object, as a
   // hand-held or panning camera follows a runner or a horse. The background then moves fast (a
   // speed bound of 60-100% of max_speed_px, each of its velocity keyframes at least half of that
-  // bound), while the subject is large (35-60% of the shorter side),
-  // starts near the centre, drifts at most 20% of max_speed_px a frame and grows a limb with
-  // probability 1/2 (or articulated_fraction, if higher). 0: no clip follows a subject.
+  // bound), while the subject is large (35-60% of the shorter side), starts near the centre,
+  // drifts at most 20% of max_speed_px a frame, grows a limb with probability 1/2 (or
+  // articulated_fraction, if higher) and is weakly textured: it and its limbs take its mean
+  // colour and keep 15-50% of their contrast. 0: no clip follows a subject.
   double follow_fraction = 0.0;  // in [0, 1]
   // The defaults of these four keep the clips of every seed as they were before they existed.
 

@@ -5,6 +5,7 @@
 #include "cotrack/synth.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -50,6 +51,36 @@ enum Stream : std::uint64_t {
 };
 
 bool is_power_of_two(int n) { return n > 0 && (n & (n - 1)) == 0; }
+
+// Mean colour of a layer's opaque texels.
+std::array<double, 3> mean_colour(const SynthLayer& l) {
+  std::array<double, 3> sum{};
+  double n = 0.0;
+  for (std::size_t i = 0; i + 3 < l.rgba.size(); i += 4) {
+    if (l.rgba[i + 3] == 0) continue;
+    for (int c = 0; c < 3; ++c) sum[c] += l.rgba[i + c];
+    n += 1.0;
+  }
+  for (double& v : sum) v = n > 0.0 ? v / n : 127.5;
+  return sum;
+}
+
+// A followed subject is weakly textured, as animals and clothes are: the layers from `first` on
+// (the subject and its limbs) take the subject's mean colour and keep a share `contrast` of
+// their own variation about their mean.
+void flatten_subject(std::vector<SynthLayer>& layers, std::size_t first, double contrast) {
+  const std::array<double, 3> target = mean_colour(layers[first]);
+  for (std::size_t k = first; k < layers.size(); ++k) {
+    SynthLayer& l = layers[k];
+    const std::array<double, 3> own = mean_colour(l);
+    for (std::size_t i = 0; i + 3 < l.rgba.size(); i += 4) {
+      for (int c = 0; c < 3; ++c) {
+        const double v = target[c] + contrast * (l.rgba[i + c] - own[c]);
+        l.rgba[i + c] = static_cast<std::uint8_t>(std::clamp(std::lround(v), 0L, 255L));
+      }
+    }
+  }
+}
 
 }  // namespace
 
@@ -239,8 +270,10 @@ SynthScene build_synth_scene(const SynthParams& params, std::uint64_t seed) {
     const bool articulated =
         limb_rng.chance(subject ? std::max(0.5, params.articulated_fraction)
                                 : params.articulated_fraction);
+    const std::size_t body = scene.layers.size() - 1;
     if (deform && !articulated) set_object_deformation(params, scene.layers.back(), deform_rng);
     if (articulated) add_limbs(params, scene.layers, limb_rng);
+    if (subject) flatten_subject(scene.layers, body, follow_rng.uniform(0.15, 0.5));
   }
 
   Rng photo_rng(derive_seed(seed, kStreamPhotometric));

@@ -1,5 +1,6 @@
 // Synthetic clip generator: determinism, exact motion, occlusion, visibility, clip files, speed.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -659,6 +660,25 @@ TEST_CASE("synth: a followed subject drifts slowly near the centre while the bac
     CHECK(start[0] <= 0.65 * p.width + 1e-9);
     CHECK(start[1] >= 0.35 * p.height - 1e-9);
     CHECK(start[1] <= 0.65 * p.height + 1e-9);
+    // It and its limbs are weakly textured and of one colour.
+    std::array<double, 3> body_mean{};
+    for (std::size_t k = subject; k < follow.layers.size(); ++k) {
+      const cotrack::SynthLayer& l = follow.layers[k];
+      std::array<double, 3> sum{}, sq{};
+      double n = 0.0;
+      for (std::size_t i = 0; i + 3 < l.rgba.size(); i += 4) {
+        if (l.rgba[i + 3] == 0) continue;
+        for (int c = 0; c < 3; ++c) sum[c] += l.rgba[i + c], sq[c] += l.rgba[i + c] * l.rgba[i + c];
+        n += 1.0;
+      }
+      REQUIRE(n > 0.0);
+      for (int c = 0; c < 3; ++c) {
+        const double m = sum[c] / n;
+        if (k == subject) body_mean[c] = m;
+        CHECK(std::fabs(m - body_mean[c]) <= 3.0);
+        CHECK(std::sqrt(std::max(0.0, sq[c] / n - m * m)) <= 40.0);
+      }
+    }
     const std::vector<double> drift = steps(s.transform, ax, ay, false);
     CHECK(*std::max_element(drift.begin(), drift.end()) <= 0.2 * p.max_speed_px + 1e-9);
     // The background point at the image centre moves by the camera's path: in follow mode at
