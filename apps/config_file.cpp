@@ -250,9 +250,16 @@ std::vector<std::string> config_file_args(const CLI::App& sub, const std::string
         args.push_back(text);
       }
     } else if (flag) {
-      auto b = v.value_exact<bool>();
-      if (!b) throw UsageError(fmt::format("{}: '{}' must be true or false", at, key));
-      args.push_back(fmt::format("--{}={}", key, *b ? "true" : "false"));
+      // A flag takes true or false; an option whose value is optional (refine) also its values.
+      const bool optional_value = opt->get_expected_max() >= 1;
+      if (auto b = v.value_exact<bool>()) {
+        args.push_back(fmt::format("--{}={}", key, *b ? "true" : "false"));
+      } else if (optional_value && scalar_text(v, text)) {
+        args.push_back(fmt::format("--{}={}", key, text));
+      } else {
+        throw UsageError(fmt::format("{}: '{}' must be true or false{}", at, key,
+                                     optional_value ? " or one of its values" : ""));
+      }
     } else {
       if (!scalar_text(v, text)) {
         throw UsageError(fmt::format("{}: '{}' has a value of an unsupported kind", at, key));

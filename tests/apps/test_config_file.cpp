@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config_file.hpp"
@@ -20,7 +21,7 @@ namespace {
 struct Cli {
   CLI::App app{"test"};
   CLI::App* sub = nullptr;
-  std::string config, source = "test", mode = "exact";
+  std::string config, source = "test", mode = "exact", refine = "auto";
   int width = 640;
   double threshold = 0.6;
   bool no_window = false;
@@ -33,6 +34,10 @@ struct Cli {
     sub->add_option("--width", width);
     sub->add_option("--visibility-threshold", threshold)->check(CLI::Range(0.0, 1.0));
     sub->add_flag("--no-window", no_window);
+    sub->add_option("--refine", refine)  // alone: on; or a value, as the engine options' refine
+        ->expected(0, 1)
+        ->default_str("on")
+        ->check(CLI::IsMember({"auto", "on", "off", "true", "false"}));
     sub->add_option("--engine", engines);
   }
   void parse(std::vector<std::string> args) {
@@ -75,6 +80,23 @@ TEST_CASE("config file: values of every kind apply, and the command line wins") 
   const std::string settings = cotrack::app::effective_settings(*cli.sub);
   CHECK(settings.find("width=320") != std::string::npos);
   CHECK(settings.find("source=rtsp://cam/1") != std::string::npos);
+}
+
+TEST_CASE("config file: an option whose value is optional takes true, false or a value") {
+  for (const auto& [text, want] : std::vector<std::pair<std::string, std::string>>{
+           {"refine = \"off\"\n", "off"}, {"refine = false\n", "false"},
+           {"refine = true\n", "true"}}) {
+    Cli cli;
+    cli.parse({"live", "--config", write_toml("optional", text)});
+    CHECK(cli.refine == want);
+  }
+  Cli cli;
+  const std::string bad = write_toml("optional_bad", "refine = \"sometimes\"\n");
+  CHECK(error_of(cli, {"live", "--config", bad}).find(bad + ": ") == 0);
+  Cli cli2;
+  const std::string list = write_toml("optional_list", "refine = [\"on\"]\n");
+  CHECK(error_of(cli2, {"live", "--config", list}).find("takes one value, not a list") !=
+        std::string::npos);
 }
 
 TEST_CASE("config file: mistakes are one line naming the file and the line") {
