@@ -736,6 +736,7 @@ struct RunStats {
   std::string engine, stop;
   std::string precision;  // the network's, resolved ("" for LK)
   bool motion_prior = false;  // the network's, resolved
+  bool reacquire = false;     // the network's, resolved
   int threads = 0;
   double seconds = 0;
   std::vector<StreamStats> streams;
@@ -804,6 +805,7 @@ Json stats_json(const RunStats& s) {
   if (!s.precision.empty()) {
     j["precision"] = s.precision;
     j["motion_prior"] = s.motion_prior;
+    j["reacquire"] = s.reacquire;
   }
   j["threads"] = s.threads;
   j["seconds"] = rounded(s.seconds, 3);
@@ -875,7 +877,7 @@ void warn_unused(const LiveOptions& o, const CLI::App& sub, bool window) {
   if (o.engine == "lk") {
     std::string unused;
     for (const char* name : {"model", "preset", "resolution", "device", "mode", "step", "iters",
-                             "precision", "motion-prior", "visibility-threshold",
+                             "precision", "motion-prior", "reacquire", "visibility-threshold",
                              "confidence-weight", "support-grid",
                              "local-grid", "refine", "refine-max-offset", "refine-anchor",
                              "refine-redetect", "batch-streams"}) {
@@ -1118,6 +1120,7 @@ int run_live(LiveOptions& o, const CLI::App& sub) {
     const EngineConfig ec = o.net.to_config(*model);
     stats.precision = to_string(ec.precision);
     stats.motion_prior = ec.motion_prior;
+    stats.reacquire = ec.reacquire;
   }
   stats.threads = num_threads();
   stats.stop = quit_reason;

@@ -259,6 +259,7 @@ int main(int argc, char** argv) {
           j["iters"] = ec.iters > 0 ? ec.iters : mc.iters;
           j["precision"] = cotrack::to_string(ec.precision);
           j["motion_prior"] = ec.motion_prior;
+          j["reacquire"] = ec.reacquire;
           j["threads"] = cotrack::num_threads();
           j["device"] = model.device();
           j["isa"] = cotrack::cpu_isa();

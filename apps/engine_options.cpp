@@ -46,6 +46,13 @@ void EngineOptions::add_to(CLI::App* sub, const Defaults& defaults) {
                   "official semantics)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
+  sub->add_option("--reacquire", reacquire,
+                  "a point that no longer looks like its query, while one place of the frame "
+                  "clearly does, continues from there (drift, occlusions, points coming back): "
+                  "on, off or auto (cotrack's own models; the official weights keep the "
+                  "official semantics)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   sub->add_option("--visibility-threshold", visibility_threshold,
                   "visible when visibility * confidence^W exceeds this (default: the model's "
                   "calibrated threshold, else 0.6)")
@@ -132,6 +139,7 @@ EngineConfig EngineOptions::to_config(const Model& model) const {
       confidence_weight >= 0 ? confidence_weight : model.default_confidence_weight();
   ec.precision = resolve_precision(precision, model);
   ec.motion_prior = resolve_motion_prior(motion_prior, model);
+  ec.reacquire = resolve_reacquire(reacquire, model);
   ec.validate();
   return ec;
 }

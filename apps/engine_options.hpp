@@ -33,6 +33,8 @@ struct EngineOptions {
   std::string precision = "auto";
   // on, off or auto (resolve_motion_prior: cotrack's own models, not the official weights)
   std::string motion_prior = "auto";
+  // on, off or auto (resolve_reacquire: cotrack's own models, not the official weights)
+  std::string reacquire = "auto";
   int step = 0;   // 0: the mode's default (exact: window/2; low-latency: Defaults)
   int iters = 0;  // 0: the mode's default (exact: the model's; low-latency: Defaults)
   int max_points = 256;

@@ -110,6 +110,7 @@ struct _GstCotrack {
   gchar* refine;
   gchar* precision;
   gchar* motion_prior;
+  gchar* reacquire;
   gint threads;
   gint step;
   gint iters;
@@ -141,6 +142,7 @@ enum {
   PROP_REFINE,
   PROP_PRECISION,
   PROP_MOTION_PRIOR,
+  PROP_REACQUIRE,
   PROP_STEP,
   PROP_ITERS,
 };
@@ -169,6 +171,7 @@ static void gst_cotrack_set_property(GObject* object, guint id, const GValue* va
     case PROP_REFINE: set_string(&self->refine, value); break;
     case PROP_PRECISION: set_string(&self->precision, value); break;
     case PROP_MOTION_PRIOR: set_string(&self->motion_prior, value); break;
+    case PROP_REACQUIRE: set_string(&self->reacquire, value); break;
     case PROP_THREADS: self->threads = g_value_get_int(value); break;
     case PROP_STEP: self->step = g_value_get_int(value); break;
     case PROP_ITERS: self->iters = g_value_get_int(value); break;
@@ -194,6 +197,7 @@ static void gst_cotrack_get_property(GObject* object, guint id, GValue* value, G
     case PROP_REFINE: g_value_set_string(value, self->refine); break;
     case PROP_PRECISION: g_value_set_string(value, self->precision); break;
     case PROP_MOTION_PRIOR: g_value_set_string(value, self->motion_prior); break;
+    case PROP_REACQUIRE: g_value_set_string(value, self->reacquire); break;
     case PROP_THREADS: g_value_set_int(value, self->threads); break;
     case PROP_STEP: g_value_set_int(value, self->step); break;
     case PROP_ITERS: g_value_set_int(value, self->iters); break;
@@ -265,6 +269,7 @@ static void make_tracker(GstCotrack* self, Runtime& rt) {
   ec.confidence_weight = rt.model->default_confidence_weight();
   ec.precision = cotrack::resolve_precision(str(self->precision), *rt.model);
   ec.motion_prior = cotrack::resolve_motion_prior(str(self->motion_prior), *rt.model);
+  ec.reacquire = cotrack::resolve_reacquire(str(self->reacquire), *rt.model);
   ec.validate();
   const std::string refine = str(self->refine);
   if (refine != "auto" && refine != "on" && refine != "off") {
@@ -532,7 +537,8 @@ static void gst_cotrack_clear(GstCotrack* self) {
 static void gst_cotrack_finalize(GObject* object) {
   GstCotrack* self = GST_COTRACK(object);
   for (gchar* s : {self->model, self->engine, self->mode, self->resolution, self->points_location,
-                   self->tracks_location, self->refine, self->precision, self->motion_prior}) {
+                   self->tracks_location, self->refine, self->precision, self->motion_prior,
+                   self->reacquire}) {
     g_free(s);
   }
   delete self->rt;
@@ -634,6 +640,14 @@ static void gst_cotrack_class_init(GstCotrackClass* klass) {
                           "neighbourhood moved (pans, fast objects): on, off or auto (cotrack's "
                           "own models; the official weights keep the official semantics)",
                           "auto", flags));
+  g_object_class_install_property(
+      gobject, PROP_REACQUIRE,
+      g_param_spec_string("reacquire", "Reacquire",
+                          "engine=cotrack: a point that no longer looks like its query, while one "
+                          "place of the frame clearly does, continues from there: on, off or auto "
+                          "(cotrack's own models; the official weights keep the official "
+                          "semantics)",
+                          "auto", flags));
 
   g_signal_new_class_handler("add-point", G_TYPE_FROM_CLASS(klass),
                              static_cast<GSignalFlags>(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
@@ -676,6 +690,7 @@ static void gst_cotrack_init(GstCotrack* self) {
   self->refine = g_strdup("auto");
   self->precision = g_strdup("auto");
   self->motion_prior = g_strdup("auto");
+  self->reacquire = g_strdup("auto");
   self->threads = 1;
   self->step = 0;
   self->iters = 0;

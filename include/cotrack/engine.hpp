@@ -40,6 +40,11 @@ struct EngineConfig {
   // an object faster than the network's correlation reaches does not leave points behind. Takes
   // the place of `extrapolate`. Off keeps the official semantics.
   bool motion_prior = false;
+  // A user point whose estimate no longer looks like its query, while one place of the frame
+  // clearly does, starts the window's new frames there (its query feature patch matched over the
+  // finest feature map), so that a point that drifted onto the background or comes back after
+  // an occlusion is found again. Off keeps the official semantics.
+  bool reacquire = false;
   // kBf16: the network's matrix work in bfloat16 (resolve_precision checks the hardware).
   Precision precision = Precision::kFp32;
   // Bound on estimates, as a fraction of the frame's width / height: an estimate further outside

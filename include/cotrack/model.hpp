@@ -83,6 +83,9 @@ Precision resolve_precision(const std::string& requested, const Model& model);
 // `requested` ("on", "off" or "auto"): auto is on for cotrack's own models and off for those with
 // the official semantics, whose exact mode stays the official code's. UsageError otherwise.
 bool resolve_motion_prior(const std::string& requested, const Model& model);
+// Whether the engine re-acquires lost points (EngineConfig::reacquire) for `requested` ("on",
+// "off" or "auto"): auto as for the motion prior. UsageError otherwise.
+bool resolve_reacquire(const std::string& requested, const Model& model);
 
 // Reads and validates a model file without building the network (`cotrack model-info`).
 ModelInfo inspect_model(const std::string& path);

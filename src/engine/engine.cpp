@@ -12,6 +12,7 @@
 
 #include "cotrack/error.hpp"
 #include "engine/motion_prior.hpp"
+#include "engine/reacquire.hpp"
 #include "engine/window_batcher.hpp"
 #include "model/network.hpp"
 #include "model/precision.hpp"
@@ -251,6 +252,8 @@ struct OnlineEngine::Impl {
       e.y = c[1];
       bound(e);
     };
+    const std::vector<float> moved =
+        cfg.reacquire ? reacquire_starts(ind, real, prior) : std::vector<float>{};
     std::vector<float> init(static_cast<size_t>(S * N * 4));
     for (int64_t n = 0; n < N; ++n) {
       const TrackPoint& p = points[n];
@@ -281,6 +284,10 @@ struct OnlineEngine::Impl {
             e.y += k * vy;
             bound(e);
           }
+        }
+        if (carry && f > p.last_frame() && !moved.empty() && std::isfinite(moved[2 * n])) {
+          e.x = moved[static_cast<size_t>(2 * n)];
+          e.y = moved[static_cast<size_t>(2 * n + 1)];
         }
         float* row = &init[static_cast<size_t>((j * N + n) * 4)];
         row[0] = e.x / static_cast<float>(mc.stride);
@@ -380,6 +387,49 @@ struct OnlineEngine::Impl {
         ind, ind + real, anchor, start, kMotionPriorPatch);
     chained.resize(static_cast<size_t>(S * N * 2), std::nanf(""));  // frames >= real: none
     return chained;
+  }
+
+  // Re-acquisition (EngineConfig::reacquire) for window [ind, ind + real): for each user point
+  // carried from the windows before, its query patch is matched over the first frame after its
+  // estimates (at the finest level), against where it would start there (the motion prior's
+  // start, else its last estimate). [N * 2] model px where it moves, NaN elsewhere.
+  std::vector<float> reacquire_starts(int64_t ind, int real, const std::vector<float>& prior) const {
+    const int64_t N = static_cast<int64_t>(points.size());
+    std::vector<float> out(static_cast<size_t>(2 * N), std::nanf(""));
+    const float cell = static_cast<float>(net.config().stride);  // level 0
+    std::map<int64_t, std::vector<int64_t>> by_frame;  // first frame after the estimates
+    for (int64_t n = 0; n < N; ++n) {
+      const TrackPoint& p = points[n];
+      if (p.kind != PointKind::kUser || !carries(p, ind)) continue;
+      if (p.last_frame() + 1 < ind + real) by_frame[p.last_frame() + 1].push_back(n);
+    }
+    for (const auto& [f0, ns] : by_frame) {
+      const CachedFrame* c = frame(f0);
+      if (c == nullptr || c->levels.empty()) continue;
+      std::vector<at::Tensor> templates;
+      std::vector<float> start;
+      for (int64_t n : ns) {
+        const TrackPoint& p = points[n];
+        templates.push_back(p.support[0]);
+        const Estimate& e = p.est[static_cast<size_t>(p.last_frame() - p.est_first)];
+        float sx = e.x, sy = e.y;
+        if (!prior.empty()) {
+          const float* pr = &prior[static_cast<size_t>(((f0 - ind) * N + n) * 2)];
+          if (std::isfinite(pr[0])) {
+            sx = pr[0];
+            sy = pr[1];
+          }
+        }
+        start.insert(start.end(), {sx / cell, sy / cell});
+      }
+      const auto found = reacquire(c->levels[0], at::stack(templates), start);
+      for (size_t m = 0; m < ns.size(); ++m) {
+        if (!found[m].moved) continue;
+        out[static_cast<size_t>(2 * ns[m])] = found[m].x * cell;
+        out[static_cast<size_t>(2 * ns[m] + 1)] = found[m].y * cell;
+      }
+    }
+    return out;
   }
 
   // Pulls an estimate (model pixels) further than cfg.max_outside outside the picture back to

@@ -253,11 +253,22 @@ Precision resolve_precision(const std::string& requested, const Model& model) {
   return resolve_precision(requested, model.device(), model.official_semantics());
 }
 
-bool resolve_motion_prior(const std::string& requested, const Model& model) {
+namespace {
+// on / off / auto, where auto is on for cotrack's own models only.
+bool resolve_own_default(const std::string& requested, const Model& model, const char* what) {
   if (requested == "on") return true;
   if (requested == "off") return false;
   if (requested == "auto") return !model.official_semantics();
-  throw UsageError(fmt::format("motion prior '{}': expected auto, on or off", requested));
+  throw UsageError(fmt::format("{} '{}': expected auto, on or off", what, requested));
+}
+}  // namespace
+
+bool resolve_motion_prior(const std::string& requested, const Model& model) {
+  return resolve_own_default(requested, model, "motion prior");
+}
+
+bool resolve_reacquire(const std::string& requested, const Model& model) {
+  return resolve_own_default(requested, model, "reacquire");
 }
 
 bool Model::official_semantics() const {

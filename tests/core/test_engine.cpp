@@ -18,6 +18,7 @@
 #include "cotrack/runtime.hpp"
 #include "cotrack/synth.hpp"
 #include "engine/motion_prior.hpp"
+#include "engine/reacquire.hpp"
 
 using cotrack::test::get;
 
@@ -591,6 +592,49 @@ TEST_SUITE("unit") {
 }
 
 TEST_SUITE("unit") {
+  TEST_CASE("reacquire: a point moves to the one place that matches its query patch") {
+    at::manual_seed(11);
+    constexpr int C = 16, H = 32, W = 32, R = 5;
+    at::Tensor map = at::randn({C, H, W});
+    // A patch repeated at two places: its points must not move (no clear match).
+    map.narrow(1, 22, 5).narrow(2, 20, 5).copy_(map.narrow(1, 22, 5).narrow(2, 4, 5));
+    map = map / map.norm(2, 0, true);
+    // The R x R patch around cell (x, y), x-major, as Network::sample_support orders it.
+    auto patch = [&](int x, int y) {
+      at::Tensor t = at::empty({R * R, C});
+      for (int i = 0; i < R; ++i) {
+        for (int j = 0; j < R; ++j) t[i * R + j] = map.select(2, x + i - R / 2).select(1, y + j - R / 2);
+      }
+      return t;
+    };
+    const at::Tensor templates = at::stack({patch(20, 10), patch(20, 10), patch(20, 10),
+                                            patch(6, 24)});
+    const float nan = std::nanf("");
+    const std::vector<float> start = {5.f, 5.f,      // far from its match: moves
+                                      20.4f, 10.6f,  // at its match: stays
+                                      nan, nan,      // no start (outside): moves
+                                      14.f, 8.f};    // two equal matches: stays
+    const auto got = cotrack::reacquire(map, templates, start);
+    REQUIRE(got.size() == 4);
+    for (size_t m = 0; m < got.size(); ++m) {
+      MESSAGE("point " << m << ": moved " << got[m].moved << " to (" << got[m].x << ", "
+                       << got[m].y << "), best " << got[m].best << ", current "
+                       << got[m].current << ", second " << got[m].second);
+    }
+    CHECK(got[0].moved);
+    CHECK(got[0].x == 20.f);
+    CHECK(got[0].y == 10.f);
+    CHECK(got[0].best > 0.99f);
+    CHECK_FALSE(got[1].moved);
+    CHECK(got[2].moved);
+    CHECK(got[2].x == 20.f);
+    CHECK(got[2].y == 10.f);
+    CHECK_FALSE(got[3].moved);
+    CHECK(got[3].best - got[3].second < 0.05f);
+    // Shapes that do not fit are an error, not a crash.
+    CHECK_THROWS_AS(cotrack::reacquire(map, at::zeros({1, 24, C}), {0.f, 0.f}), cotrack::Error);
+  }
+
   TEST_CASE("precision: which models keep the official semantics under auto") {
     const auto official = cotrack::Model::random(cotrack::ModelConfig::preset_named("cotracker3-online"), 1);
     const auto small = cotrack::Model::random(cotrack::ModelConfig::preset_named("cotrack-small"), 1);
@@ -610,6 +654,12 @@ TEST_SUITE("unit") {
     CHECK(cotrack::resolve_motion_prior("on", official));
     CHECK_FALSE(cotrack::resolve_motion_prior("off", small));
     CHECK_THROWS_AS(cotrack::resolve_motion_prior("yes", small), cotrack::UsageError);
+    // So does re-acquisition.
+    CHECK_FALSE(cotrack::resolve_reacquire("auto", official));
+    CHECK(cotrack::resolve_reacquire("auto", small));
+    CHECK(cotrack::resolve_reacquire("on", official));
+    CHECK_FALSE(cotrack::resolve_reacquire("off", small));
+    CHECK_THROWS_AS(cotrack::resolve_reacquire("1", small), cotrack::UsageError);
   }
   TEST_CASE("precision: resolve_precision follows the hardware and refuses unknown names") {
     CHECK(cotrack::resolve_precision("fp32", "cpu") == cotrack::Precision::kFp32);

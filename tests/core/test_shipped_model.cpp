@@ -41,6 +41,31 @@ cotrack::SynthClip translating_texture(int side, double vx, double vy, int frame
   return cotrack::render_synth_clip(scene, points);
 }
 
+// The same background standing still, jumping by (dx, dy) pixels at frame `jump` and standing
+// still again: further than the network's correlation or the motion prior reach.
+cotrack::SynthClip jumping_texture(int side, double dx, double dy, int jump, int frames,
+                                   uint64_t seed) {
+  cotrack::SynthClip clip = translating_texture(side, 0, 0, frames, seed);
+  cotrack::SynthParams p;
+  p.width = side;
+  p.height = side;
+  p.frames = frames;
+  p.min_objects = 0;
+  p.max_objects = 0;
+  p.motion = cotrack::SynthMotion::kTranslation;
+  p.noise = false;
+  p.blur = false;
+  p.brightness_change = false;
+  cotrack::SynthScene scene = cotrack::build_synth_scene(p, seed);
+  auto& transform = scene.layers[0].transform;
+  const cotrack::Homography start = transform[0];
+  for (int t = jump; t < frames; ++t) {
+    transform[t] = cotrack::homography_multiply(cotrack::homography_translation(dx, dy), start);
+  }
+  const auto points = cotrack::sample_synth_points(scene, 24, 1.0, seed + 1);
+  return cotrack::render_synth_clip(scene, points);
+}
+
 constexpr int kShippedResolution = 256;
 
 }  // namespace
@@ -149,6 +174,48 @@ TEST_SUITE("train") {
       }
     }
     CHECK(medians[1] < 0.5 * medians[0]);
+  }
+
+  TEST_CASE("shipped model: re-acquisition finds points after a jump beyond every reach") {
+    // The picture jumps by (-40, -28) px between two frames: the correlation and the motion
+    // prior (16 px) cannot follow; matching each point's query patch over the frame can.
+    const cotrack::Model model = cotrack::Model::load(COTRACK_DEFAULT_MODEL);
+    const cotrack::SynthClip clip = jumping_texture(kShippedResolution, -40, -28, 10, 32, 5);
+    const auto queries = cotrack::queries_of(clip);
+    std::vector<double> medians;
+    for (const bool reacquire : {false, true}) {
+      cotrack::EngineConfig ec;
+      ec.max_points = static_cast<int>(queries.size());
+      ec.motion_prior = true;
+      ec.reacquire = reacquire;
+      cotrack::OnlineEngine engine(model, ec);
+      const cotrack::TrackTable pred =
+          cotrack::track_video_with(engine, cotrack::frames_of(clip), queries);
+      std::vector<double> errors;
+      for (int t = 20; t < clip.frames; ++t) {  // a window after the jump on
+        for (int n = 0; n < clip.num_points; ++n) {
+          const float x = clip.x(t, n), y = clip.y(t, n);
+          if (x < 8 || y < 8 || x > clip.width - 9 || y > clip.height - 9) continue;
+          const size_t i = pred.index(t, n);
+          errors.push_back(std::hypot(pred.x_px[i] - x, pred.y_px[i] - y));
+        }
+      }
+      REQUIRE(errors.size() > 50);
+      std::sort(errors.begin(), errors.end());
+      const double within2 =
+          static_cast<double>(std::lower_bound(errors.begin(), errors.end(), 2.0) -
+                              errors.begin()) /
+          errors.size();
+      medians.push_back(errors[errors.size() / 2]);
+      MESSAGE("reacquire " << std::string(reacquire ? "on" : "off") << ": " << errors.size()
+                           << " point-frames after the jump, median error " << medians.back()
+                           << " px, within 2 px " << 100 * within2 << "%");
+      if (reacquire) {
+        CHECK(medians.back() < 1.5);
+        CHECK(within2 > 0.7);
+      }
+    }
+    CHECK(medians[0] > 10.0);  // without it the points stay behind
   }
 }
 
