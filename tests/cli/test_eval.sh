@@ -74,6 +74,8 @@ for form in "--refine off" "--refine=off" "--refine --by-horizon" "--by-horizon 
 done
 "$cotrack" eval --synthetic 1 --engine static --refine sometimes >"$tmp/out" 2>&1
 expect "--refine with a bad value" 2 $? "sometimes not in"
+"$cotrack" eval --synthetic 1 --engine static --reacquire maybe >"$tmp/out" 2>&1
+expect "--reacquire with a bad value" 2 $? "maybe not in {auto,on,off}"
 
 # Photo-textured clips: a folder of images (PPM here), and one clear line for a bad folder.
 mkdir -p "$tmp/photos"

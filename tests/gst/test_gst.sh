@@ -17,7 +17,7 @@ pass() { echo "ok   $*"; }
 # 1. gst-inspect-1.0 documents every property and the signals.
 inspect=$(gst-inspect-1.0 cotrack) || fail "gst-inspect-1.0 cotrack"
 for word in model engine mode resolution step iters threads grid points-location max-points draw \
-            tracks-location trail refine precision motion-prior add-point remove-point clear CotrackTracksMeta; do
+            tracks-location trail refine precision motion-prior reacquire add-point remove-point clear CotrackTracksMeta; do
   grep -q -- "$word" <<<"$inspect" || fail "gst-inspect-1.0 cotrack does not mention $word"
 done
 pass "gst-inspect-1.0 cotrack lists the properties and signals"
@@ -138,6 +138,14 @@ grep -q "motion prior 'yes': expected auto, on or off" "$tmp/bad.log" ||
   fail "motion-prior=yes: $(cat "$tmp/bad.log")"
 pass "motion-prior=yes is refused with one line"
 
+if gst-launch-1.0 videotestsrc num-buffers=2 ! cotrack engine=cotrack reacquire=yes ! \
+    fakesink > "$tmp/bad.log" 2>&1; then
+  fail "reacquire=yes was accepted"
+fi
+grep -q "reacquire 'yes': expected auto, on or off" "$tmp/bad.log" ||
+  fail "reacquire=yes: $(cat "$tmp/bad.log")"
+pass "reacquire=yes is refused with one line"
+
 # 7. The refinement: refine=on and refine=off both track every frame; the refined positions differ.
 for r in on off; do
   gst-launch-1.0 -q videotestsrc pattern=ball num-buffers=16 ! video/x-raw,width=320,height=240 ! \
@@ -180,4 +188,14 @@ done
 cmp -s "$tmp/prior-on.csv" "$tmp/prior-off.csv" && fail "motion-prior=on wrote the same tracks as off"
 cmp -s "$tmp/prior-auto.csv" "$tmp/prior-on.csv" || fail "motion-prior=auto did not track as on does"
 pass "motion-prior=on, off and auto: 16 frames x 4 points each; auto is on for the shipped model"
+# 10. Re-acquisition off and on both track every frame.
+for r in on off; do
+  gst-launch-1.0 -q videotestsrc pattern=smpte horizontal-speed=8 num-buffers=16 ! \
+    video/x-raw,width=320,height=240 ! cotrack engine=cotrack mode=exact refine=off reacquire=$r \
+    grid=2 tracks-location="$tmp/reacquire-$r.csv" draw=false ! fakesink > "$tmp/reacquire.log" 2>&1 ||
+    fail "reacquire=$r: $(tail -3 "$tmp/reacquire.log")"
+  [ "$(wc -l < "$tmp/reacquire-$r.csv")" -eq 65 ] ||
+    fail "reacquire=$r: $(wc -l < "$tmp/reacquire-$r.csv") lines, expected 65"
+done
+pass "reacquire=on and off: 16 frames x 4 points each"
 echo "test_gst: all checks passed"
