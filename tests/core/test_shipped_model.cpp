@@ -242,6 +242,7 @@ TEST_SUITE("long") {
       ec.step = m.step;
       ec.iters = m.iters;
       ec.motion_prior = cotrack::resolve_motion_prior("auto", model);  // as the commands run it
+      ec.reacquire = cotrack::resolve_reacquire("auto", model);
       cotrack::OnlineEngine engine(model, ec);
       // The margin holds in model pixels; mapped to video pixels (align-corners scaling) it
       // is up to (W - 1) / (w - 1) * w / W larger: 0.6% at 128 wide. Allow 1%.
