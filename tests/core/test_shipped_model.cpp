@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "cotrack/engine.hpp"
@@ -14,11 +16,11 @@
 
 namespace {
 
-// A clip of the generator's periodic background only, side x side pixels, moving by (vx, vy)
-// pixels per frame; no noise, blur or brightness change, so every point stays visible
-// apart from those that leave the image.
-cotrack::SynthClip translating_texture(int side, double vx, double vy, int frames,
-                                      uint64_t seed) {
+// A clip of the generator's periodic background only, side x side pixels, shifted by offset(t)
+// pixels on frame t; no noise, blur or brightness change, so every point stays visible apart
+// from those that leave the image.
+cotrack::SynthClip moving_texture(int side, int frames, uint64_t seed,
+                                  const std::function<std::pair<double, double>(int)>& offset) {
   cotrack::SynthParams p;
   p.width = side;
   p.height = side;
@@ -34,36 +36,50 @@ cotrack::SynthClip translating_texture(int side, double vx, double vy, int frame
   auto& transform = scene.layers[0].transform;
   const cotrack::Homography start = transform[0];
   for (int t = 0; t < frames; ++t) {
-    transform[t] = cotrack::homography_multiply(cotrack::homography_translation(vx * t, vy * t),
-                                                start);
+    const auto [dx, dy] = offset(t);
+    transform[t] = cotrack::homography_multiply(cotrack::homography_translation(dx, dy), start);
   }
   const auto points = cotrack::sample_synth_points(scene, 24, 1.0, seed + 1);
   return cotrack::render_synth_clip(scene, points);
 }
 
-// The same background standing still, jumping by (dx, dy) pixels at frame `jump` and standing
-// still again: further than the network's correlation or the motion prior reach.
+// Moving by (vx, vy) pixels per frame.
+cotrack::SynthClip translating_texture(int side, double vx, double vy, int frames,
+                                      uint64_t seed) {
+  return moving_texture(side, frames, seed, [&](int t) { return std::pair{vx * t, vy * t}; });
+}
+
+// Standing still, jumping by (dx, dy) pixels at frame `jump` and standing still again.
 cotrack::SynthClip jumping_texture(int side, double dx, double dy, int jump, int frames,
                                    uint64_t seed) {
-  cotrack::SynthClip clip = translating_texture(side, 0, 0, frames, seed);
-  cotrack::SynthParams p;
-  p.width = side;
-  p.height = side;
-  p.frames = frames;
-  p.min_objects = 0;
-  p.max_objects = 0;
-  p.motion = cotrack::SynthMotion::kTranslation;
-  p.noise = false;
-  p.blur = false;
-  p.brightness_change = false;
-  cotrack::SynthScene scene = cotrack::build_synth_scene(p, seed);
-  auto& transform = scene.layers[0].transform;
-  const cotrack::Homography start = transform[0];
-  for (int t = jump; t < frames; ++t) {
-    transform[t] = cotrack::homography_multiply(cotrack::homography_translation(dx, dy), start);
+  return moving_texture(side, frames, seed, [&](int t) {
+    return t < jump ? std::pair{0.0, 0.0} : std::pair{dx, dy};
+  });
+}
+
+// The errors of `pred` on frames first..end of `clip`, at points well inside the picture
+// (points near the border may leave it), sorted.
+struct Errors {
+  std::vector<double> sorted;
+  double median() const { return sorted[sorted.size() / 2]; }
+  double within(double px) const {
+    return static_cast<double>(std::lower_bound(sorted.begin(), sorted.end(), px) -
+                               sorted.begin()) /
+           static_cast<double>(sorted.size());
   }
-  const auto points = cotrack::sample_synth_points(scene, 24, 1.0, seed + 1);
-  return cotrack::render_synth_clip(scene, points);
+};
+Errors errors_inside(const cotrack::SynthClip& clip, const cotrack::TrackTable& pred, int first) {
+  Errors e;
+  for (int t = first; t < clip.frames; ++t) {
+    for (int n = 0; n < clip.num_points; ++n) {
+      const float x = clip.x(t, n), y = clip.y(t, n);
+      if (x < 8 || y < 8 || x > clip.width - 9 || y > clip.height - 9) continue;
+      const size_t i = pred.index(t, n);
+      e.sorted.push_back(std::hypot(pred.x_px[i] - x, pred.y_px[i] - y));
+    }
+  }
+  std::sort(e.sorted.begin(), e.sorted.end());
+  return e;
 }
 
 constexpr int kShippedResolution = 256;
@@ -149,23 +165,11 @@ TEST_SUITE("train") {
       cotrack::OnlineEngine engine(model, ec);
       const cotrack::TrackTable pred =
           cotrack::track_video_with(engine, cotrack::frames_of(clip), queries);
-      std::vector<double> errors;
-      for (int t = 1; t < clip.frames; ++t) {
-        for (int n = 0; n < clip.num_points; ++n) {
-          const float x = clip.x(t, n), y = clip.y(t, n);
-          if (x < 8 || y < 8 || x > clip.width - 9 || y > clip.height - 9) continue;
-          const size_t i = pred.index(t, n);
-          errors.push_back(std::hypot(pred.x_px[i] - x, pred.y_px[i] - y));
-        }
-      }
-      REQUIRE(errors.size() > 50);
-      std::sort(errors.begin(), errors.end());
-      const double within2 =
-          static_cast<double>(std::lower_bound(errors.begin(), errors.end(), 2.0) -
-                              errors.begin()) /
-          errors.size();
-      medians.push_back(errors[errors.size() / 2]);
-      MESSAGE("motion prior " << std::string(prior ? "on" : "off") << ": " << errors.size()
+      const Errors errors = errors_inside(clip, pred, 1);
+      REQUIRE(errors.sorted.size() > 50);
+      const double within2 = errors.within(2.0);
+      medians.push_back(errors.median());
+      MESSAGE("motion prior " << std::string(prior ? "on" : "off") << ": " << errors.sorted.size()
                               << " point-frames, median error " << medians.back()
                               << " px, within 2 px " << 100 * within2 << "%");
       if (prior) {
@@ -191,23 +195,11 @@ TEST_SUITE("train") {
       cotrack::OnlineEngine engine(model, ec);
       const cotrack::TrackTable pred =
           cotrack::track_video_with(engine, cotrack::frames_of(clip), queries);
-      std::vector<double> errors;
-      for (int t = 20; t < clip.frames; ++t) {  // a window after the jump on
-        for (int n = 0; n < clip.num_points; ++n) {
-          const float x = clip.x(t, n), y = clip.y(t, n);
-          if (x < 8 || y < 8 || x > clip.width - 9 || y > clip.height - 9) continue;
-          const size_t i = pred.index(t, n);
-          errors.push_back(std::hypot(pred.x_px[i] - x, pred.y_px[i] - y));
-        }
-      }
-      REQUIRE(errors.size() > 50);
-      std::sort(errors.begin(), errors.end());
-      const double within2 =
-          static_cast<double>(std::lower_bound(errors.begin(), errors.end(), 2.0) -
-                              errors.begin()) /
-          errors.size();
-      medians.push_back(errors[errors.size() / 2]);
-      MESSAGE("reacquire " << std::string(reacquire ? "on" : "off") << ": " << errors.size()
+      const Errors errors = errors_inside(clip, pred, 20);  // a window after the jump on
+      REQUIRE(errors.sorted.size() > 50);
+      const double within2 = errors.within(2.0);
+      medians.push_back(errors.median());
+      MESSAGE("reacquire " << std::string(reacquire ? "on" : "off") << ": " << errors.sorted.size()
                            << " point-frames after the jump, median error " << medians.back()
                            << " px, within 2 px " << 100 * within2 << "%");
       if (reacquire) {
