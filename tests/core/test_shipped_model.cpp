@@ -82,6 +82,16 @@ Errors errors_inside(const cotrack::SynthClip& clip, const cotrack::TrackTable& 
   return e;
 }
 
+// Tracks every query of `clip` with `ec` and returns errors_inside from frame `first` on.
+Errors track_errors(const cotrack::Model& model, const cotrack::SynthClip& clip,
+                    cotrack::EngineConfig ec, int first) {
+  const auto queries = cotrack::queries_of(clip);
+  ec.max_points = static_cast<int>(queries.size());
+  cotrack::OnlineEngine engine(model, ec);
+  return errors_inside(clip, cotrack::track_video_with(engine, cotrack::frames_of(clip), queries),
+                       first);
+}
+
 constexpr int kShippedResolution = 256;
 
 }  // namespace
@@ -156,16 +166,11 @@ TEST_SUITE("train") {
     // frames start further away than the correlation window reaches and points stay behind.
     const cotrack::Model model = cotrack::Model::load(COTRACK_DEFAULT_MODEL);
     const cotrack::SynthClip clip = translating_texture(kShippedResolution, -10.0, 3.0, 24, 21);
-    const auto queries = cotrack::queries_of(clip);
     std::vector<double> medians;
     for (const bool prior : {false, true}) {
       cotrack::EngineConfig ec;
-      ec.max_points = static_cast<int>(queries.size());
       ec.motion_prior = prior;
-      cotrack::OnlineEngine engine(model, ec);
-      const cotrack::TrackTable pred =
-          cotrack::track_video_with(engine, cotrack::frames_of(clip), queries);
-      const Errors errors = errors_inside(clip, pred, 1);
+      const Errors errors = track_errors(model, clip, ec, 1);
       REQUIRE(errors.sorted.size() > 50);
       const double within2 = errors.within(2.0);
       medians.push_back(errors.median());
@@ -185,17 +190,12 @@ TEST_SUITE("train") {
     // prior (16 px) cannot follow; matching each point's query patch over the frame can.
     const cotrack::Model model = cotrack::Model::load(COTRACK_DEFAULT_MODEL);
     const cotrack::SynthClip clip = jumping_texture(kShippedResolution, -40, -28, 10, 32, 5);
-    const auto queries = cotrack::queries_of(clip);
     std::vector<double> medians;
     for (const bool reacquire : {false, true}) {
       cotrack::EngineConfig ec;
-      ec.max_points = static_cast<int>(queries.size());
       ec.motion_prior = true;
       ec.reacquire = reacquire;
-      cotrack::OnlineEngine engine(model, ec);
-      const cotrack::TrackTable pred =
-          cotrack::track_video_with(engine, cotrack::frames_of(clip), queries);
-      const Errors errors = errors_inside(clip, pred, 20);  // a window after the jump on
+      const Errors errors = track_errors(model, clip, ec, 20);  // a window after the jump on
       REQUIRE(errors.sorted.size() > 50);
       const double within2 = errors.within(2.0);
       medians.push_back(errors.median());
