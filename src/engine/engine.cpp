@@ -411,7 +411,7 @@ struct OnlineEngine::Impl {
       for (int64_t n : ns) {
         const TrackPoint& p = points[n];
         templates.push_back(p.support[0]);
-        const Estimate& e = p.est[static_cast<size_t>(p.last_frame() - p.est_first)];
+        const Estimate& e = p.est.back();  // its last estimate
         float sx = e.x, sy = e.y;
         if (!prior.empty()) {
           const float* pr = &prior[static_cast<size_t>(((f0 - ind) * N + n) * 2)];
