@@ -1,6 +1,7 @@
-// Inference kernels for the CPU where LibTorch 1.13's composition of ops is slow: each is one
+// Kernels for the CPU where LibTorch 1.13's composition of ops is slow: each is one
 // auto-vectorised pass (AVX-512 or AVX2, chosen at run time) and is checked against the ATen
-// formulation in the unit tests. Training (autograd) and other devices keep the ATen ops.
+// formulation in the unit tests. Some serve inference, some training (as autograd functions with
+// their own gradients); other devices keep the ATen ops.
 //
 // gelu_tanh: ATen evaluates gelu(x, "tanh") through a slow vectorised tanh: 8.1 ms for 2048x1536
 // floats on one core of the project machine, against 2.5 ms for the erf form, and 16.9 ms in bf16.
@@ -666,6 +667,207 @@ class GatherRowsFunction : public torch::autograd::Function<GatherRowsFunction> 
   }
 };
 
+// 2x2 mean pooling with stride 2 of a channels-last map (the correlation pyramid's levels), for
+// training: LibTorch 1.13's avg_pool2d gradient of a bf16 channels-last map took about 30 ms a
+// call for a 24-frame clip, five times its fp32 time. The sum runs in ATen's order, in float,
+// and is rounded to the map's type once; a last odd row or column is dropped, as avg_pool2d does.
+template <typename T>
+inline void pool_cell(const T* __restrict x00, const T* __restrict x01, const T* __restrict x10,
+                      const T* __restrict x11, T* __restrict out, int64_t C) {
+  for (int64_t c = 0; c < C; ++c) {
+    store(out, c, (((load(x00, c) + load(x01, c)) + load(x10, c)) + load(x11, c)) / 4.f);
+  }
+}
+
+template <typename T>
+inline void spread_cell(const float* __restrict g, T* __restrict d0, T* __restrict d1,
+                        T* __restrict d2, T* __restrict d3, int64_t C) {
+  for (int64_t c = 0; c < C; ++c) {
+    const float v = g[c] / 4.f;
+    store(d0, c, v);
+    store(d1, c, v);
+    store(d2, c, v);
+    store(d3, c, v);
+  }
+}
+
+// x / sqrt(max(sum over the row of x^2, 1e-12)) for one row of C values (the features' L2
+// normalisation), in float; returns the divisor.
+template <typename T>
+inline float unit_row(const T* __restrict x, T* __restrict y, int64_t C) {
+  float sq = 0.f;
+  for (int64_t c = 0; c < C; ++c) sq += load(x, c) * load(x, c);
+  const float n = std::sqrt(std::max(sq, 1e-12f));
+  for (int64_t c = 0; c < C; ++c) store(y, c, load(x, c) / n);
+  return n;
+}
+
+// The gradient of unit_row: (g - y (g . y)) / n with y = x / n while the norm exceeds the floor,
+// else g / n (the floor is a constant).
+template <typename T>
+inline void unit_row_grad(const T* __restrict x, const float* __restrict g, float n,
+                          T* __restrict dx, int64_t C) {
+  float dot = 0.f, sq = 0.f;
+  for (int64_t c = 0; c < C; ++c) {
+    dot += g[c] * (load(x, c) / n);
+    sq += load(x, c) * load(x, c);
+  }
+  if (!(sq > 1e-12f)) dot = 0.f;
+  for (int64_t c = 0; c < C; ++c) store(dx, c, (g[c] - (load(x, c) / n) * dot) / n);
+}
+
+// One overload per element type (templates cannot carry target_clones).
+#define COTRACK_POOL_KERNELS(T)                                                                  \
+  COTRACK_VECTOR_CLONES void pool_cell_row(const T* r0, const T* r1, T* out, int64_t Wo,         \
+                                           int64_t C) {                                          \
+    for (int64_t ox = 0; ox < Wo; ++ox) {                                                        \
+      pool_cell(r0 + 2 * ox * C, r0 + (2 * ox + 1) * C, r1 + 2 * ox * C, r1 + (2 * ox + 1) * C,  \
+                out + ox * C, C);                                                                \
+    }                                                                                            \
+  }                                                                                              \
+  COTRACK_VECTOR_CLONES void spread_cell_row(const float* g, T* r0, T* r1, int64_t Wo,           \
+                                             int64_t C) {                                        \
+    for (int64_t ox = 0; ox < Wo; ++ox) {                                                        \
+      spread_cell(g + ox * C, r0 + 2 * ox * C, r0 + (2 * ox + 1) * C, r1 + 2 * ox * C,           \
+                  r1 + (2 * ox + 1) * C, C);                                                     \
+    }                                                                                            \
+  }                                                                                              \
+  COTRACK_VECTOR_CLONES float unit_row_of(const T* x, T* y, int64_t C) {                         \
+    return unit_row(x, y, C);                                                                    \
+  }                                                                                              \
+  COTRACK_VECTOR_CLONES void unit_row_grad_of(const T* x, const float* g, float n, T* dx,        \
+                                              int64_t C) {                                       \
+    unit_row_grad(x, g, n, dx, C);                                                               \
+  }
+COTRACK_POOL_KERNELS(float)
+COTRACK_POOL_KERNELS(uint16_t)
+#undef COTRACK_POOL_KERNELS
+
+template <typename T>
+void pool2_cl(const T* x, int64_t N, int64_t C, int64_t Hi, int64_t Wi, T* out) {
+  const int64_t Ho = Hi / 2, Wo = Wi / 2;
+  at::parallel_for(0, N * Ho, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t n = r / Ho, oy = r % Ho;
+      const T* r0 = x + (n * Hi + 2 * oy) * Wi * C;
+      pool_cell_row(r0, r0 + Wi * C, out + r * Wo * C, Wo, C);
+    }
+  });
+}
+
+// dx ([N, Hi, Wi, C]) from g (float, [N, Ho, Wo, C] contiguous).
+template <typename T>
+void pool2_cl_grad(const float* g, int64_t N, int64_t C, int64_t Hi, int64_t Wi, T* dx) {
+  const int64_t Ho = Hi / 2, Wo = Wi / 2;
+  at::parallel_for(0, N * Hi, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t y = r % Hi;
+      T* row = dx + r * Wi * C;
+      if (y >= 2 * Ho) {
+        std::memset(row, 0, sizeof(T) * Wi * C);  // a dropped odd row
+        continue;
+      }
+      if (y % 2 == 1) continue;  // written with the row above
+      const int64_t n = r / Hi;
+      spread_cell_row(g + (n * Ho + y / 2) * Wo * C, row, row + Wi * C, Wo, C);
+      if (Wi > 2 * Wo) {  // a dropped odd column
+        std::memset(row + 2 * Wo * C, 0, sizeof(T) * C);
+        std::memset(row + Wi * C + 2 * Wo * C, 0, sizeof(T) * C);
+      }
+    }
+  });
+}
+
+at::Tensor pool2_cl_forward(const at::Tensor& x) {
+  const int64_t N = x.size(0), C = x.size(1), Hi = x.size(2), Wi = x.size(3);
+  at::Tensor out = at::empty({N, C, Hi / 2, Wi / 2}, x.options(), at::MemoryFormat::ChannelsLast);
+  if (x.scalar_type() == at::kFloat) {
+    pool2_cl(raw<float>(x), N, C, Hi, Wi, raw<float>(out));
+  } else {
+    pool2_cl(raw<uint16_t>(x), N, C, Hi, Wi, raw<uint16_t>(out));
+  }
+  return out;
+}
+
+// g as float, channels-last and contiguous in that layout.
+at::Tensor float_channels_last(const at::Tensor& g) {
+  return g.to(at::kFloat).contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+class Pool2ClFunction : public torch::autograd::Function<Pool2ClFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
+    ctx->saved_data["type"] = static_cast<int64_t>(x.scalar_type());
+    ctx->saved_data["n"] = x.size(0);
+    ctx->saved_data["c"] = x.size(1);
+    ctx->saved_data["h"] = x.size(2);
+    ctx->saved_data["w"] = x.size(3);
+    return pool2_cl_forward(x);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
+    const int64_t N = ctx->saved_data["n"].toInt(), C = ctx->saved_data["c"].toInt();
+    const int64_t Hi = ctx->saved_data["h"].toInt(), Wi = ctx->saved_data["w"].toInt();
+    const at::Tensor g = float_channels_last(grads[0]);
+    at::Tensor dx = at::empty({N, C, Hi, Wi}, g.options().dtype(type), at::MemoryFormat::ChannelsLast);
+    if (type == at::kFloat) {
+      pool2_cl_grad(raw<float>(g), N, C, Hi, Wi, raw<float>(dx));
+    } else {
+      pool2_cl_grad(raw<float>(g), N, C, Hi, Wi, raw<uint16_t>(dx));
+    }
+    return {dx};
+  }
+};
+
+// Returns y (x's type and layout); norms ([rows] float) is filled for the gradient.
+at::Tensor l2_unit_cl_forward(const at::Tensor& x, at::Tensor& norms) {
+  const int64_t C = x.size(1), rows = x.numel() / C;
+  norms = at::empty({rows}, x.options().dtype(at::kFloat));
+  at::Tensor y = at::empty_like(x, at::MemoryFormat::ChannelsLast);
+  float* np = raw<float>(norms);
+  const bool f32 = x.scalar_type() == at::kFloat;
+  at::parallel_for(0, rows, 256, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      np[r] = f32 ? unit_row_of(raw<float>(x) + r * C, raw<float>(y) + r * C, C)
+                  : unit_row_of(raw<uint16_t>(x) + r * C, raw<uint16_t>(y) + r * C, C);
+    }
+  });
+  return y;
+}
+
+class L2UnitClFunction : public torch::autograd::Function<L2UnitClFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x) {
+    at::Tensor norms;
+    at::Tensor y = l2_unit_cl_forward(x, norms);
+    ctx->save_for_backward({x, norms});
+    return y;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const float* np = raw<float>(saved[1]);
+    const at::Tensor g = float_channels_last(grads[0]);
+    const int64_t C = x.size(1), rows = x.numel() / C;
+    at::Tensor dx = at::empty_like(x, at::MemoryFormat::ChannelsLast);
+    const bool f32 = x.scalar_type() == at::kFloat;
+    at::parallel_for(0, rows, 256, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        if (f32) {
+          unit_row_grad_of(raw<float>(x) + r * C, raw<float>(g) + r * C, np[r],
+                           raw<float>(dx) + r * C, C);
+        } else {
+          unit_row_grad_of(raw<uint16_t>(x) + r * C, raw<float>(g) + r * C, np[r],
+                           raw<uint16_t>(dx) + r * C, C);
+        }
+      }
+    });
+    return {dx};
+  }
+};
+
 }  // namespace
 
 at::Tensor bilinear_mix(const at::Tensor& g, const at::Tensor& frac) {
@@ -741,6 +943,20 @@ at::Tensor gather_rows(const at::Tensor& rows, const at::Tensor& index) {
   if (!fast) return rows.index_select(0, index);
   // Out-of-range indices fail in the forward's index_select, before the backward reads them.
   return GatherRowsFunction::apply(rows, index);
+}
+
+bool pool2_channels_last(const at::Tensor& x, at::Tensor* out) {
+  if (!channels_last_norm_applies(x) || x.size(2) < 2 || x.size(3) < 2) return false;
+  if (!(at::GradMode::is_enabled() && x.requires_grad())) return false;
+  *out = Pool2ClFunction::apply(x);
+  return true;
+}
+
+bool l2_unit_channels_last(const at::Tensor& x, at::Tensor* out) {
+  if (!channels_last_norm_applies(x)) return false;
+  if (!(at::GradMode::is_enabled() && x.requires_grad())) return false;
+  *out = L2UnitClFunction::apply(x);
+  return true;
 }
 
 }  // namespace cotrack

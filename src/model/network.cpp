@@ -351,6 +351,8 @@ at::Tensor Network::encode(const at::Tensor& x_in) const {
 }
 
 at::Tensor Network::l2_normalize(const at::Tensor& fmaps) {
+  at::Tensor unit;
+  if (l2_unit_channels_last(fmaps, &unit)) return unit;  // training
   at::Tensor f = fmaps.permute({0, 2, 3, 1});
   f = f /
       at::sqrt(at::maximum(at::sum(at::square(f), {-1}, /*keepdim=*/true),
@@ -361,7 +363,11 @@ at::Tensor Network::l2_normalize(const at::Tensor& fmaps) {
 std::vector<at::Tensor> Network::pyramid(const at::Tensor& fmaps_norm) const {
   std::vector<at::Tensor> levels{fmaps_norm};
   for (int l = 1; l < config_.corr_levels; ++l) {
-    levels.push_back(at::avg_pool2d(levels.back(), {2, 2}, {2, 2}));
+    at::Tensor pooled;
+    if (!pool2_channels_last(levels.back(), &pooled)) {  // training's kernel, else ATen's
+      pooled = at::avg_pool2d(levels.back(), {2, 2}, {2, 2});
+    }
+    levels.push_back(pooled);
   }
   return levels;
 }

@@ -110,6 +110,15 @@ bool instance_norm_channels_last(const at::Tensor& x, bool relu, at::Tensor* out
 // (src/model/cpu_kernels.cpp). Returns false, leaving *out alone, for any other tensor.
 bool resize_channels_last(const at::Tensor& x, int64_t height, int64_t width, at::Tensor* out);
 
+// For training (autograd recording on a channels-last CPU map, float or bf16), one pass each way
+// instead of LibTorch 1.13's ops, whose gradients of bf16 channels-last maps are several times
+// slower than of fp32 ones (src/model/cpu_kernels.cpp). Each returns false, leaving *out alone,
+// for any other tensor or when autograd does not record:
+// - pool2: at::avg_pool2d(x, 2, 2), summed in float and rounded once;
+// - l2_unit: x / sqrt(max(sum over the channels of x^2, 1e-12)), computed in float.
+bool pool2_channels_last(const at::Tensor& x, at::Tensor* out);
+bool l2_unit_channels_last(const at::Tensor& x, at::Tensor* out);
+
 // rows.index_select(0, index) for rows [R, C] and a 1-D long index; under autograd on the CPU
 // (float or bf16 rows) its gradient adds each gathered row back as a vector into a float buffer
 // (src/model/cpu_kernels.cpp), instead of LibTorch 1.13's scalar index_add_.

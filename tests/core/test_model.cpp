@@ -391,6 +391,66 @@ TEST_SUITE("unit") {
         base.to(at::kDouble).contiguous(at::MemoryFormat::ChannelsLast), 8, 8, &untouched));
     CHECK_FALSE(untouched.defined());
   }
+  TEST_CASE("model: the channels-last pyramid pooling and L2 normalisation equal ATen's") {
+    at::manual_seed(17);
+    // Odd sizes (a dropped last row and column, vector tails), rows of very different norms
+    // and one all-zero row, which the 1e-12 floor keeps finite.
+    const int64_t N = 2, C = 37, H = 29, W = 23;
+    at::Tensor base = at::randn({N, C, H, W}) * at::rand({N, 1, H, W}) * 4;
+    base.select(0, 1).select(1, 3).select(1, 5).zero_();
+    for (const auto dtype : {at::kFloat, at::kBFloat16}) {
+      INFO(std::string(c10::toString(dtype)));
+      const at::Tensor x = base.to(dtype).contiguous(at::MemoryFormat::ChannelsLast);
+      const at::Tensor xd = x.to(at::kDouble).requires_grad_(true);
+      // The reference: the ATen formulation the engine runs, in double on the same input.
+      const at::Tensor fd = xd.permute({0, 2, 3, 1});
+      const at::Tensor unit_ref =
+          (fd / at::sqrt(at::clamp_min(at::sum(at::square(fd), {-1}, true), 1e-12)))
+              .permute({0, 3, 1, 2});
+      const at::Tensor pool_ref = at::avg_pool2d(xd, {2, 2}, {2, 2});
+      for (const bool pool : {false, true}) {
+        INFO((pool ? "pool2" : "l2_unit"));
+        const at::Tensor ref = pool ? pool_ref : unit_ref;
+        const at::Tensor upstream = at::randn(ref.sizes(), at::kDouble);
+        if (xd.grad().defined()) xd.mutable_grad() = at::Tensor();
+        ref.backward(upstream, /*retain_graph=*/true);
+        const at::Tensor xg = x.clone().requires_grad_(true);
+        at::Tensor y;
+        REQUIRE((pool ? cotrack::pool2_channels_last(xg, &y) : cotrack::l2_unit_channels_last(xg, &y)));
+        REQUIRE((y.scalar_type() == dtype));
+        REQUIRE(y.sizes() == ref.sizes());
+        REQUIRE(y.is_contiguous(at::MemoryFormat::ChannelsLast));
+        y.backward(upstream.to(dtype));
+        REQUIRE((xg.grad().scalar_type() == dtype));
+        const double fwd = ((y.to(at::kDouble) - ref.detach()).abs().max() /
+                            ref.detach().abs().max()).item<double>();
+        const at::Tensor gref = xd.grad();
+        // Relative to each row's largest gradient: the zero row's is a million times the others.
+        const double bwd = ((xg.grad().to(at::kDouble) - gref).abs() /
+                            gref.abs().amax({1}, true).clamp_min(1e-30)).max().item<double>();
+        MESSAGE(std::string(c10::toString(dtype)) << (pool ? " pool2" : " l2_unit")
+                                                  << ": forward max error " << fwd << ", gradient "
+                                                  << bwd);
+        // Float arithmetic; bf16 results are rounded to 8 significant bits once.
+        CHECK(fwd < (dtype == at::kFloat ? 1e-6 : 1.0 / 128));
+        CHECK(bwd < (dtype == at::kFloat ? 1e-5 : 1.0 / 64));
+        CHECK(at::isfinite(xg.grad()).all().item<bool>());
+      }
+      // Without autograd recording, the network keeps ATen's ops.
+      at::Tensor untouched;
+      CHECK_FALSE(cotrack::pool2_channels_last(x, &untouched));
+      CHECK_FALSE(cotrack::l2_unit_channels_last(x, &untouched));
+      CHECK_FALSE(untouched.defined());
+    }
+    // Nor for another layout or type.
+    at::Tensor untouched;
+    const at::Tensor plain = base.clone().requires_grad_(true);
+    CHECK_FALSE(cotrack::pool2_channels_last(plain, &untouched));
+    CHECK_FALSE(cotrack::l2_unit_channels_last(
+        base.to(at::kDouble).contiguous(at::MemoryFormat::ChannelsLast).requires_grad_(true),
+        &untouched));
+    CHECK_FALSE(untouched.defined());
+  }
   TEST_CASE("model: the row gather's gradient equals index_select's") {
     at::manual_seed(16);
     const int64_t R = 97, C = 37, M = 500;  // many repeated rows, a vector tail
