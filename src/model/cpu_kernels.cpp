@@ -494,7 +494,9 @@ class InstanceNormClFunction : public torch::autograd::Function<InstanceNormClFu
 // channels-last map works in NCHW and copies the result back, and that copy alone took about a
 // tenth of a training step (the 128x128 stage). The weights are ATen's: source = scale * index
 // with scale = (in - 1) / (out - 1), the lower neighbour and its successor (clamped), and
-// out = wy0 (wx0 x00 + wx1 x01) + wy1 (wx0 x10 + wx1 x11), vectorised over the channels.
+// out = wy0 (wx0 x00 + wx1 x01) + wy1 (wx0 x10 + wx1 x11), vectorised over the channels, in float.
+// The result keeps the map's type, as ATen's op does, so that under bf16 autocast the
+// concatenation of the stages and the convolution after it need no cast either way.
 struct Taps {
   int64_t i0, i1;
   float w0, w1;
@@ -539,6 +541,11 @@ void add_scaled(const float* __restrict g, float w, float* __restrict acc, int64
 }
 
 COTRACK_VECTOR_CLONES
+void add_scaled(const uint16_t* __restrict g, float w, float* __restrict acc, int64_t C) {
+  for (int64_t c = 0; c < C; ++c) acc[c] += w * bf16_to_f32(g[c]);
+}
+
+COTRACK_VECTOR_CLONES
 void narrow_bf16(const float* __restrict in, uint16_t* __restrict out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = f32_to_bf16(in[i]);
 }
@@ -555,25 +562,36 @@ at::Tensor narrowed_to(const at::Tensor& acc, at::ScalarType type) {
 
 template <typename T>
 void resize_forward(const T* x, int64_t N, int64_t C, int64_t Hi, int64_t Wi, int64_t Ho,
-                    int64_t Wo, float* out) {
+                    int64_t Wo, T* out) {
   const std::vector<Taps> ty = linear_taps(Hi, Ho), tx = linear_taps(Wi, Wo);
   at::parallel_for(0, N * Ho, 1, [&](int64_t begin, int64_t end) {
+    // bf16 rows are blended in float and rounded once.
+    std::vector<float> row(std::is_same_v<T, float> ? 0 : static_cast<size_t>(Wo * C));
     for (int64_t r = begin; r < end; ++r) {
       const int64_t n = r / Ho, oy = r % Ho;
       const Taps& y = ty[oy];
       const T* row0 = x + ((n * Hi + y.i0) * Wi) * C;
       const T* row1 = x + ((n * Hi + y.i1) * Wi) * C;
+      float* dst = nullptr;
+      if constexpr (std::is_same_v<T, float>) {
+        dst = out + r * Wo * C;
+      } else {
+        dst = row.data();
+      }
       for (int64_t ox = 0; ox < Wo; ++ox) {
         const Taps& t = tx[ox];
         blend_row(row0 + t.i0 * C, row0 + t.i1 * C, row1 + t.i0 * C, row1 + t.i1 * C, t.w0, t.w1,
-                  y.w0, y.w1, out + (r * Wo + ox) * C, C);
+                  y.w0, y.w1, dst + ox * C, C);
       }
+      if constexpr (!std::is_same_v<T, float>) narrow_bf16(dst, out + r * Wo * C, Wo * C);
     }
   });
 }
 
-// dx[n] (float, [Hi, Wi, C]) from g: element (n, c, oy, ox) at g + n*gn + oy*gh + ox*gw + c.
-void resize_backward(const float* g, int64_t gn, int64_t gh, int64_t gw, int64_t N, int64_t C,
+// dx[n] (float, [Hi, Wi, C]) from g (float or bf16): element (n, c, oy, ox) at
+// g + n*gn + oy*gh + ox*gw + c.
+template <typename G>
+void resize_backward(const G* g, int64_t gn, int64_t gh, int64_t gw, int64_t N, int64_t C,
                      int64_t Hi, int64_t Wi, int64_t Ho, int64_t Wo, float* dx) {
   const std::vector<Taps> ty = linear_taps(Hi, Ho), tx = linear_taps(Wi, Wo);
   at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
@@ -584,7 +602,7 @@ void resize_backward(const float* g, int64_t gn, int64_t gh, int64_t gw, int64_t
         const Taps& y = ty[oy];
         for (int64_t ox = 0; ox < Wo; ++ox) {
           const Taps& t = tx[ox];
-          const float* gp = g + n * gn + oy * gh + ox * gw;
+          const G* gp = g + n * gn + oy * gh + ox * gw;
           add_scaled(gp, y.w0 * t.w0, d + (y.i0 * Wi + t.i0) * C, C);
           add_scaled(gp, y.w0 * t.w1, d + (y.i0 * Wi + t.i1) * C, C);
           add_scaled(gp, y.w1 * t.w0, d + (y.i1 * Wi + t.i0) * C, C);
@@ -597,27 +615,34 @@ void resize_backward(const float* g, int64_t gn, int64_t gh, int64_t gw, int64_t
 
 at::Tensor resize_cl_forward(const at::Tensor& x, int64_t Ho, int64_t Wo) {
   const int64_t N = x.size(0), C = x.size(1), Hi = x.size(2), Wi = x.size(3);
-  at::Tensor out = at::empty({N, C, Ho, Wo}, x.options().dtype(at::kFloat),
-                             at::MemoryFormat::ChannelsLast);
+  at::Tensor out = at::empty({N, C, Ho, Wo}, x.options(), at::MemoryFormat::ChannelsLast);
   if (x.scalar_type() == at::kFloat) {
     resize_forward(raw<float>(x), N, C, Hi, Wi, Ho, Wo, raw<float>(out));
   } else {
-    resize_forward(raw<uint16_t>(x), N, C, Hi, Wi, Ho, Wo, raw<float>(out));
+    resize_forward(raw<uint16_t>(x), N, C, Hi, Wi, Ho, Wo, raw<uint16_t>(out));
   }
   return out;
 }
 
-// The gradient with respect to x (`x_type` its dtype, channels-last) of resize_cl_forward.
+// The gradient with respect to x (`x_type` its dtype, channels-last) of resize_cl_forward. A
+// float or bf16 gradient whose channels are contiguous (such as a channel slice of the
+// concatenation's gradient) is read where it lies.
 at::Tensor resize_cl_backward(const at::Tensor& grad_out, at::ScalarType x_type, int64_t Hi,
                               int64_t Wi) {
-  at::Tensor g = grad_out.to(at::kFloat);
+  at::Tensor g = vectorised_dtype(grad_out) ? grad_out : grad_out.to(at::kFloat);
   if (g.stride(1) != 1 || g.stride(3) < g.size(1) || g.stride(2) < g.size(3) * g.stride(3)) {
     g = g.contiguous(at::MemoryFormat::ChannelsLast);
   }
   const int64_t N = g.size(0), C = g.size(1), Ho = g.size(2), Wo = g.size(3);
-  at::Tensor dx = at::empty({N, C, Hi, Wi}, g.options(), at::MemoryFormat::ChannelsLast);
-  resize_backward(raw<float>(g), g.stride(0), g.stride(2), g.stride(3), N, C, Hi, Wi, Ho, Wo,
-                  raw<float>(dx));
+  at::Tensor dx = at::empty({N, C, Hi, Wi}, g.options().dtype(at::kFloat),
+                            at::MemoryFormat::ChannelsLast);
+  if (g.scalar_type() == at::kFloat) {
+    resize_backward(raw<float>(g), g.stride(0), g.stride(2), g.stride(3), N, C, Hi, Wi, Ho, Wo,
+                    raw<float>(dx));
+  } else {
+    resize_backward(raw<uint16_t>(g), g.stride(0), g.stride(2), g.stride(3), N, C, Hi, Wi, Ho,
+                    Wo, raw<float>(dx));
+  }
   return narrowed_to(dx, x_type);
 }
 

@@ -336,8 +336,8 @@ at::Tensor Network::encode(const at::Tensor& x_in) const {
     // In training, LibTorch 1.13's bilinear resampling of channels-last maps is slow: in bf16
     // several times slower than in fp32, and its gradient copies from NCHW back to channels-last
     // (about a tenth of a step for the 128x128 stage). Training resamples with cotrack's own
-    // kernel instead, in float (the next convolution takes the maps back to bf16 under
-    // autocast). Inference keeps ATen's op, as the official code computes it.
+    // kernel instead (in float, rounded once to the map's type). Inference keeps ATen's op, as
+    // the official code computes it.
     at::Tensor resized;
     if (records_grad(s) && resize_channels_last(s, out_size[0], out_size[1], &resized)) {
       s = resized;

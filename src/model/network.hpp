@@ -105,8 +105,8 @@ at::Tensor bilinear_mix(const at::Tensor& g, const at::Tensor& frac);
 bool instance_norm_channels_last(const at::Tensor& x, bool relu, at::Tensor* out);
 
 // Bilinear resizing with align_corners = true of a channels-last CPU map (float or bf16) to
-// height x width, as at::upsample_bilinear2d computes it, with a float result (channels-last)
-// and, under autograd, a gradient in x's dtype computed in float in one pass
+// height x width, as at::upsample_bilinear2d computes it, computed in float with a result in x's
+// type (channels-last) and, under autograd, a gradient in x's dtype computed in float in one pass
 // (src/model/cpu_kernels.cpp). Returns false, leaving *out alone, for any other tensor.
 bool resize_channels_last(const at::Tensor& x, int64_t height, int64_t width, at::Tensor* out);
 
