@@ -895,18 +895,11 @@ class L2UnitClFunction : public torch::autograd::Function<L2UnitClFunction> {
 
 }  // namespace
 
-at::Tensor bilinear_mix(const at::Tensor& g, const at::Tensor& frac) {
+namespace {
+
+// The one-pass mix (g float or bf16, contiguous or not; frac float): see bilinear_mix.
+at::Tensor bilinear_mix_cpu(const at::Tensor& g, const at::Tensor& frac) {
   const int64_t M = g.size(0), P = g.size(1), K = g.size(3), R = P - 1;
-  const bool fast = vectorised_dtype(g) && frac.device().is_cpu() && g.dim() == 4 &&
-                    g.size(2) == P && frac.scalar_type() == at::kFloat &&
-                    !(at::GradMode::is_enabled() && (g.requires_grad() || frac.requires_grad()));
-  if (!fast) {
-    const at::Tensor gf = g.to(frac.scalar_type());
-    const at::Tensor fx = frac.select(-1, 0).view({M, 1, 1, 1});
-    const at::Tensor fy = frac.select(-1, 1).view({M, 1, 1, 1});
-    const at::Tensor gx = at::lerp(gf.narrow(1, 0, R), gf.narrow(1, 1, R), fx);  // [M,R,P,K]
-    return at::lerp(gx.narrow(2, 0, R), gx.narrow(2, 1, R), fy);                // [M,R,R,K]
-  }
   const at::Tensor in = g.contiguous();
   const at::Tensor f = frac.reshape({M, 2}).contiguous();
   at::Tensor out = at::empty({M, R, R, K}, frac.options());
@@ -932,6 +925,76 @@ at::Tensor bilinear_mix(const at::Tensor& g, const at::Tensor& frac) {
     }
   });
   return out;
+}
+
+// Its gradient with respect to g, in g's type: each output row adds into the four patch rows
+// it mixed, with the weights of the two lerps ((1 - f) and f along each axis), in float.
+at::Tensor bilinear_mix_cpu_grad(const at::Tensor& grad_out, const at::Tensor& frac, int64_t P,
+                                 at::ScalarType type) {
+  const at::Tensor d = grad_out.to(at::kFloat).contiguous();
+  const at::Tensor f = frac.reshape({d.size(0), 2}).contiguous();
+  const int64_t M = d.size(0), K = d.size(3), R = P - 1, plane = P * P * K;
+  at::Tensor dg = at::empty({M, P, P, K}, d.options().dtype(type));
+  const float* dp = raw<float>(d);
+  const float* fr = raw<float>(f);
+  at::parallel_for(0, M, 16, [&](int64_t begin, int64_t end) {
+    std::vector<float> acc(static_cast<size_t>(plane));
+    for (int64_t m = begin; m < end; ++m) {
+      float* a0 = type == at::kFloat ? raw<float>(dg) + m * plane : acc.data();
+      std::fill(a0, a0 + plane, 0.f);
+      const float fx = fr[2 * m], fy = fr[2 * m + 1];
+      const float w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy,
+                  w11 = fx * fy;
+      for (int64_t a = 0; a < R; ++a) {
+        for (int64_t b = 0; b < R; ++b) {
+          const float* row = dp + ((m * R + a) * R + b) * K;
+          float* c00 = a0 + (a * P + b) * K;
+          add_scaled(row, w00, c00, K);
+          add_scaled(row, w10, c00 + P * K, K);
+          add_scaled(row, w01, c00 + K, K);
+          add_scaled(row, w11, c00 + P * K + K, K);
+        }
+      }
+      if (type != at::kFloat) narrow_bf16(a0, raw<uint16_t>(dg) + m * plane, plane);
+    }
+  });
+  return dg;
+}
+
+// Training: the mix as an autograd function. The offsets come from coordinates that the network
+// detaches, so only g has a gradient.
+class BilinearMixFunction : public torch::autograd::Function<BilinearMixFunction> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& g,
+                            const at::Tensor& frac) {
+    ctx->save_for_backward({frac});
+    ctx->saved_data["p"] = g.size(1);
+    ctx->saved_data["type"] = static_cast<int64_t>(g.scalar_type());
+    return bilinear_mix_cpu(g, frac);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const at::Tensor frac = ctx->get_saved_variables()[0];
+    const auto type = static_cast<at::ScalarType>(ctx->saved_data["type"].toInt());
+    return {bilinear_mix_cpu_grad(grads[0], frac, ctx->saved_data["p"].toInt(), type),
+            at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor bilinear_mix(const at::Tensor& g, const at::Tensor& frac) {
+  const int64_t M = g.size(0), P = g.size(1), R = P - 1;
+  const bool cpu = vectorised_dtype(g) && frac.device().is_cpu() && g.dim() == 4 &&
+                   g.size(2) == P && frac.scalar_type() == at::kFloat;
+  const bool grad = at::GradMode::is_enabled() && (g.requires_grad() || frac.requires_grad());
+  if (cpu && !grad) return bilinear_mix_cpu(g, frac);
+  if (cpu && !frac.requires_grad()) return BilinearMixFunction::apply(g, frac);
+  const at::Tensor gf = g.to(frac.scalar_type());
+  const at::Tensor fx = frac.select(-1, 0).view({M, 1, 1, 1});
+  const at::Tensor fy = frac.select(-1, 1).view({M, 1, 1, 1});
+  const at::Tensor gx = at::lerp(gf.narrow(1, 0, R), gf.narrow(1, 1, R), fx);  // [M,R,P,K]
+  return at::lerp(gx.narrow(2, 0, R), gx.narrow(2, 1, R), fy);                // [M,R,R,K]
 }
 
 at::Tensor gelu_tanh(const at::Tensor& x) {

@@ -95,7 +95,9 @@ at::Tensor gelu_tanh(const at::Tensor& x);
 // The correlation's bilinear mix of integer-patch products: g [M, P, P, K] (P = R + 1; dims a
 // along x, b along y), frac [M, 2] (x, y) -> [M, R, R, K] in frac's dtype,
 //   out[m, a, b] = lerp(lerp(g[a, b], g[a+1, b], fx), lerp(g[a, b+1], g[a+1, b+1], fx), fy).
-// One pass on the CPU for inference (g float or bf16, frac float), else two at::lerp calls.
+// One pass on the CPU (g float or bf16, frac float), under autograd too when frac records no
+// gradient (the network's offsets come from detached coordinates), with a one-pass gradient for
+// g in g's type; else two at::lerp calls.
 at::Tensor bilinear_mix(const at::Tensor& g, const at::Tensor& frac);
 
 // InstanceNorm2d (no affine, eps 1e-5), followed by a ReLU when `relu`, of a channels-last CPU

@@ -286,6 +286,24 @@ TEST_SUITE("unit") {
       CHECK(diff < 1e-5);
       // Not a copy of a corner: a mix of the four neighbours that changes with the offsets.
       CHECK(!at::allclose(out, gf.narrow(1, 0, R).narrow(2, 0, R)));
+      // Under autograd (training: the offsets record no gradient) the same values, and the
+      // gradient of g equals the two lerps' in double, in g's type.
+      const at::Tensor gg = g.clone().requires_grad_(true);
+      const at::Tensor out_g = cotrack::bilinear_mix(gg, frac);
+      CHECK(at::equal(out_g.detach(), out));
+      const at::Tensor upstream = at::randn(out.sizes());
+      out_g.backward(upstream);
+      REQUIRE((gg.grad().scalar_type() == dtype));
+      const at::Tensor gd = g.to(at::kDouble).requires_grad_(true);
+      const at::Tensor fd = frac.to(at::kDouble);
+      const at::Tensor gxd = at::lerp(gd.narrow(1, 0, R), gd.narrow(1, 1, R),
+                                      fd.select(1, 0).view({M, 1, 1, 1}));
+      at::lerp(gxd.narrow(2, 0, R), gxd.narrow(2, 1, R), fd.select(1, 1).view({M, 1, 1, 1}))
+          .backward(upstream.to(at::kDouble));
+      const double gerr = ((gg.grad().to(at::kDouble) - gd.grad()).abs().max() /
+                           gd.grad().abs().max()).item<double>();
+      MESSAGE(std::string(c10::toString(dtype)) << ": gradient max error " << gerr);
+      CHECK(gerr < (dtype == at::kFloat ? 1e-6 : 1.0 / 128));
     }
     // A non-contiguous g (a view with a stride) gives the same result as its copy.
     const at::Tensor wide = at::randn({M, P, P, 2 * K});
