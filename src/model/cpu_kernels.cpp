@@ -893,10 +893,6 @@ class L2UnitClFunction : public torch::autograd::Function<L2UnitClFunction> {
   }
 };
 
-}  // namespace
-
-namespace {
-
 // The one-pass mix (g float or bf16, contiguous or not; frac float): see bilinear_mix.
 at::Tensor bilinear_mix_cpu(const at::Tensor& g, const at::Tensor& frac) {
   const int64_t M = g.size(0), P = g.size(1), K = g.size(3), R = P - 1;
